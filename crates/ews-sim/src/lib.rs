@@ -1,0 +1,3 @@
+//! A faithful Exchange (EWS) contacts server for tests, benchmarks and demos.
+
+pub mod store;
