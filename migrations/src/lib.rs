@@ -1,0 +1,15 @@
+//! Versioned schema migrations, shared by SQLite and PostgreSQL. A landed migration is
+//! never edited: add a new file instead.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_crm;
+
+/// Applies every migration of the service in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_crm::Migration)]
+    }
+}

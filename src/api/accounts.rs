@@ -1,0 +1,122 @@
+//! `accounts`: companies that contacts link to.
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::error::{ApiResult, Problem};
+use super::extract::{IfMatch, Json, Query, RecordId, etag};
+use super::pagination::{Page, page_request};
+use super::{AppState, CurrentUser};
+use crate::domain::account::{Account, AccountWrite};
+use crate::store::accounts::AccountFilter;
+
+/// Query of `GET /accounts`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Opaque cursor from `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+    /// Case-insensitive text in the name.
+    pub q: Option<String>,
+    /// Only accounts of this owner.
+    pub owner_id: Option<String>,
+}
+
+/// Lists the accounts the caller may see.
+#[utoipa::path(tag = "accounts", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Account>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+#[get("/accounts")]
+async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.0;
+    let page = page_request(q.cursor.as_deref(), q.limit)?;
+    let filter = AccountFilter {
+        q: q.q,
+        owner_id: q.owner_id,
+    };
+    let slice = state.store.list_accounts(&user.0, &filter, page).await?;
+    Ok(HttpResponse::Ok().json(Page::from(slice)))
+}
+
+/// One account.
+#[utoipa::path(tag = "accounts", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "account id")),
+    responses((status = 200, body = Account, headers(("ETag" = String))), (status = 404, body = Problem)))]
+#[get("/accounts/{id}")]
+async fn get_one(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+) -> ApiResult<HttpResponse> {
+    let a = state.store.get_account(&user.0, id.0).await?;
+    Ok(HttpResponse::Ok().insert_header(("ETag", etag(a.version))).json(a))
+}
+
+/// Creates an account.
+#[utoipa::path(tag = "accounts", security(("bearer" = [])), request_body = AccountWrite,
+    responses((status = 201, body = Account, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem), (status = 422, body = Problem)))]
+#[post("/accounts")]
+async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<AccountWrite>,
+) -> ApiResult<HttpResponse> {
+    let a = state.store.create_account(&user.0, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/accounts/{}", a.id)))
+        .insert_header(("ETag", etag(a.version)))
+        .json(a))
+}
+
+/// Changes the fields given; honours `If-Match`.
+#[utoipa::path(tag = "accounts", security(("bearer" = [])), request_body = AccountWrite,
+    params(("id" = uuid::Uuid, Path, description = "account id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses((status = 200, body = Account, headers(("ETag" = String))), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+#[patch("/accounts/{id}")]
+async fn update(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    if_match: IfMatch,
+    body: Json<AccountWrite>,
+) -> ApiResult<HttpResponse> {
+    let a = state
+        .store
+        .update_account(&user.0, id.0, body.0, if_match.0)
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(("ETag", etag(a.version))).json(a))
+}
+
+/// Deletes an account; its contacts stay, unlinked.
+#[utoipa::path(tag = "accounts", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "account id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[delete("/accounts/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    state.store.delete_account(&user.0, id.0, if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(get_one)
+        .service(create)
+        .service(update)
+        .service(remove);
+}

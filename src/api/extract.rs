@@ -1,0 +1,150 @@
+//! Request extractors that turn every malformed input into a problem naming the field:
+//! JSON bodies, query strings, path ids and `If-Match`.
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::error::{ApiError, ErrorCode};
+
+/// A JSON body deserialized strictly (unknown fields refused), with the path of a bad field.
+pub struct Json<T>(pub T);
+
+fn serde_field<E: std::fmt::Display>(path: &serde_path_to_error::Path, inner: &E) -> (String, String) {
+    let field = path.to_string();
+    let field = if field == "." { "body".to_owned() } else { field };
+    let message = inner.to_string();
+    // serde_json appends "at line L column C", which means nothing to a query string and
+    // little to a client that already has the field's path.
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    (field, message)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as Content-Type: application/json",
+                ));
+            }
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(ErrorCode::PayloadTooLarge, "the body is larger than the configured limit")
+                } else {
+                    ApiError::new(ErrorCode::InvalidBody, format!("could not read the body: {e}"))
+                }
+            })?;
+            let de = &mut serde_json::Deserializer::from_slice(&bytes);
+            match serde_path_to_error::deserialize::<_, T>(de) {
+                Ok(v) => Ok(Json(v)),
+                Err(err) => {
+                    let inner = err.inner();
+                    if inner.is_syntax() || inner.is_eof() {
+                        return Err(ApiError::field(
+                            ErrorCode::InvalidBody,
+                            "body",
+                            format!("malformed JSON: {inner}"),
+                        ));
+                    }
+                    let (field, message) = serde_field(err.path(), inner);
+                    Err(ApiError::field(ErrorCode::InvalidBody, field, message))
+                }
+            }
+        })
+    }
+}
+
+/// A query string deserialized strictly, naming the bad parameter.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = form_urlencoded::parse(req.query_string().as_bytes());
+        let de = serde_urlencoded::Deserializer::new(parsed);
+        std::future::ready(match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(v) => Ok(Query(v)),
+            Err(err) => {
+                let (field, message) = serde_field(err.path(), err.inner());
+                Err(ApiError::field(ErrorCode::InvalidQuery, field, message))
+            }
+        })
+    }
+}
+
+/// Parses the UUID path segment `name`.
+fn path_uuid(req: &HttpRequest, name: &str) -> Result<Uuid, ApiError> {
+    let raw = req.match_info().get(name).unwrap_or("");
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::field(ErrorCode::InvalidPath, name, "is not a UUID"))
+}
+
+/// The `{id}` path segment as a UUID.
+pub struct RecordId(pub Uuid);
+
+impl FromRequest for RecordId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(path_uuid(req, "id").map(RecordId))
+    }
+}
+
+/// The `{contact_id}` path segment as a UUID.
+pub struct ContactIdPath(pub Uuid);
+
+impl FromRequest for ContactIdPath {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(path_uuid(req, "contact_id").map(ContactIdPath))
+    }
+}
+
+/// The version named by `If-Match`; `None` when absent or `*`.
+pub struct IfMatch(pub Option<i32>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("").trim().to_owned());
+        std::future::ready(match value.as_deref() {
+            None | Some("*") => Ok(IfMatch(None)),
+            Some(v) => {
+                let tag = v.strip_prefix("W/").unwrap_or(v).trim_matches('"');
+                // A tag we never issued matches no version: that is a failed precondition.
+                Ok(IfMatch(Some(tag.parse::<i32>().unwrap_or(-1))))
+            }
+        })
+    }
+}
+
+/// The ETag of a record version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}

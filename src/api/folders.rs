@@ -1,0 +1,151 @@
+//! `contact-folders`: static member lists and dynamic filters, as in the CRM.
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::error::{ApiResult, Problem};
+use super::extract::{ContactIdPath, IfMatch, Json, Query, RecordId, etag};
+use super::pagination::{Page, page_request};
+use super::{AppState, CurrentUser};
+use crate::domain::folder::{ContactFolder, ContactFolderWrite, MembersWrite};
+
+/// Query of `GET /contact-folders`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Opaque cursor from `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// Lists the folders the caller may see.
+#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<ContactFolder>), (status = 400, body = Problem)))]
+#[get("/contact-folders")]
+async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = page_request(query.0.cursor.as_deref(), query.0.limit)?;
+    let slice = state.store.list_folders(&user.0, page).await?;
+    Ok(HttpResponse::Ok().json(Page::from(slice)))
+}
+
+/// One folder (its members: `GET /contacts?folder_id=`).
+#[utoipa::path(tag = "contact-folders", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "folder id")),
+    responses((status = 200, body = ContactFolder, headers(("ETag" = String))), (status = 404, body = Problem)))]
+#[get("/contact-folders/{id}")]
+async fn get_one(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+) -> ApiResult<HttpResponse> {
+    let f = state.store.get_folder(&user.0, id.0).await?;
+    Ok(HttpResponse::Ok().insert_header(("ETag", etag(f.version))).json(f))
+}
+
+/// Creates a folder: `static`, or `dynamic` with a `filter`.
+#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), request_body = ContactFolderWrite,
+    responses((status = 201, body = ContactFolder, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem), (status = 422, body = Problem)))]
+#[post("/contact-folders")]
+async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<ContactFolderWrite>,
+) -> ApiResult<HttpResponse> {
+    let f = state.store.create_folder(&user.0, body.0).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/contact-folders/{}", f.id)))
+        .insert_header(("ETag", etag(f.version)))
+        .json(f))
+}
+
+/// Renames, refilters or reshares a folder; honours `If-Match`.
+#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), request_body = ContactFolderWrite,
+    params(("id" = uuid::Uuid, Path, description = "folder id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses((status = 200, body = ContactFolder, headers(("ETag" = String))), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+#[patch("/contact-folders/{id}")]
+async fn update(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    if_match: IfMatch,
+    body: Json<ContactFolderWrite>,
+) -> ApiResult<HttpResponse> {
+    let f = state
+        .store
+        .update_folder(&user.0, id.0, body.0, if_match.0)
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(("ETag", etag(f.version))).json(f))
+}
+
+/// Deletes a folder; its contacts stay.
+#[utoipa::path(tag = "contact-folders", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "folder id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[delete("/contact-folders/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    state.store.delete_folder(&user.0, id.0, if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Adds contacts to a static folder.
+#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), request_body = MembersWrite,
+    params(("id" = uuid::Uuid, Path, description = "folder id")),
+    responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/contact-folders/{id}/members")]
+async fn add_members(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    body: Json<MembersWrite>,
+) -> ApiResult<HttpResponse> {
+    state
+        .store
+        .add_folder_members(&user.0, id.0, &body.0.contact_ids)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a contact from a static folder.
+#[utoipa::path(tag = "contact-folders", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "folder id"),
+        ("contact_id" = uuid::Uuid, Path, description = "member contact id")),
+    responses((status = 204), (status = 404, body = Problem)))]
+#[delete("/contact-folders/{id}/members/{contact_id}")]
+async fn remove_member(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    contact: ContactIdPath,
+) -> ApiResult<HttpResponse> {
+    state
+        .store
+        .remove_folder_member(&user.0, id.0, contact.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(get_one)
+        .service(create)
+        .service(update)
+        .service(remove)
+        .service(add_members)
+        .service(remove_member);
+}

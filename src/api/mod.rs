@@ -1,0 +1,91 @@
+//! The HTTP API: one module per resource, each with `configure` and its OpenAPI paths.
+pub mod accounts;
+pub mod contact_types;
+pub mod contacts;
+pub mod error;
+pub mod extract;
+pub mod folders;
+pub mod health;
+pub mod me;
+pub mod pagination;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use crate::auth::{AuthError, JwtVerifier};
+use crate::config::Settings;
+use crate::domain::Caller;
+use crate::store::Store;
+use error::{ApiError, ErrorCode};
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub verifier: JwtVerifier,
+    pub settings: Settings,
+    /// Users already upserted by this process, with the name and role last written, so
+    /// that a request writes the users table only when something changed.
+    seen_users: Mutex<HashMap<String, (String, bool)>>,
+}
+
+impl AppState {
+    /// Bundles the shared parts.
+    pub fn new(store: Store, verifier: JwtVerifier, settings: Settings) -> AppState {
+        AppState {
+            store,
+            verifier,
+            settings,
+            seen_users: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The authenticated caller, extracted from `Authorization: Bearer <JWT>`.
+pub struct CurrentUser(pub Caller);
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::new(ErrorCode::Internal, "no app state"))?;
+            let claims = state.verifier.verify_header(header.as_deref()).map_err(|e| {
+                let detail = match e {
+                    AuthError::Missing => "send Authorization: Bearer <JWT>".to_owned(),
+                    AuthError::Invalid(why) => why,
+                };
+                ApiError::new(ErrorCode::Unauthorized, detail)
+            })?;
+            let caller = claims.caller();
+            let name = claims.name.clone().unwrap_or_else(|| caller.user_id.clone());
+            let known = state
+                .seen_users
+                .lock()
+                .expect("seen users lock")
+                .get(&caller.user_id)
+                .is_some_and(|(n, a)| *n == name && *a == caller.is_admin);
+            if !known {
+                state.store.upsert_user(&caller, &name).await.map_err(|e| {
+                    ApiError::from(crate::store::StoreError::Db(e))
+                })?;
+                state
+                    .seen_users
+                    .lock()
+                    .expect("seen users lock")
+                    .insert(caller.user_id.clone(), (name, caller.is_admin));
+            }
+            Ok(CurrentUser(caller))
+        })
+    }
+}

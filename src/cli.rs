@@ -1,0 +1,159 @@
+//! The command line: `serve` (default), `migrate`, `openapi`, `token`, `ews-sim`.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::web;
+use clap::{Parser, Subcommand};
+
+use crate::api::AppState;
+use crate::auth::{JwtVerifier, load_or_create_secret, mint_hs256};
+use crate::config::Settings;
+use crate::store::Store;
+
+/// contactsync: keeps CRM contacts and Exchange mailbox contacts in sync.
+#[derive(Debug, Parser)]
+#[command(name = "contactsync", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (environment variables CONTACTSYNC_* override it).
+    #[arg(long, global = true, env = "CONTACTSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands; none means `serve`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (applies pending migrations first unless disabled).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Mint a bearer token signed with the service's HS256 secret.
+    Token {
+        /// The user id (`sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// Give the token the `admin` role.
+        #[arg(long)]
+        admin: bool,
+        /// Lifetime, e.g. `30m`, `1h`, `7d`.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+    /// Run the EWS simulator (a fake Exchange server for tests and demos).
+    EwsSim(EwsSimArgs),
+}
+
+/// Flags of `contactsync ews-sim`.
+#[derive(Debug, clap::Args)]
+pub struct EwsSimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: std::net::SocketAddr,
+    /// A mailbox `email:password`; repeat for more. Log in with the SMTP address or its
+    /// local part as user name.
+    #[arg(long = "mailbox", value_name = "EMAIL:PASSWORD")]
+    pub mailboxes: Vec<String>,
+    /// A service account `email:password` that may impersonate every mailbox; repeatable.
+    #[arg(long = "service-account", value_name = "EMAIL:PASSWORD")]
+    pub service_accounts: Vec<String>,
+    /// Latency added to every EWS request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Keep the simulator's mailboxes in this JSON file across restarts.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+}
+
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("`{s}`: expected e.g. 30m, 1h, 7d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("`{s}`: unit must be s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("ttl must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Openapi) => {
+            print!("{}", crate::app::openapi_json());
+            Ok(())
+        }
+        Some(Command::EwsSim(args)) => run_sim(args).await,
+        command => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            crate::telemetry::init_logging(&settings.log_format);
+            match command {
+                Some(Command::Migrate) => {
+                    let store = connect(&settings).await?;
+                    store.migrate().await?;
+                    tracing::info!("migrations applied");
+                    Ok(())
+                }
+                Some(Command::Token { sub, admin, ttl }) => {
+                    if settings.jwt_public_key_file.is_some() {
+                        anyhow::bail!(
+                            "tokens for a public-key setup are minted by your identity provider"
+                        );
+                    }
+                    let secret = load_or_create_secret(&settings)?;
+                    println!("{}", mint_hs256(&secret, &sub, admin, ttl, &settings)?);
+                    Ok(())
+                }
+                _ => serve(settings).await,
+            }
+        }
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir)?;
+    }
+    Ok(Store::connect(&settings.effective_database_url(), None).await?)
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = connect(&settings).await?;
+    if settings.migrate_on_start {
+        store.migrate().await?;
+    }
+    let verifier = JwtVerifier::from_settings(&settings)?;
+    let listen = settings.listen;
+    let retention = chrono::Duration::days(i64::from(settings.tombstone_retention_days));
+    let state = web::Data::new(AppState::new(store.clone(), verifier, settings));
+    let running = crate::app::start(state, listen)?;
+    tracing::info!(addr = %running.addr, "contactsync listening; API docs at /docs");
+    let purge = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match store.purge_tombstones(chrono::Utc::now() - retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged contact tombstones"),
+                Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
+            }
+        }
+    });
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
+    running.handle.stop(true).await;
+    purge.abort();
+    Ok(())
+}
+
+async fn run_sim(args: EwsSimArgs) -> anyhow::Result<()> {
+    crate::telemetry::init_logging("text");
+    crate::sim::run(args).await
+}

@@ -1,0 +1,9 @@
+//! Plain types and rules of the CRM side, with no I/O.
+pub mod access;
+pub mod account;
+pub mod contact;
+pub mod folder;
+pub mod validation;
+
+pub use access::{Access, Caller, Grant};
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,10 @@
+//! contactsync: keeps CRM contacts and Microsoft Exchange mailbox contacts in sync.
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+mod sim;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,407 @@
+//! Contacts repository: CRUD with visibility, versions and tombstones.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::{contact_folder_members, contact_types, contacts};
+use super::grants::{self, RecordKind};
+use super::{
+    PageRequest, Slice, Store, StoreError, StoreResult, accounts, check_version, like_pattern,
+    new_id,
+};
+use crate::domain::access::{Caller, access_of, may_reshare, owner_for_new};
+use crate::domain::contact::{
+    Address, Contact, ContactFields, ContactWrite, Gender, validate_write_grants,
+};
+use crate::domain::folder::{FolderFilter, FolderKind};
+use crate::domain::{Access, Grant, ValidationErrors};
+
+/// Filters of `GET /contacts`; all given must match.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    pub q: Option<String>,
+    pub type_id: Option<Uuid>,
+    pub account_id: Option<Uuid>,
+    pub folder_id: Option<Uuid>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub include_deleted: bool,
+}
+
+fn fields_of(m: &contacts::Model) -> ContactFields {
+    ContactFields {
+        type_id: m.type_id,
+        account_id: m.account_id,
+        company: (!m.company.is_empty()).then(|| m.company.clone()),
+        given_name: m.given_name.clone(),
+        middle_name: m.middle_name.clone(),
+        surname: m.surname.clone(),
+        full_name: m.full_name.clone(),
+        salutation: m.salutation.clone(),
+        gender: Gender::parse(&m.gender),
+        job_title: m.job_title.clone(),
+        department: m.department.clone(),
+        birthday: m.birthday,
+        web_page: m.web_page.clone(),
+        email1: m.email1.clone(),
+        email2: m.email2.clone(),
+        email3: m.email3.clone(),
+        business_phone: m.business_phone.clone(),
+        home_phone: m.home_phone.clone(),
+        mobile_phone: m.mobile_phone.clone(),
+        business_address: Address {
+            street: m.business_street.clone(),
+            city: m.business_city.clone(),
+            state: m.business_state.clone(),
+            postal_code: m.business_postal_code.clone(),
+            country: m.business_country.clone(),
+        },
+        home_address: Address {
+            street: m.home_street.clone(),
+            city: m.home_city.clone(),
+            state: m.home_state.clone(),
+            postal_code: m.home_postal_code.clone(),
+            country: m.home_country.clone(),
+        },
+    }
+}
+
+fn set_fields(am: &mut contacts::ActiveModel, f: ContactFields) {
+    am.type_id = Set(f.type_id);
+    am.account_id = Set(f.account_id);
+    am.company = Set(f.company.unwrap_or_default());
+    am.given_name = Set(f.given_name);
+    am.middle_name = Set(f.middle_name);
+    am.surname = Set(f.surname);
+    am.full_name = Set(f.full_name);
+    am.salutation = Set(f.salutation);
+    am.gender = Set(f.gender.as_str().to_owned());
+    am.job_title = Set(f.job_title);
+    am.department = Set(f.department);
+    am.birthday = Set(f.birthday);
+    am.web_page = Set(f.web_page);
+    am.email1 = Set(f.email1);
+    am.email2 = Set(f.email2);
+    am.email3 = Set(f.email3);
+    am.business_phone = Set(f.business_phone);
+    am.home_phone = Set(f.home_phone);
+    am.mobile_phone = Set(f.mobile_phone);
+    am.business_street = Set(f.business_address.street);
+    am.business_city = Set(f.business_address.city);
+    am.business_state = Set(f.business_address.state);
+    am.business_postal_code = Set(f.business_address.postal_code);
+    am.business_country = Set(f.business_address.country);
+    am.home_street = Set(f.home_address.street);
+    am.home_city = Set(f.home_address.city);
+    am.home_state = Set(f.home_address.state);
+    am.home_postal_code = Set(f.home_address.postal_code);
+    am.home_country = Set(f.home_address.country);
+}
+
+fn to_contact(m: contacts::Model, grants: Vec<Grant>) -> Contact {
+    Contact {
+        id: m.id,
+        fields: fields_of(&m),
+        owner_id: m.owner_id,
+        grants,
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        deleted_at: m.deleted_at,
+    }
+}
+
+fn visible(caller: &Caller) -> Option<SimpleExpr> {
+    grants::visible_condition(
+        caller,
+        RecordKind::Contact,
+        contacts::Column::Id,
+        contacts::Column::OwnerId,
+    )
+}
+
+/// The condition "matches this dynamic folder's filter".
+pub(crate) fn filter_condition(f: &FolderFilter) -> Condition {
+    let mut c = Condition::all();
+    if !f.type_ids.is_empty() {
+        c = c.add(contacts::Column::TypeId.is_in(f.type_ids.iter().copied()));
+    }
+    if !f.account_ids.is_empty() {
+        c = c.add(contacts::Column::AccountId.is_in(f.account_ids.iter().copied()));
+    }
+    if !f.owner_ids.is_empty() {
+        c = c.add(contacts::Column::OwnerId.is_in(f.owner_ids.iter().cloned()));
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        c = c.add(text_search(q));
+    }
+    match f.has_email {
+        Some(true) => c = c.add(contacts::Column::Email1.ne("")),
+        Some(false) => c = c.add(contacts::Column::Email1.eq("")),
+        None => {}
+    }
+    c
+}
+
+fn text_search(q: &str) -> Condition {
+    let pattern = like_pattern(q);
+    let lower = |col: contacts::Column| Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(col)));
+    Condition::any()
+        .add(lower(contacts::Column::FullName).like(pattern.clone()))
+        .add(lower(contacts::Column::Company).like(pattern.clone()))
+        .add(lower(contacts::Column::Email1).like(pattern.clone()))
+        .add(lower(contacts::Column::Email2).like(pattern.clone()))
+        .add(lower(contacts::Column::Email3).like(pattern))
+}
+
+/// The visible, live contact row, or `NotFound`.
+async fn find_visible(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+) -> StoreResult<contacts::Model> {
+    let mut q = contacts::Entity::find_by_id(id).filter(contacts::Column::DeletedAt.is_null());
+    if let Some(c) = visible(caller) {
+        q = q.filter(c);
+    }
+    q.one(db).await?.ok_or(StoreError::NotFound)
+}
+
+/// Checks the references of a contact: its type exists, its account is visible. Fills
+/// `company` from the account when the write gave none.
+async fn resolve_links(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    f: &mut ContactFields,
+    errors: &mut ValidationErrors,
+) -> StoreResult<()> {
+    if let Some(t) = f.type_id {
+        if contact_types::Entity::find_by_id(t).one(db).await?.is_none() {
+            errors.add("type_id", "no contact type has this id");
+        }
+    }
+    if let Some(a) = f.account_id {
+        match accounts::find_visible(db, caller, a).await {
+            Ok(account) => {
+                if f.company.is_none() {
+                    f.company = Some(account.name);
+                }
+            }
+            Err(StoreError::NotFound) => errors.add("account_id", "no visible account has this id"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Contacts the caller may see, filtered.
+    pub async fn list_contacts(
+        &self,
+        caller: &Caller,
+        filter: &ContactFilter,
+        page: PageRequest,
+    ) -> StoreResult<Slice<Contact>> {
+        let mut cond = Condition::all();
+        if let Some(c) = visible(caller) {
+            cond = cond.add(c);
+        }
+        if !filter.include_deleted {
+            cond = cond.add(contacts::Column::DeletedAt.is_null());
+        }
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            cond = cond.add(text_search(q));
+        }
+        if let Some(t) = filter.type_id {
+            cond = cond.add(contacts::Column::TypeId.eq(t));
+        }
+        if let Some(a) = filter.account_id {
+            cond = cond.add(contacts::Column::AccountId.eq(a));
+        }
+        if let Some(since) = filter.updated_since {
+            cond = cond.add(contacts::Column::UpdatedAt.gte(since));
+        }
+        if let Some(folder_id) = filter.folder_id {
+            let folder = self.get_folder(caller, folder_id).await?;
+            cond = cond.add(match folder.kind {
+                FolderKind::Static => Condition::all().add(
+                    Expr::col(contacts::Column::Id).in_subquery(
+                        Query::select()
+                            .column(contact_folder_members::Column::ContactId)
+                            .from(contact_folder_members::Entity)
+                            .and_where(contact_folder_members::Column::FolderId.eq(folder_id))
+                            .to_owned(),
+                    ),
+                ),
+                FolderKind::Dynamic => filter_condition(&folder.filter.unwrap_or_default()),
+            });
+        }
+        if let Some(after) = page.after {
+            cond = cond.add(contacts::Column::Id.gt(after));
+        }
+        let rows = contacts::Entity::find()
+            .filter(cond)
+            .order_by_asc(contacts::Column::Id)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await?;
+        let slice = Slice::from_overfetch(rows, page.limit, |m| m.id);
+        let ids: Vec<Uuid> = slice.items.iter().map(|m| m.id).collect();
+        let mut g = grants::of_records(&self.db, &ids).await?;
+        Ok(Slice {
+            items: slice
+                .items
+                .into_iter()
+                .map(|m| {
+                    let list = g.remove(&m.id).unwrap_or_default();
+                    to_contact(m, list)
+                })
+                .collect(),
+            next_after: slice.next_after,
+        })
+    }
+
+    /// One visible, live contact.
+    pub async fn get_contact(&self, caller: &Caller, id: Uuid) -> StoreResult<Contact> {
+        let m = find_visible(&self.db, caller, id).await?;
+        let g = grants::of_record(&self.db, id).await?;
+        Ok(to_contact(m, g))
+    }
+
+    /// Creates a contact.
+    pub async fn create_contact(&self, caller: &Caller, w: ContactWrite) -> StoreResult<Contact> {
+        let owner = owner_for_new(caller, w.owner_id.as_deref())?;
+        let mut errors = ValidationErrors::default();
+        validate_write_grants(&w.grants, &mut errors);
+        let grant_list = w.grants.clone().unwrap_or_default();
+        let mut fields = ContactFields::default();
+        w.apply_to(&mut fields);
+        fields.validate(&mut errors);
+        let txn = self.write_txn().await?;
+        resolve_links(&txn, caller, &mut fields, &mut errors).await?;
+        errors.into_result()?;
+        let now = Utc::now();
+        let mut am = contacts::ActiveModel {
+            id: Set(new_id()),
+            owner_id: Set(owner),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+            ..Default::default()
+        };
+        set_fields(&mut am, fields);
+        let m = contacts::Entity::insert(am).exec_with_returning(&txn).await?;
+        grants::replace(&txn, RecordKind::Contact, m.id, &grant_list).await?;
+        txn.commit().await?;
+        Ok(to_contact(m, super::accounts::sorted(grant_list)))
+    }
+
+    /// Changes the fields present in `w`.
+    pub async fn update_contact(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        w: ContactWrite,
+        if_match: Option<i32>,
+    ) -> StoreResult<Contact> {
+        let txn = self.write_txn().await?;
+        let m = find_visible(&txn, caller, id).await?;
+        let current_grants = grants::of_record(&txn, id).await?;
+        if access_of(caller, &m.owner_id, &current_grants) != Some(Access::Edit) {
+            return Err(StoreError::Forbidden("read-only access to this contact"));
+        }
+        check_version(if_match, m.version)?;
+        may_reshare(caller, &m.owner_id, w.owner_id.as_deref(), w.grants.as_deref())?;
+        let mut errors = ValidationErrors::default();
+        validate_write_grants(&w.grants, &mut errors);
+        let new_grants = w.grants.clone();
+        let new_owner = w.owner_id.clone();
+        let old_fields = fields_of(&m);
+        let mut fields = old_fields.clone();
+        // A changed account with no company given takes the new account's name.
+        if matches!(w.account_id, Some(_)) && w.company.is_none() {
+            fields.company = None;
+        }
+        w.apply_to(&mut fields);
+        fields.validate(&mut errors);
+        resolve_links(&txn, caller, &mut fields, &mut errors).await?;
+        errors.into_result()?;
+        let owner_changed = new_owner.as_deref().is_some_and(|o| o.trim() != m.owner_id);
+        if fields == old_fields && new_grants.is_none() && !owner_changed {
+            txn.commit().await?;
+            return Ok(to_contact(m, current_grants));
+        }
+        let version = m.version + 1;
+        let mut am = m.into_active_model();
+        set_fields(&mut am, fields);
+        if let Some(o) = new_owner {
+            am.owner_id = Set(o.trim().to_owned());
+        }
+        am.version = Set(version);
+        am.updated_at = Set(Utc::now());
+        let m = am.update(&txn).await?;
+        let list = match new_grants {
+            Some(g) => {
+                grants::replace(&txn, RecordKind::Contact, id, &g).await?;
+                super::accounts::sorted(g)
+            }
+            None => current_grants,
+        };
+        txn.commit().await?;
+        Ok(to_contact(m, list))
+    }
+
+    /// Soft-deletes a contact: the row stays as a tombstone (for sync) until purged.
+    pub async fn delete_contact(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        if_match: Option<i32>,
+    ) -> StoreResult<()> {
+        let txn = self.write_txn().await?;
+        let m = find_visible(&txn, caller, id).await?;
+        let current_grants = grants::of_record(&txn, id).await?;
+        if access_of(caller, &m.owner_id, &current_grants) != Some(Access::Edit) {
+            return Err(StoreError::Forbidden("read-only access to this contact"));
+        }
+        check_version(if_match, m.version)?;
+        let version = m.version + 1;
+        let now = Utc::now();
+        let mut am = m.into_active_model();
+        am.deleted_at = Set(Some(now));
+        am.updated_at = Set(now);
+        am.version = Set(version);
+        am.update(&txn).await?;
+        contact_folder_members::Entity::delete_many()
+            .filter(contact_folder_members::Column::ContactId.eq(id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Removes tombstones deleted before `cutoff`; returns how many went.
+    pub async fn purge_tombstones(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        let txn = self.write_txn().await?;
+        let ids: Vec<Uuid> = contacts::Entity::find()
+            .select_only()
+            .column(contacts::Column::Id)
+            .filter(contacts::Column::DeletedAt.lt(cutoff))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        for chunk in ids.chunks(500) {
+            grants::remove_for_records(&txn, chunk).await?;
+            contacts::Entity::delete_many()
+                .filter(contacts::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(ids.len() as u64)
+    }
+}

@@ -1,0 +1,8 @@
+//! SeaORM entities: storage rows, never API types. They stay inside `store`.
+pub mod accounts;
+pub mod contact_folder_members;
+pub mod contact_folders;
+pub mod contact_types;
+pub mod contacts;
+pub mod grants;
+pub mod users;

@@ -1,0 +1,118 @@
+//! Grants of every record kind live in one table; these helpers read and replace them and
+//! build the "visible to the caller" condition shared by every listing.
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use super::entities::grants;
+use crate::domain::access::EVERYONE;
+use crate::domain::{Access, Caller, Grant};
+
+/// The kinds of record that carry grants.
+#[derive(Debug, Clone, Copy)]
+pub enum RecordKind {
+    Account,
+    Contact,
+    ContactFolder,
+}
+
+impl RecordKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Account => "account",
+            RecordKind::Contact => "contact",
+            RecordKind::ContactFolder => "contact_folder",
+        }
+    }
+}
+
+/// `owner = caller OR id IN (records shared with the caller or everyone)`; `None` for admins.
+pub fn visible_condition<C: ColumnTrait>(
+    caller: &Caller,
+    kind: RecordKind,
+    id_col: C,
+    owner_col: C,
+) -> Option<SimpleExpr> {
+    if caller.is_admin {
+        return None;
+    }
+    let shared = Query::select()
+        .column(grants::Column::RecordId)
+        .from(grants::Entity)
+        .and_where(grants::Column::RecordKind.eq(kind.as_str()))
+        .and_where(grants::Column::Grantee.is_in([caller.user_id.clone(), EVERYONE.to_owned()]))
+        .to_owned();
+    Some(
+        owner_col
+            .eq(caller.user_id.clone())
+            .or(Expr::col(id_col).in_subquery(shared)),
+    )
+}
+
+/// The grants of one record.
+pub async fn of_record(db: &impl ConnectionTrait, id: Uuid) -> Result<Vec<Grant>, DbErr> {
+    Ok(of_records(db, &[id]).await?.remove(&id).unwrap_or_default())
+}
+
+/// The grants of many records at once, keyed by record id.
+pub async fn of_records(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Grant>>, DbErr> {
+    let mut map: HashMap<Uuid, Vec<Grant>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let rows = grants::Entity::find()
+        .filter(grants::Column::RecordId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    for r in rows {
+        let access = Access::parse(&r.access).unwrap_or(Access::Read);
+        map.entry(r.record_id).or_default().push(Grant {
+            user_id: r.grantee,
+            access,
+        });
+    }
+    for list in map.values_mut() {
+        list.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    }
+    Ok(map)
+}
+
+/// Replaces the grant list of a record.
+pub async fn replace(
+    db: &impl ConnectionTrait,
+    kind: RecordKind,
+    id: Uuid,
+    list: &[Grant],
+) -> Result<(), DbErr> {
+    remove_for_records(db, &[id]).await?;
+    if list.is_empty() {
+        return Ok(());
+    }
+    let rows = list.iter().map(|g| grants::ActiveModel {
+        record_id: Set(id),
+        grantee: Set(g.user_id.clone()),
+        record_kind: Set(kind.as_str().to_owned()),
+        access: Set(g.access.as_str().to_owned()),
+    });
+    grants::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+/// Removes every grant of a record (when the record itself goes).
+pub async fn remove_all(db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+    remove_for_records(db, &[id]).await
+}
+
+/// Removes every grant of many records.
+pub async fn remove_for_records(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
+    grants::Entity::delete_many()
+        .filter(grants::Column::RecordId.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Repositories over SeaORM, one per aggregate. Entities stay inside this module; callers
+//! speak domain types.
+pub mod accounts;
+pub mod contact_types;
+pub mod contacts;
+mod entities;
+pub mod folders;
+mod grants;
+pub mod users;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use uuid::Uuid;
+
+use crate::domain::ValidationErrors;
+
+/// A storage failure, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist or the caller may not see it.
+    #[error("not found")]
+    NotFound,
+    /// `If-Match` named another version.
+    #[error("version {current} is current")]
+    PreconditionFailed { current: i32 },
+    /// The caller sees the record but may not do this to it.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The input breaks a rule; every bad field is named.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a keyset-paginated listing, ordered by id (UUIDv7, so by creation time).
+#[derive(Debug, Clone)]
+pub struct Slice<T> {
+    pub items: Vec<T>,
+    /// The id to continue after, when more rows may follow.
+    pub next_after: Option<Uuid>,
+}
+
+/// Where a listing starts and how many rows it returns.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub after: Option<Uuid>,
+    pub limit: u64,
+}
+
+impl<T> Slice<T> {
+    /// Cuts a `limit + 1` fetch to `limit` rows and notes where the next page starts.
+    fn from_overfetch(mut rows: Vec<T>, limit: u64, id_of: impl Fn(&T) -> Uuid) -> Slice<T> {
+        let next_after = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(&id_of)
+        } else {
+            None
+        };
+        Slice { items: rows, next_after }
+    }
+}
+
+/// The database handle shared by the API, the workers and the CLI.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://...` or `postgres://...`); `schema` selects a PostgreSQL
+    /// schema (tests use one per test).
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Store, DbErr> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(8)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            // WAL lets reads go on beside the single writer.
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        }
+        if let Some(schema) = schema {
+            opts.set_schema_search_path(schema.to_owned());
+        }
+        let db = Database::connect(opts).await?;
+        Ok(Store { db })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        migration::Migrator::up(&self.db, None).await
+    }
+
+    /// True when every migration has been applied.
+    pub async fn is_migrated(&self) -> Result<bool, DbErr> {
+        Ok(migration::Migrator::get_pending_migrations(&self.db)
+            .await?
+            .is_empty())
+    }
+
+    /// Checks the connection.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.db.ping().await
+    }
+
+    /// The raw connection, for tests and the CLI that inspect rows directly.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Starts a short write transaction. SQLite gets `BEGIN IMMEDIATE` so that two
+    /// read-then-write transactions queue on the busy timeout instead of failing.
+    pub(crate) async fn write_txn(&self) -> Result<DatabaseTransaction, DbErr> {
+        let mut options = TransactionOptions::default();
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        self.db.begin_with_options(options).await
+    }
+}
+
+/// New ids are UUIDv7: time-ordered, so keyset pagination by id follows creation order.
+pub(crate) fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// Checks an `If-Match` version against the stored one.
+pub(crate) fn check_version(expected: Option<i32>, current: i32) -> StoreResult<()> {
+    match expected {
+        Some(v) if v != current => Err(StoreError::PreconditionFailed { current }),
+        _ => Ok(()),
+    }
+}
+
+/// A case-insensitive `LIKE` pattern for a user's search text, with wildcards escaped.
+pub(crate) fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl From<crate::domain::access::OwnershipError> for StoreError {
+    fn from(e: crate::domain::access::OwnershipError) -> Self {
+        match e {
+            crate::domain::access::OwnershipError::Invalid(v) => StoreError::Invalid(v),
+            crate::domain::access::OwnershipError::Forbidden(m) => StoreError::Forbidden(m),
+        }
+    }
+}
