@@ -6,7 +6,7 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
-use crate::soap::{MESSAGES_NS, SOAP_NS, TYPES_NS};
+use ews::envelope::{MESSAGES_NS, SOAP_NS, TYPES_NS};
 
 /// What the first pass learned.
 #[derive(Debug, Clone, PartialEq, Eq)]

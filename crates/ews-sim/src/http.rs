@@ -136,14 +136,7 @@ fn unauthorized() -> HttpResponse {
 }
 
 fn fault_response(e: &EwsError) -> HttpResponse {
-    let body = soap::fault(
-        &e.code,
-        &e.message,
-        &soap::FaultDetail {
-            back_off_ms: e.back_off_ms,
-            violation: None,
-        },
-    );
+    let body = soap::error_fault(&e.code, &e.message, e.back_off_ms);
     xml(StatusCode::INTERNAL_SERVER_ERROR, body)
 }
 
@@ -292,9 +285,9 @@ async fn answer(
                         StatusCode::OK,
                         format!(
                             r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{}"><s:Body><m:{}Response xmlns:m="{}"><m:ResponseMessages><oops"#,
-                            soap::SOAP_NS,
+                            ews::envelope::SOAP_NS,
                             peeked.operation,
-                            soap::MESSAGES_NS
+                            ews::envelope::MESSAGES_NS
                         ),
                     )),
                     "fault:malformed_xml".into(),
@@ -321,10 +314,7 @@ async fn answer(
         ops::dispatch(&peeked.operation, text, &mut ctx)
     };
     match result {
-        Ok(out) => (
-            Some(xml(StatusCode::OK, soap::envelope(&out.body))),
-            out.outcome,
-        ),
+        Ok(out) => (Some(xml(StatusCode::OK, out.body)), out.outcome),
         Err(OpError::Unreadable(violation)) => (
             Some(xml(
                 StatusCode::INTERNAL_SERVER_ERROR,
