@@ -10,3 +10,9 @@ pub mod types;
 
 pub use envelope::{Body, Fault, Header, XmlError};
 pub use ops::{Operation, OperationResponse};
+pub mod error;
+
+pub use error::{Error, ErrorClass, classify};
+pub mod client;
+
+pub use client::{Auth, ClientConfig, EwsClient, RetryPolicy, SyncPage};

@@ -66,6 +66,8 @@ pub trait OperationResponse: Sized + Into<Body> {
     /// Takes the response out of a parsed body, if the body holds this response.
     fn from_body(body: Body) -> Option<Self>;
     /// The messages.
+    fn response_messages(&self) -> &[Self::Message];
+    /// The messages, owned.
     fn into_response_messages(self) -> Vec<Self::Message>;
 }
 
@@ -84,6 +86,9 @@ macro_rules! operation {
                     $crate::envelope::Body::$resp(r) => Some(r),
                     _ => None,
                 }
+            }
+            fn response_messages(&self) -> &[$msg] {
+                self.messages()
             }
             fn into_response_messages(self) -> Vec<$msg> {
                 self.into_messages()

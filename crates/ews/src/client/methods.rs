@@ -1,0 +1,306 @@
+//! Typed convenience methods over [`EwsClient::call`].
+
+use super::EwsClient;
+use crate::error::Error;
+use crate::ops::*;
+use crate::types::*;
+
+/// One page of a folder's change feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncPage {
+    /// The state to store (after applying the changes) and send next time.
+    pub sync_state: String,
+    /// `true` when the feed is drained.
+    pub includes_last_item_in_range: bool,
+    /// The changes, oldest first.
+    pub changes: Vec<SyncChange>,
+}
+
+/// Page size for FindFolder / FindItem paging.
+const FIND_PAGE: u32 = 256;
+
+/// Checks that a batch answered one message per input.
+fn one_per_input<M>(messages: Vec<M>, inputs: usize, op: &str) -> Result<Vec<M>, Error> {
+    if messages.len() != inputs {
+        return Err(Error::MalformedResponse(format!(
+            "{op}: {} response messages for {inputs} inputs",
+            messages.len()
+        )));
+    }
+    Ok(messages)
+}
+
+/// The single message of a single-item call, as a result.
+fn single<M: ResponseMessage>(messages: Vec<M>, op: &str) -> Result<M, Error> {
+    let message = messages
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::MalformedResponse(format!("{op}: no response message")))?;
+    match Error::from_message(&message) {
+        Some(e) => Err(e),
+        None => Ok(message),
+    }
+}
+
+/// The first item's id of an item response message.
+fn first_item_id(items: &Items, op: &str) -> Result<ItemId, Error> {
+    items
+        .items
+        .first()
+        .and_then(Item::item_id)
+        .cloned()
+        .ok_or_else(|| Error::MalformedResponse(format!("{op}: success without an ItemId")))
+}
+
+impl EwsClient {
+    /// One folder, with its class, parent and counts.
+    pub async fn get_folder(&self, id: BaseFolderId) -> Result<Folder, Error> {
+        let req = GetFolder {
+            folder_shape: FolderShape::new(
+                BaseShape::Default,
+                [
+                    PropertyPath::field("folder:FolderClass"),
+                    PropertyPath::field("folder:ParentFolderId"),
+                ],
+            ),
+            folder_ids: [id].into_iter().collect(),
+        };
+        let message = single(self.call(&req).await?.into_messages(), "GetFolder")?;
+        message
+            .folders
+            .and_then(|f| f.folders.into_iter().next())
+            .ok_or_else(|| Error::MalformedResponse("GetFolder: success without a folder".into()))
+    }
+
+    /// Every folder below `parent` (all pages), optionally restricted
+    /// (e.g. `Restriction::is_equal_to(PropertyPath::field("folder:FolderClass"), "IPF.Contact")`).
+    pub async fn find_folders(
+        &self,
+        parent: BaseFolderId,
+        traversal: FolderTraversal,
+        restriction: Option<Restriction>,
+    ) -> Result<Vec<Folder>, Error> {
+        let mut folders = Vec::new();
+        let mut offset = 0;
+        loop {
+            let req = FindFolder {
+                traversal,
+                folder_shape: FolderShape::new(
+                    BaseShape::Default,
+                    [
+                        PropertyPath::field("folder:FolderClass"),
+                        PropertyPath::field("folder:ParentFolderId"),
+                    ],
+                ),
+                indexed_page_folder_view: Some(IndexedPageView::new(FIND_PAGE, offset)),
+                restriction: restriction.clone(),
+                parent_folder_ids: [parent.clone()].into_iter().collect(),
+            };
+            let message = single(self.call(&req).await?.into_messages(), "FindFolder")?;
+            let root = message.root_folder.unwrap_or_default();
+            let page = root.folders.map(|f| f.folders).unwrap_or_default();
+            let got = page.len() as u32;
+            folders.extend(page);
+            if root.includes_last_item_in_range.unwrap_or(true) || got == 0 {
+                return Ok(folders);
+            }
+            offset = root.indexed_paging_offset.unwrap_or(offset + got);
+        }
+    }
+
+    /// Creates a contacts folder (class `IPF.Contact`) under `parent`; returns its id.
+    pub async fn create_folder(
+        &self,
+        parent: BaseFolderId,
+        display_name: &str,
+    ) -> Result<FolderId, Error> {
+        let req = CreateFolder {
+            parent_folder_id: parent.into(),
+            folders: Folders {
+                folders: vec![Folder::new_contacts(display_name)],
+            },
+        };
+        let message = single(self.call(&req).await?.into_messages(), "CreateFolder")?;
+        message
+            .folders
+            .and_then(|f| f.folders.into_iter().next())
+            .and_then(|f| f.into_data().folder_id)
+            .ok_or_else(|| {
+                Error::MalformedResponse("CreateFolder: success without a FolderId".into())
+            })
+    }
+
+    /// One page of the change feed of `folder` since `sync_state` (`None` = from the start).
+    /// `max_changes` is clamped to 1..=512; `ignore` lists our own recent writes.
+    pub async fn sync_folder_items(
+        &self,
+        folder: BaseFolderId,
+        sync_state: Option<&str>,
+        max_changes: u32,
+        ignore: Vec<ItemId>,
+    ) -> Result<SyncPage, Error> {
+        let req = SyncFolderItems {
+            item_shape: ItemShape::id_only(),
+            sync_folder_id: folder.into(),
+            sync_state: sync_state.filter(|s| !s.is_empty()).map(str::to_owned),
+            ignore: (!ignore.is_empty()).then(|| ignore.into_iter().collect()),
+            max_changes_returned: max_changes.clamp(1, MAX_CHANGES_RETURNED),
+            sync_scope: Some("NormalItems".into()),
+        };
+        let message = single(self.call(&req).await?.into_messages(), "SyncFolderItems")?;
+        Ok(SyncPage {
+            sync_state: message.sync_state.unwrap_or_default(),
+            includes_last_item_in_range: message.includes_last_item_in_range.unwrap_or(true),
+            changes: message.changes.map(|c| c.changes).unwrap_or_default(),
+        })
+    }
+
+    /// Items by id in one batch; one result per id, in order.
+    pub async fn get_items(
+        &self,
+        ids: &[ItemId],
+        shape: ItemShape,
+    ) -> Result<Vec<Result<Item, Error>>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let req = GetItem {
+            item_shape: shape,
+            item_ids: ids.iter().cloned().collect(),
+        };
+        let messages = one_per_input(self.call(&req).await?.into_messages(), ids.len(), "GetItem")?;
+        Ok(messages
+            .into_iter()
+            .map(|m| match Error::from_message(&m) {
+                Some(e) => Err(e),
+                None => m.items.items.into_iter().next().ok_or_else(|| {
+                    Error::MalformedResponse("GetItem: success without an item".into())
+                }),
+            })
+            .collect())
+    }
+
+    /// Items of `folder` whose extended property `uri` equals `value` (all pages).
+    pub async fn find_items_by_extended_property(
+        &self,
+        folder: BaseFolderId,
+        uri: &ExtendedFieldUri,
+        value: &str,
+        shape: ItemShape,
+    ) -> Result<Vec<Item>, Error> {
+        let mut items = Vec::new();
+        let mut offset = 0;
+        loop {
+            let req = FindItem {
+                traversal: ItemTraversal::Shallow,
+                item_shape: shape.clone(),
+                indexed_page_item_view: Some(IndexedPageView::new(FIND_PAGE, offset)),
+                restriction: Some(Restriction::is_equal_to(uri.clone(), value)),
+                parent_folder_ids: [folder.clone()].into_iter().collect(),
+            };
+            let message = single(self.call(&req).await?.into_messages(), "FindItem")?;
+            let root = message.root_folder.unwrap_or_default();
+            let got = root.items.items.len() as u32;
+            items.extend(root.items.items);
+            if root.includes_last_item_in_range.unwrap_or(true) || got == 0 {
+                return Ok(items);
+            }
+            offset = root.indexed_paging_offset.unwrap_or(offset + got);
+        }
+    }
+
+    /// Creates items in one batch (in `folder`, or the default Contacts folder);
+    /// one result (the new id and ChangeKey) per item, in order.
+    pub async fn create_items(
+        &self,
+        folder: Option<BaseFolderId>,
+        items: Vec<Item>,
+    ) -> Result<Vec<Result<ItemId, Error>>, Error> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = items.len();
+        let req = CreateItem {
+            message_disposition: None,
+            send_meeting_invitations: None,
+            saved_item_folder_id: folder.map(Into::into),
+            items: Items { items },
+        };
+        let messages = one_per_input(self.call(&req).await?.into_messages(), count, "CreateItem")?;
+        Ok(messages
+            .into_iter()
+            .map(|m| match Error::from_message(&m) {
+                Some(e) => Err(e),
+                None => first_item_id(&m.items, "CreateItem"),
+            })
+            .collect())
+    }
+
+    /// Applies item changes in one batch; one result (the new ChangeKey) per change.
+    pub async fn update_items(
+        &self,
+        changes: Vec<ItemChange>,
+        conflict_resolution: ConflictResolution,
+    ) -> Result<Vec<Result<ItemId, Error>>, Error> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = changes.len();
+        let req = UpdateItem {
+            conflict_resolution,
+            message_disposition: None,
+            send_meeting_invitations_or_cancellations: None,
+            suppress_read_receipts: None,
+            saved_item_folder_id: None,
+            item_changes: ItemChanges { changes },
+        };
+        let messages = one_per_input(self.call(&req).await?.into_messages(), count, "UpdateItem")?;
+        Ok(messages
+            .into_iter()
+            .map(|m| match Error::from_message(&m) {
+                Some(e) => Err(e),
+                None => first_item_id(&m.items, "UpdateItem"),
+            })
+            .collect())
+    }
+
+    /// Deletes items in one batch; one result per id, in order.
+    pub async fn delete_items(
+        &self,
+        ids: &[ItemId],
+        delete_type: DeleteType,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let req = DeleteItem {
+            delete_type,
+            send_meeting_cancellations: None,
+            affected_task_occurrences: None,
+            suppress_read_receipts: None,
+            item_ids: ids.iter().cloned().collect(),
+        };
+        let messages = one_per_input(
+            self.call(&req).await?.into_messages(),
+            ids.len(),
+            "DeleteItem",
+        )?;
+        Ok(messages
+            .into_iter()
+            .map(|m| Error::from_message(&m).map_or(Ok(()), Err))
+            .collect())
+    }
+
+    /// Deletes a folder.
+    pub async fn delete_folder(
+        &self,
+        id: BaseFolderId,
+        delete_type: DeleteType,
+    ) -> Result<(), Error> {
+        let req = DeleteFolder {
+            delete_type,
+            folder_ids: [id].into_iter().collect(),
+        };
+        single(self.call(&req).await?.into_messages(), "DeleteFolder").map(|_| ())
+    }
+}
