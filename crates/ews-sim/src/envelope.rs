@@ -101,16 +101,12 @@ pub fn peek(text: &str) -> Result<Peeked, Unreadable> {
                             ));
                         }
                     }
-                    1 => {
-                        if !is_soap || (local != "Header" && local != "Body") {
-                            return Err(fail(
-                                &reader,
-                                None,
-                                format!(
-                                    "The element '{local}' is not expected in the SOAP Envelope."
-                                ),
-                            ));
-                        }
+                    1 if !is_soap || (local != "Header" && local != "Body") => {
+                        return Err(fail(
+                            &reader,
+                            None,
+                            format!("The element '{local}' is not expected in the SOAP Envelope."),
+                        ));
                     }
                     2 if path[1].1 == "Body" => {
                         if operation.is_some() {

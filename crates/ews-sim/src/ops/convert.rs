@@ -301,7 +301,7 @@ pub fn folder_view(
         child_folder_count: Some(mb.children(&f.id).len() as i32)
             .filter(|_| default || asked("folder:ChildFolderCount")),
         extended_properties: Vec::new(),
-        effective_rights: (all || asked("folder:EffectiveRights")).then(|| {
+        effective_rights: (all || asked("folder:EffectiveRights")).then_some({
             ews::types::EffectiveRights {
                 create_associated: Some(true),
                 create_contents: Some(true),

@@ -28,11 +28,12 @@ fn updates(list: &[ItemUpdate]) -> Result<Vec<Update>, EwsError> {
             Ok(match u {
                 ItemUpdate::Set(s) | ItemUpdate::Append(s) => Update::Set {
                     path,
-                    value: s
-                        .contact
-                        .as_ref()
-                        .map(convert::contact_data)
-                        .unwrap_or_default(),
+                    value: Box::new(
+                        s.contact
+                            .as_ref()
+                            .map(convert::contact_data)
+                            .unwrap_or_default(),
+                    ),
                 },
                 ItemUpdate::Delete(_) => Update::Delete(path),
             })

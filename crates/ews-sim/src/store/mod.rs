@@ -113,7 +113,7 @@ pub enum Update {
         /// The path named by the request (checked to be a contact property).
         path: FieldPath,
         /// A contact carrying just that property.
-        value: ContactData,
+        value: Box<ContactData>,
     },
     /// DeleteItemField.
     Delete(FieldPath),
@@ -654,17 +654,17 @@ mod tests {
         let (id, ck1) = mb.create_item(&contacts(), named("A")).unwrap();
         let set = Update::Set {
             path: FieldPath::Field("contacts:JobTitle".into()),
-            value: ContactData {
+            value: Box::new(ContactData {
                 job_title: Some("Boss".into()),
                 ..Default::default()
-            },
+            }),
         };
         let (_, ck2) = mb
             .update_item(
                 &id,
                 Some(&ck1),
                 ConflictResolution::NeverOverwrite,
-                &[set.clone()],
+                std::slice::from_ref(&set),
             )
             .unwrap();
         assert_ne!(ck1, ck2);
@@ -673,7 +673,7 @@ mod tests {
                 &id,
                 Some(&ck1),
                 ConflictResolution::NeverOverwrite,
-                &[set.clone()],
+                std::slice::from_ref(&set),
             )
             .unwrap_err();
         assert_eq!(err.code, "ErrorIrresolvableConflict");
@@ -682,7 +682,7 @@ mod tests {
                 &id,
                 None,
                 ConflictResolution::AlwaysOverwrite,
-                &[set.clone()],
+                std::slice::from_ref(&set),
             )
             .unwrap_err();
         assert_eq!(err.code, "ErrorChangeKeyRequiredForWriteOperations");
