@@ -1,6 +1,7 @@
 //! Typed convenience methods over [`EwsClient::call`].
 
 use super::EwsClient;
+use super::requests;
 use crate::error::Error;
 use crate::ops::*;
 use crate::types::*;
@@ -15,9 +16,6 @@ pub struct SyncPage {
     /// The changes, oldest first.
     pub changes: Vec<SyncChange>,
 }
-
-/// Page size for FindFolder / FindItem paging.
-const FIND_PAGE: u32 = 256;
 
 /// Checks that a batch answered one message per input.
 fn one_per_input<M>(messages: Vec<M>, inputs: usize, op: &str) -> Result<Vec<M>, Error> {
@@ -55,16 +53,7 @@ fn first_item_id(items: &Items, op: &str) -> Result<ItemId, Error> {
 impl EwsClient {
     /// One folder, with its class, parent and counts.
     pub async fn get_folder(&self, id: BaseFolderId) -> Result<Folder, Error> {
-        let req = GetFolder {
-            folder_shape: FolderShape::new(
-                BaseShape::Default,
-                [
-                    PropertyPath::field("folder:FolderClass"),
-                    PropertyPath::field("folder:ParentFolderId"),
-                ],
-            ),
-            folder_ids: [id].into_iter().collect(),
-        };
+        let req = requests::get_folder(id);
         let message = single(self.call(&req).await?.into_messages(), "GetFolder")?;
         message
             .folders
@@ -83,19 +72,8 @@ impl EwsClient {
         let mut folders = Vec::new();
         let mut offset = 0;
         loop {
-            let req = FindFolder {
-                traversal,
-                folder_shape: FolderShape::new(
-                    BaseShape::Default,
-                    [
-                        PropertyPath::field("folder:FolderClass"),
-                        PropertyPath::field("folder:ParentFolderId"),
-                    ],
-                ),
-                indexed_page_folder_view: Some(IndexedPageView::new(FIND_PAGE, offset)),
-                restriction: restriction.clone(),
-                parent_folder_ids: [parent.clone()].into_iter().collect(),
-            };
+            let req =
+                requests::find_folders(parent.clone(), traversal, restriction.clone(), offset);
             let message = single(self.call(&req).await?.into_messages(), "FindFolder")?;
             let root = message.root_folder.unwrap_or_default();
             let page = root.folders.map(|f| f.folders).unwrap_or_default();
@@ -114,12 +92,7 @@ impl EwsClient {
         parent: BaseFolderId,
         display_name: &str,
     ) -> Result<FolderId, Error> {
-        let req = CreateFolder {
-            parent_folder_id: parent.into(),
-            folders: Folders {
-                folders: vec![Folder::new_contacts(display_name)],
-            },
-        };
+        let req = requests::create_folder(parent, display_name);
         let message = single(self.call(&req).await?.into_messages(), "CreateFolder")?;
         message
             .folders
@@ -139,14 +112,7 @@ impl EwsClient {
         max_changes: u32,
         ignore: Vec<ItemId>,
     ) -> Result<SyncPage, Error> {
-        let req = SyncFolderItems {
-            item_shape: ItemShape::id_only(),
-            sync_folder_id: folder.into(),
-            sync_state: sync_state.filter(|s| !s.is_empty()).map(str::to_owned),
-            ignore: (!ignore.is_empty()).then(|| ignore.into_iter().collect()),
-            max_changes_returned: max_changes.clamp(1, MAX_CHANGES_RETURNED),
-            sync_scope: Some("NormalItems".into()),
-        };
+        let req = requests::sync_folder_items(folder, sync_state, max_changes, ignore);
         let message = single(self.call(&req).await?.into_messages(), "SyncFolderItems")?;
         Ok(SyncPage {
             sync_state: message.sync_state.unwrap_or_default(),
@@ -164,10 +130,7 @@ impl EwsClient {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let req = GetItem {
-            item_shape: shape,
-            item_ids: ids.iter().cloned().collect(),
-        };
+        let req = requests::get_items(ids, shape);
         let messages = one_per_input(self.call(&req).await?.into_messages(), ids.len(), "GetItem")?;
         Ok(messages
             .into_iter()
@@ -191,13 +154,13 @@ impl EwsClient {
         let mut items = Vec::new();
         let mut offset = 0;
         loop {
-            let req = FindItem {
-                traversal: ItemTraversal::Shallow,
-                item_shape: shape.clone(),
-                indexed_page_item_view: Some(IndexedPageView::new(FIND_PAGE, offset)),
-                restriction: Some(Restriction::is_equal_to(uri.clone(), value)),
-                parent_folder_ids: [folder.clone()].into_iter().collect(),
-            };
+            let req = requests::find_items_by_extended_property(
+                folder.clone(),
+                uri,
+                value,
+                shape.clone(),
+                offset,
+            );
             let message = single(self.call(&req).await?.into_messages(), "FindItem")?;
             let root = message.root_folder.unwrap_or_default();
             let got = root.items.items.len() as u32;
@@ -220,12 +183,7 @@ impl EwsClient {
             return Ok(Vec::new());
         }
         let count = items.len();
-        let req = CreateItem {
-            message_disposition: None,
-            send_meeting_invitations: None,
-            saved_item_folder_id: folder.map(Into::into),
-            items: Items { items },
-        };
+        let req = requests::create_items(folder, items);
         let messages = one_per_input(self.call(&req).await?.into_messages(), count, "CreateItem")?;
         Ok(messages
             .into_iter()
@@ -246,14 +204,7 @@ impl EwsClient {
             return Ok(Vec::new());
         }
         let count = changes.len();
-        let req = UpdateItem {
-            conflict_resolution,
-            message_disposition: None,
-            send_meeting_invitations_or_cancellations: None,
-            suppress_read_receipts: None,
-            saved_item_folder_id: None,
-            item_changes: ItemChanges { changes },
-        };
+        let req = requests::update_items(changes, conflict_resolution);
         let messages = one_per_input(self.call(&req).await?.into_messages(), count, "UpdateItem")?;
         Ok(messages
             .into_iter()
@@ -273,13 +224,7 @@ impl EwsClient {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let req = DeleteItem {
-            delete_type,
-            send_meeting_cancellations: None,
-            affected_task_occurrences: None,
-            suppress_read_receipts: None,
-            item_ids: ids.iter().cloned().collect(),
-        };
+        let req = requests::delete_items(ids, delete_type);
         let messages = one_per_input(
             self.call(&req).await?.into_messages(),
             ids.len(),
@@ -297,10 +242,7 @@ impl EwsClient {
         id: BaseFolderId,
         delete_type: DeleteType,
     ) -> Result<(), Error> {
-        let req = DeleteFolder {
-            delete_type,
-            folder_ids: [id].into_iter().collect(),
-        };
+        let req = requests::delete_folder(id, delete_type);
         single(self.call(&req).await?.into_messages(), "DeleteFolder").map(|_| ())
     }
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod limits;
 mod methods;
+pub mod requests;
 
 use std::fmt;
 use std::sync::Arc;
