@@ -57,11 +57,16 @@ async fn request_id(
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().to_string();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let _guard = span.enter();
     drop(_guard);
     let mut res = next.call(req).await?;
@@ -95,7 +100,8 @@ where
 
 /// The OpenAPI document of the service, as `contactsync openapi` prints it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi())).split_for_parts();
+    let (_, api) =
+        routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi())).split_for_parts();
     api
 }
 
@@ -146,6 +152,8 @@ pub struct Running {
 
 /// Binds `listen` and serves the API in the background.
 pub fn start(state: web::Data<AppState>, listen: SocketAddr) -> std::io::Result<Running> {
+    // Counters recorded before the recorder exists are lost: install it first.
+    crate::telemetry::metrics_handle();
     let server = HttpServer::new(move || build(state.clone()))
         .workers(2)
         .bind(listen)?;

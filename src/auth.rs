@@ -93,9 +93,8 @@ impl JwtVerifier {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<JwtVerifier> {
         let (key, alg) = match &settings.jwt_public_key_file {
             Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    anyhow::anyhow!("jwt_public_key_file {}: {e}", path.display())
-                })?;
+                let pem = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("jwt_public_key_file {}: {e}", path.display()))?;
                 match settings.jwt_algorithm.as_deref() {
                     Some("RS256") => (DecodingKey::from_rsa_pem(&pem)?, Algorithm::RS256),
                     Some("ES256") => (DecodingKey::from_ec_pem(&pem)?, Algorithm::ES256),
@@ -104,12 +103,22 @@ impl JwtVerifier {
             }
             None => {
                 let secret = load_or_create_secret(settings)?;
-                (DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256)
+                (
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    Algorithm::HS256,
+                )
             }
         };
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
+        if settings.jwt_audience.is_some() {
+            required.push("aud");
+        }
+        if settings.jwt_issuer.is_some() {
+            required.push("iss");
+        }
+        validation.set_required_spec_claims(&required);
         validation.leeway = 30;
         match &settings.jwt_audience {
             Some(aud) => validation.set_audience(&[aud]),

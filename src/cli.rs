@@ -69,7 +69,9 @@ pub struct EwsSimArgs {
 
 fn parse_ttl(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("`{s}`: expected e.g. 30m, 1h, 7d"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected e.g. 30m, 1h, 7d"))?;
     let secs = match unit {
         "s" => n,
         "m" | "" => n * 60,

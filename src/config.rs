@@ -87,9 +87,7 @@ impl Settings {
         figment = figment
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .merge(Env::prefixed("CONTACTSYNC_").ignore(&["CONFIG", "TEST_DATABASE"]));
-        let settings: Settings = figment
-            .extract()
-            .map_err(|e| ConfigError(e.to_string()))?;
+        let settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -97,7 +95,9 @@ impl Settings {
     /// Checks what serde cannot: ranges and combinations.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.workers > 64 {
-            return Err(ConfigError("workers (CONTACTSYNC_WORKERS) must be 0..=64".into()));
+            return Err(ConfigError(
+                "workers (CONTACTSYNC_WORKERS) must be 0..=64".into(),
+            ));
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
@@ -124,19 +124,22 @@ impl Settings {
                 ));
             }
         }
-        if let Some(secret) = &self.jwt_secret {
-            if secret.len() < 32 {
-                return Err(ConfigError(
-                    "jwt_secret (CONTACTSYNC_JWT_SECRET) must be at least 32 characters".into(),
-                ));
-            }
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 32
+        {
+            return Err(ConfigError(
+                "jwt_secret (CONTACTSYNC_JWT_SECRET) must be at least 32 characters".into(),
+            ));
         }
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(ConfigError(
-                    "database_url (DATABASE_URL) must start with sqlite:, postgres:// or postgresql://".into(),
-                ));
-            }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "database_url (DATABASE_URL) must start with sqlite:, postgres:// or postgresql://"
+                    .into(),
+            ));
         }
         Ok(())
     }

@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 /// Installs the log subscriber: `RUST_LOG` filters (default `info`), text or JSON lines.
 pub fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let _ = if format == "json" {
         builder.json().try_init()
     } else {

@@ -55,7 +55,9 @@ async fn get_one(
     id: RecordId,
 ) -> ApiResult<HttpResponse> {
     let a = state.store.get_account(&user.0, id.0).await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(a.version))).json(a))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(a.version)))
+        .json(a))
 }
 
 /// Creates an account.
@@ -93,7 +95,9 @@ async fn update(
         .store
         .update_account(&user.0, id.0, body.0, if_match.0)
         .await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(a.version))).json(a))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(a.version)))
+        .json(a))
 }
 
 /// Deletes an account; its contacts stay, unlinked.
@@ -108,7 +112,10 @@ async fn remove(
     id: RecordId,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    state.store.delete_account(&user.0, id.0, if_match.0).await?;
+    state
+        .store
+        .delete_account(&user.0, id.0, if_match.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

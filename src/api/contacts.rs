@@ -67,7 +67,9 @@ async fn get_one(
     id: RecordId,
 ) -> ApiResult<HttpResponse> {
     let c = state.store.get_contact(&user.0, id.0).await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(c.version))).json(c))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(c.version)))
+        .json(c))
 }
 
 /// Creates a contact.
@@ -105,7 +107,9 @@ async fn update(
         .store
         .update_contact(&user.0, id.0, body.0, if_match.0)
         .await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(c.version))).json(c))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(c.version)))
+        .json(c))
 }
 
 /// Deletes a contact (kept as a tombstone for sync until purged).
@@ -120,7 +124,10 @@ async fn remove(
     id: RecordId,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    state.store.delete_contact(&user.0, id.0, if_match.0).await?;
+    state
+        .store
+        .delete_contact(&user.0, id.0, if_match.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -148,7 +148,11 @@ impl ApiError {
     }
 
     /// An error about one field.
-    pub fn field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> ApiError {
+    pub fn field(
+        code: ErrorCode,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
         let field = field.into();
         let message = message.into();
         ApiError {
@@ -201,12 +205,11 @@ impl ResponseError for ApiError {
 
 impl From<ValidationErrors> for ApiError {
     fn from(v: ValidationErrors) -> ApiError {
-        let detail = v
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let detail =
+            v.0.iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
         ApiError {
             code: ErrorCode::ValidationFailed,
             detail,
@@ -228,7 +231,10 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(v) => v.into(),
             StoreError::Db(err) => {
                 tracing::error!(error = %err, "database error");
-                ApiError::new(ErrorCode::Internal, "the database failed; see the service logs")
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "the database failed; see the service logs",
+                )
             }
         }
     }

@@ -14,13 +14,24 @@ use super::error::{ApiError, ErrorCode};
 /// A JSON body deserialized strictly (unknown fields refused), with the path of a bad field.
 pub struct Json<T>(pub T);
 
-fn serde_field<E: std::fmt::Display>(path: &serde_path_to_error::Path, inner: &E) -> (String, String) {
+fn serde_field<E: std::fmt::Display>(
+    path: &serde_path_to_error::Path,
+    inner: &E,
+) -> (String, String) {
     let field = path.to_string();
-    let field = if field == "." { "body".to_owned() } else { field };
+    let field = if field == "." {
+        "body".to_owned()
+    } else {
+        field
+    };
     let message = inner.to_string();
     // serde_json appends "at line L column C", which means nothing to a query string and
     // little to a client that already has the field's path.
-    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
     (field, message)
 }
 
@@ -34,7 +45,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| {
-                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             })
             .unwrap_or(false);
@@ -47,28 +63,43 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 ));
             }
             let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(ErrorCode::PayloadTooLarge, "the body is larger than the configured limit")
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::new(
+                        ErrorCode::PayloadTooLarge,
+                        "the body is larger than the configured limit",
+                    )
                 } else {
-                    ApiError::new(ErrorCode::InvalidBody, format!("could not read the body: {e}"))
+                    ApiError::new(
+                        ErrorCode::InvalidBody,
+                        format!("could not read the body: {e}"),
+                    )
                 }
             })?;
-            let de = &mut serde_json::Deserializer::from_slice(&bytes);
-            match serde_path_to_error::deserialize::<_, T>(de) {
-                Ok(v) => Ok(Json(v)),
-                Err(err) => {
-                    let inner = err.inner();
-                    if inner.is_syntax() || inner.is_eof() {
-                        return Err(ApiError::field(
-                            ErrorCode::InvalidBody,
-                            "body",
-                            format!("malformed JSON: {inner}"),
-                        ));
-                    }
-                    let (field, message) = serde_field(err.path(), inner);
-                    Err(ApiError::field(ErrorCode::InvalidBody, field, message))
-                }
+            // Syntax first, so that a truncated body is "malformed JSON", not whatever
+            // field error the typed pass would reach before the end.
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::field(
+                    ErrorCode::InvalidBody,
+                    "body",
+                    format!("malformed JSON: {e}"),
+                )
+            })?;
+            // serde accepts an array for a struct (fields by position); only an object is a body.
+            if !value.is_object() {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidBody,
+                    "body",
+                    "must be a JSON object",
+                ));
             }
+            serde_path_to_error::deserialize::<_, T>(value)
+                .map(Json)
+                .map_err(|err| {
+                    let (field, message) = serde_field(err.path(), err.inner());
+                    ApiError::field(ErrorCode::InvalidBody, field, message)
+                })
         })
     }
 }
@@ -96,8 +127,7 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 /// Parses the UUID path segment `name`.
 fn path_uuid(req: &HttpRequest, name: &str) -> Result<Uuid, ApiError> {
     let raw = req.match_info().get(name).unwrap_or("");
-    Uuid::parse_str(raw)
-        .map_err(|_| ApiError::field(ErrorCode::InvalidPath, name, "is not a UUID"))
+    Uuid::parse_str(raw).map_err(|_| ApiError::field(ErrorCode::InvalidPath, name, "is not a UUID"))
 }
 
 /// The `{id}` path segment as a UUID.
@@ -132,7 +162,10 @@ impl FromRequest for IfMatch {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let value = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("").trim().to_owned());
+        let value = req
+            .headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or("").trim().to_owned());
         std::future::ready(match value.as_deref() {
             None | Some("*") => Ok(IfMatch(None)),
             Some(v) => {

@@ -45,7 +45,9 @@ async fn get_one(
     id: RecordId,
 ) -> ApiResult<HttpResponse> {
     let f = state.store.get_folder(&user.0, id.0).await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(f.version))).json(f))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(f.version)))
+        .json(f))
 }
 
 /// Creates a folder: `static`, or `dynamic` with a `filter`.
@@ -83,7 +85,9 @@ async fn update(
         .store
         .update_folder(&user.0, id.0, body.0, if_match.0)
         .await?;
-    Ok(HttpResponse::Ok().insert_header(("ETag", etag(f.version))).json(f))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(f.version)))
+        .json(f))
 }
 
 /// Deletes a folder; its contacts stay.

@@ -60,15 +60,21 @@ impl FromRequest for CurrentUser {
             .map(|v| v.to_str().unwrap_or("").to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::new(ErrorCode::Internal, "no app state"))?;
-            let claims = state.verifier.verify_header(header.as_deref()).map_err(|e| {
-                let detail = match e {
-                    AuthError::Missing => "send Authorization: Bearer <JWT>".to_owned(),
-                    AuthError::Invalid(why) => why,
-                };
-                ApiError::new(ErrorCode::Unauthorized, detail)
-            })?;
+            let claims = state
+                .verifier
+                .verify_header(header.as_deref())
+                .map_err(|e| {
+                    let detail = match e {
+                        AuthError::Missing => "send Authorization: Bearer <JWT>".to_owned(),
+                        AuthError::Invalid(why) => why,
+                    };
+                    ApiError::new(ErrorCode::Unauthorized, detail)
+                })?;
             let caller = claims.caller();
-            let name = claims.name.clone().unwrap_or_else(|| caller.user_id.clone());
+            let name = claims
+                .name
+                .clone()
+                .unwrap_or_else(|| caller.user_id.clone());
             let known = state
                 .seen_users
                 .lock()
@@ -76,9 +82,11 @@ impl FromRequest for CurrentUser {
                 .get(&caller.user_id)
                 .is_some_and(|(n, a)| *n == name && *a == caller.is_admin);
             if !known {
-                state.store.upsert_user(&caller, &name).await.map_err(|e| {
-                    ApiError::from(crate::store::StoreError::Db(e))
-                })?;
+                state
+                    .store
+                    .upsert_user(&caller, &name)
+                    .await
+                    .map_err(|e| ApiError::from(crate::store::StoreError::Db(e)))?;
                 state
                     .seen_users
                     .lock()

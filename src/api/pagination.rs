@@ -53,7 +53,11 @@ pub fn page_request(cursor: Option<&str>, limit: Option<u32>) -> Result<PageRequ
     let after = match cursor {
         None | Some("") => None,
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::field(ErrorCode::InvalidCursor, "cursor", "was not issued by this service")
+            ApiError::field(
+                ErrorCode::InvalidCursor,
+                "cursor",
+                "was not issued by this service",
+            )
         })?),
     };
     Ok(PageRequest {

@@ -62,7 +62,10 @@ pub fn validate_grants(grants: &[Grant], errors: &mut ValidationErrors) {
         if g.user_id.trim().is_empty() {
             errors.add(format!("grants[{i}].user_id"), "must not be empty");
         } else if g.user_id.len() > 200 {
-            errors.add(format!("grants[{i}].user_id"), "must be at most 200 characters");
+            errors.add(
+                format!("grants[{i}].user_id"),
+                "must be at most 200 characters",
+            );
         } else if !seen.insert(g.user_id.as_str()) {
             errors.add(format!("grants[{i}].user_id"), "appears twice");
         }
@@ -89,22 +92,49 @@ mod tests {
     use super::*;
 
     fn caller(id: &str, admin: bool) -> Caller {
-        Caller { user_id: id.into(), is_admin: admin }
+        Caller {
+            user_id: id.into(),
+            is_admin: admin,
+        }
     }
 
     #[test]
     fn owner_admin_grantee_everyone_stranger() {
         let grants = vec![
-            Grant { user_id: "bob".into(), access: Access::Read },
-            Grant { user_id: "carol".into(), access: Access::Edit },
+            Grant {
+                user_id: "bob".into(),
+                access: Access::Read,
+            },
+            Grant {
+                user_id: "carol".into(),
+                access: Access::Edit,
+            },
         ];
-        assert_eq!(access_of(&caller("alice", false), "alice", &grants), Some(Access::Edit));
-        assert_eq!(access_of(&caller("root", true), "alice", &grants), Some(Access::Edit));
-        assert_eq!(access_of(&caller("bob", false), "alice", &grants), Some(Access::Read));
-        assert_eq!(access_of(&caller("carol", false), "alice", &grants), Some(Access::Edit));
+        assert_eq!(
+            access_of(&caller("alice", false), "alice", &grants),
+            Some(Access::Edit)
+        );
+        assert_eq!(
+            access_of(&caller("root", true), "alice", &grants),
+            Some(Access::Edit)
+        );
+        assert_eq!(
+            access_of(&caller("bob", false), "alice", &grants),
+            Some(Access::Read)
+        );
+        assert_eq!(
+            access_of(&caller("carol", false), "alice", &grants),
+            Some(Access::Edit)
+        );
         assert_eq!(access_of(&caller("eve", false), "alice", &grants), None);
-        let everyone = vec![Grant { user_id: EVERYONE.into(), access: Access::Read }];
-        assert_eq!(access_of(&caller("eve", false), "alice", &everyone), Some(Access::Read));
+        let everyone = vec![Grant {
+            user_id: EVERYONE.into(),
+            access: Access::Read,
+        }];
+        assert_eq!(
+            access_of(&caller("eve", false), "alice", &everyone),
+            Some(Access::Read)
+        );
     }
 }
 

@@ -28,7 +28,11 @@ impl FolderKind {
 
     /// Parses the stored form.
     pub fn parse(s: &str) -> FolderKind {
-        if s == "dynamic" { FolderKind::Dynamic } else { FolderKind::Static }
+        if s == "dynamic" {
+            FolderKind::Dynamic
+        } else {
+            FolderKind::Static
+        }
     }
 }
 

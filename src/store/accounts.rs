@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::entities::{accounts, contacts};
 use super::grants::{self, RecordKind};
-use super::{PageRequest, Slice, Store, StoreError, StoreResult, check_version, like_pattern, new_id};
+use super::{
+    PageRequest, Slice, Store, StoreError, StoreResult, check_version, like_pattern, new_id,
+};
 use crate::domain::access::{Caller, access_of, may_reshare, owner_for_new, validate_grants};
 use crate::domain::account::{Account, AccountWrite, name_key};
 use crate::domain::{Access, ValidationErrors};
@@ -135,7 +137,9 @@ impl Store {
             updated_at: Set(now),
         };
         let txn = self.write_txn().await?;
-        let m = accounts::Entity::insert(row).exec_with_returning(&txn).await?;
+        let m = accounts::Entity::insert(row)
+            .exec_with_returning(&txn)
+            .await?;
         grants::replace(&txn, RecordKind::Account, m.id, &grant_list).await?;
         txn.commit().await?;
         Ok(to_account(m, sorted(grant_list)))
@@ -156,8 +160,16 @@ impl Store {
             return Err(StoreError::Forbidden("read-only access to this account"));
         }
         check_version(if_match, m.version)?;
-        may_reshare(caller, &m.owner_id, w.owner_id.as_deref(), w.grants.as_deref())?;
-        let name = w.name.map(|s| s.trim().to_owned()).unwrap_or(m.name.clone());
+        may_reshare(
+            caller,
+            &m.owner_id,
+            w.owner_id.as_deref(),
+            w.grants.as_deref(),
+        )?;
+        let name = w
+            .name
+            .map(|s| s.trim().to_owned())
+            .unwrap_or(m.name.clone());
         let website = w
             .website
             .map(|s| s.trim().to_owned())
@@ -207,12 +219,18 @@ impl Store {
         check_version(if_match, m.version)?;
         // Linked contacts change (their account goes), so they get a new version for sync.
         contacts::Entity::update_many()
-            .col_expr(contacts::Column::AccountId, sea_orm::sea_query::Expr::value(Option::<Uuid>::None))
+            .col_expr(
+                contacts::Column::AccountId,
+                sea_orm::sea_query::Expr::value(Option::<Uuid>::None),
+            )
             .col_expr(
                 contacts::Column::Version,
                 sea_orm::sea_query::Expr::col(contacts::Column::Version).add(1),
             )
-            .col_expr(contacts::Column::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+            .col_expr(
+                contacts::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
             .filter(contacts::Column::AccountId.eq(id))
             .exec(&txn)
             .await?;

@@ -17,7 +17,10 @@ pub struct ContactType {
 
 impl From<contact_types::Model> for ContactType {
     fn from(m: contact_types::Model) -> Self {
-        ContactType { id: m.id, name: m.name }
+        ContactType {
+            id: m.id,
+            name: m.name,
+        }
     }
 }
 
@@ -55,7 +58,9 @@ impl Store {
             .one(&txn)
             .await?;
         if exists.is_some() {
-            return Err(ValidationErrors::one("name", "a contact type with this name exists").into());
+            return Err(
+                ValidationErrors::one("name", "a contact type with this name exists").into(),
+            );
         }
         let row = contact_types::ActiveModel {
             id: Set(new_id()),

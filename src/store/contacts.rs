@@ -178,10 +178,13 @@ async fn resolve_links(
     f: &mut ContactFields,
     errors: &mut ValidationErrors,
 ) -> StoreResult<()> {
-    if let Some(t) = f.type_id {
-        if contact_types::Entity::find_by_id(t).one(db).await?.is_none() {
-            errors.add("type_id", "no contact type has this id");
-        }
+    if let Some(t) = f.type_id
+        && contact_types::Entity::find_by_id(t)
+            .one(db)
+            .await?
+            .is_none()
+    {
+        errors.add("type_id", "no contact type has this id");
     }
     if let Some(a) = f.account_id {
         match accounts::find_visible(db, caller, a).await {
@@ -294,7 +297,9 @@ impl Store {
             ..Default::default()
         };
         set_fields(&mut am, fields);
-        let m = contacts::Entity::insert(am).exec_with_returning(&txn).await?;
+        let m = contacts::Entity::insert(am)
+            .exec_with_returning(&txn)
+            .await?;
         grants::replace(&txn, RecordKind::Contact, m.id, &grant_list).await?;
         txn.commit().await?;
         Ok(to_contact(m, super::accounts::sorted(grant_list)))
@@ -315,7 +320,12 @@ impl Store {
             return Err(StoreError::Forbidden("read-only access to this contact"));
         }
         check_version(if_match, m.version)?;
-        may_reshare(caller, &m.owner_id, w.owner_id.as_deref(), w.grants.as_deref())?;
+        may_reshare(
+            caller,
+            &m.owner_id,
+            w.owner_id.as_deref(),
+            w.grants.as_deref(),
+        )?;
         let mut errors = ValidationErrors::default();
         validate_write_grants(&w.grants, &mut errors);
         let new_grants = w.grants.clone();
@@ -323,7 +333,7 @@ impl Store {
         let old_fields = fields_of(&m);
         let mut fields = old_fields.clone();
         // A changed account with no company given takes the new account's name.
-        if matches!(w.account_id, Some(_)) && w.company.is_none() {
+        if w.account_id.is_some() && w.company.is_none() {
             fields.company = None;
         }
         w.apply_to(&mut fields);

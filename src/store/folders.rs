@@ -140,7 +140,9 @@ impl Store {
             }
         };
         match (kind, &w.filter) {
-            (FolderKind::Static, Some(_)) => errors.add("filter", "only dynamic folders have a filter"),
+            (FolderKind::Static, Some(_)) => {
+                errors.add("filter", "only dynamic folders have a filter")
+            }
             (FolderKind::Dynamic, None) => errors.add("filter", "a dynamic folder needs a filter"),
             (FolderKind::Dynamic, Some(f)) => f.validate(&mut errors),
             _ => {}
@@ -177,13 +179,21 @@ impl Store {
         let txn = self.write_txn().await?;
         let (m, current_grants) = find_editable(&txn, caller, id).await?;
         check_version(if_match, m.version)?;
-        may_reshare(caller, &m.owner_id, w.owner_id.as_deref(), w.grants.as_deref())?;
+        may_reshare(
+            caller,
+            &m.owner_id,
+            w.owner_id.as_deref(),
+            w.grants.as_deref(),
+        )?;
         let kind = FolderKind::parse(&m.kind);
         let mut errors = ValidationErrors::default();
         if w.kind.is_some_and(|k| k != kind) {
             errors.add("kind", "the kind of a folder cannot change");
         }
-        let name = w.name.map(|n| n.trim().to_owned()).unwrap_or(m.name.clone());
+        let name = w
+            .name
+            .map(|n| n.trim().to_owned())
+            .unwrap_or(m.name.clone());
         errors.check_required("name", &name);
         errors.check_len("name", &name, 250);
         if let Some(f) = &w.filter {
@@ -282,10 +292,14 @@ impl Store {
         ) {
             q = q.filter(c);
         }
-        let found: std::collections::HashSet<Uuid> = q.into_tuple().all(&txn).await?.into_iter().collect();
+        let found: std::collections::HashSet<Uuid> =
+            q.into_tuple().all(&txn).await?.into_iter().collect();
         for (i, c) in contact_ids.iter().enumerate() {
             if !found.contains(c) {
-                errors.add(format!("contact_ids[{i}]"), "no visible contact has this id");
+                errors.add(
+                    format!("contact_ids[{i}]"),
+                    "no visible contact has this id",
+                );
             }
         }
         errors.into_result()?;
@@ -293,11 +307,13 @@ impl Store {
         let mut unique: Vec<Uuid> = contact_ids.to_vec();
         unique.sort();
         unique.dedup();
-        let rows = unique.into_iter().map(|c| contact_folder_members::ActiveModel {
-            folder_id: Set(id),
-            contact_id: Set(c),
-            added_at: Set(now),
-        });
+        let rows = unique
+            .into_iter()
+            .map(|c| contact_folder_members::ActiveModel {
+                folder_id: Set(id),
+                contact_id: Set(c),
+                added_at: Set(now),
+            });
         contact_folder_members::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::columns([

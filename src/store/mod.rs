@@ -11,8 +11,8 @@ pub mod users;
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -66,7 +66,10 @@ impl<T> Slice<T> {
         } else {
             None
         };
-        Slice { items: rows, next_after }
+        Slice {
+            items: rows,
+            next_after,
+        }
     }
 }
 

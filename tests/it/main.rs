@@ -1,0 +1,9 @@
+//! The one integration test binary: the real HTTP server on a random port over a fresh
+//! database per test (SQLite by default; PostgreSQL with CONTACTSYNC_TEST_DATABASE).
+mod accounts;
+mod auth;
+mod bad_input;
+mod contacts;
+mod folders;
+mod operations;
+mod support;

@@ -1,0 +1,272 @@
+//! `TestApp`: spawns the service like `serve` does and talks HTTP to it.
+use std::time::Duration;
+
+use actix_web::web;
+use contactsync::api::AppState;
+use contactsync::auth::{JwtVerifier, mint_hs256};
+use contactsync::config::Settings;
+use contactsync::store::Store;
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use sea_orm::ConnectionTrait;
+use serde_json::Value;
+
+pub const SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
+
+/// Which database the tests run on: `CONTACTSYNC_TEST_DATABASE=postgres://...` selects
+/// PostgreSQL (a fresh schema per test), anything else a fresh SQLite file per test.
+fn postgres_url() -> Option<String> {
+    std::env::var("CONTACTSYNC_TEST_DATABASE")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub settings: Settings,
+    running: contactsync::app::Running,
+    pg_schema: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+/// An HTTP answer with its body parsed as JSON (or `Null`).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and code; returns the body.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string());
+        assert!(
+            self.body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:contactsync:problem:")
+        );
+        &self.body
+    }
+
+    /// The `field` names of a problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            jwt_secret: Some(SECRET.into()),
+            max_body_bytes: 64 * 1024,
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        settings.validate().expect("valid test settings");
+        let (store, pg_schema) = match postgres_url() {
+            Some(url) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let admin = Store::connect(&url, None)
+                    .await
+                    .expect("postgres reachable");
+                admin
+                    .connection()
+                    .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create schema");
+                let store = Store::connect(&url, Some(&schema))
+                    .await
+                    .expect("connect schema");
+                (store, Some((url, schema)))
+            }
+            None => {
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                (Store::connect(&url, None).await.expect("sqlite"), None)
+            }
+        };
+        store.migrate().await.expect("migrations apply");
+        let verifier = JwtVerifier::from_settings(&settings).expect("verifier");
+        let state = web::Data::new(AppState::new(store.clone(), verifier, settings.clone()));
+        let running = contactsync::app::start(state, settings.listen).expect("server starts");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            store,
+            settings,
+            running,
+            pg_schema,
+            _dir: dir,
+        }
+    }
+
+    /// A valid token for `sub`.
+    pub fn token(&self, sub: &str) -> String {
+        mint_hs256(
+            SECRET,
+            sub,
+            false,
+            Duration::from_secs(3600),
+            &self.settings,
+        )
+        .unwrap()
+    }
+
+    /// A valid administrator token.
+    pub fn admin_token(&self, sub: &str) -> String {
+        mint_hs256(SECRET, sub, true, Duration::from_secs(3600), &self.settings).unwrap()
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request sent");
+        Self::read(res).await
+    }
+
+    pub async fn read(res: reqwest::Response) -> Resp {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(Method::POST, path, Some(token), Some(&body), &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(Method::PATCH, path, Some(token), Some(&body), &[])
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.send(Method::DELETE, path, Some(token), None, &[])
+            .await
+    }
+
+    /// Creates a record and returns its body, asserting 201.
+    pub async fn create(&self, path: &str, token: &str, body: Value) -> Value {
+        let r = self.post(path, token, body).await;
+        assert_eq!(r.status, 201, "create {path}: {}", r.text);
+        r.body
+    }
+
+    /// Every item of a paginated listing, following `next_cursor`.
+    pub async fn list_all(&self, path: &str, token: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut url = path.to_owned();
+        loop {
+            let r = self.get(&url, token).await;
+            assert_eq!(r.status, 200, "{url}: {}", r.text);
+            items.extend(r.body["items"].as_array().unwrap().iter().cloned());
+            match r.body["next_cursor"].as_str() {
+                Some(c) => url = format!("{path}{sep}cursor={c}"),
+                None => return items,
+            }
+        }
+    }
+
+    /// Counts rows of a table straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = self.store.connection();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.running.handle.clone();
+        drop(handle.stop(false));
+        if let Some((url, schema)) = self.pg_schema.take() {
+            // Drop is synchronous; clean the schema up on a runtime of its own.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    if let Ok(s) = Store::connect(&url, None).await {
+                        let _ = s
+                            .connection()
+                            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                            .await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
