@@ -1,0 +1,14 @@
+# Build the service, then run it on a small Debian image.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin contactsync
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/contactsync /usr/local/bin/contactsync
+ENV CONTACTSYNC_LISTEN=0.0.0.0:8080 CONTACTSYNC_DATA_DIR=/data
+VOLUME /data
+EXPOSE 8080
+ENTRYPOINT ["contactsync"]
+CMD ["serve"]
