@@ -327,3 +327,422 @@ fn golden_requests_match_serializer_and_schema() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+fn sample(name: &str) -> Body {
+    envelope::parse(&read("samples", name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .1
+}
+
+fn response<R: OperationResponse>(name: &str) -> Vec<R::Message> {
+    R::from_body(sample(name))
+        .unwrap_or_else(|| panic!("{name}: wrong response type"))
+        .into_response_messages()
+}
+
+fn err_of<M: ResponseMessage>(m: &M) -> ews::Error {
+    ews::Error::from_message(m).expect("an error message")
+}
+
+#[test]
+fn sample_21_full_contact_field_by_field() {
+    let messages = response::<GetItemResponse>("21-GetItem-response.xml");
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.is_success() && m.response_code() == "NoError")
+    );
+    let c = messages[0].items.items[0].as_contact().expect("a contact");
+    assert_eq!(c.item_id.as_ref().unwrap().id, "AAMkAGI2Q29udGFjdEEAAA==");
+    assert_eq!(
+        c.item_id.as_ref().unwrap().change_key.as_deref(),
+        Some("EQAAABYAAAC8Jw6lQpB0S4xVbbuGdBhEAAABSx1a")
+    );
+    assert_eq!(c.parent_folder_id.as_ref().unwrap().id, "AAMkAGI2TG93AAA=");
+    assert_eq!(c.item_class.as_deref(), Some("IPM.Contact"));
+    assert_eq!(
+        c.body.as_ref().unwrap().text,
+        "Met at the Fabrikam trade show."
+    );
+    assert_eq!(c.extended_property(&crm_id()), Some("CRM-000123"));
+    assert_eq!(
+        c.last_modified_time.unwrap(),
+        chrono::DateTime::parse_from_rfc3339("2024-05-21T14:02:11Z").unwrap()
+    );
+    assert_eq!(c.file_as.as_deref(), Some("Plate, Tanja"));
+    assert_eq!(c.display_name.as_deref(), Some("Tanja Plate"));
+    assert_eq!(c.given_name.as_deref(), Some("Tanja"));
+    assert_eq!(c.middle_name.as_deref(), Some("Maria"));
+    assert_eq!(c.surname.as_deref(), Some("Plate"));
+    assert_eq!(
+        c.complete_name.as_ref().unwrap().title.as_deref(),
+        Some("Dr.")
+    );
+    assert_eq!(c.company_name.as_deref(), Some("Northwind Traders"));
+    assert_eq!(c.job_title.as_deref(), Some("Project Manager"));
+    assert_eq!(c.department.as_deref(), Some("Procurement"));
+    assert_eq!(c.birthday, NaiveDate::from_ymd_opt(1980, 5, 17));
+    assert_eq!(
+        c.business_home_page.as_deref(),
+        Some("https://www.northwindtraders.example/")
+    );
+    assert_eq!(
+        c.email(EmailKey::EmailAddress1),
+        Some("tplate@northwindtraders.example")
+    );
+    assert_eq!(
+        c.email(EmailKey::EmailAddress2),
+        Some("tanja.plate@example.com")
+    );
+    assert_eq!(c.email(EmailKey::EmailAddress3), Some("tanja@example.org"));
+    assert_eq!(c.phone(PhoneKey::BusinessPhone), Some("+1 562 555 0199"));
+    assert_eq!(c.phone(PhoneKey::HomePhone), Some("+1 562 555 0142"));
+    assert_eq!(c.phone(PhoneKey::MobilePhone), Some("+1 562 555 0177"));
+    let business = c.address(AddressKey::Business).unwrap();
+    assert_eq!(business.street.as_deref(), Some("12345 67th Ave"));
+    assert_eq!(business.city.as_deref(), Some("Whittier"));
+    assert_eq!(business.state.as_deref(), Some("CA"));
+    assert_eq!(business.country_or_region.as_deref(), Some("United States"));
+    assert_eq!(business.postal_code.as_deref(), Some("90601"));
+    let home = c.address(AddressKey::Home).unwrap();
+    assert_eq!(home.street.as_deref(), Some("42 Elm Street"));
+    assert_eq!(home.city.as_deref(), Some("La Habra"));
+    assert_eq!(home.postal_code.as_deref(), Some("90631"));
+    let second = messages[1].items.items[0].as_contact().unwrap();
+    assert_eq!(second.display_name.as_deref(), Some("Alfred Welker"));
+    assert_eq!(
+        second.email(EmailKey::EmailAddress1),
+        Some("alfred@contoso.com")
+    );
+    assert_eq!(second.email(EmailKey::EmailAddress2), None);
+    assert!(second.extended_properties.is_empty());
+    assert_eq!(second.birthday, None);
+}
+
+#[test]
+fn sample_23_mslearn_contact_field_by_field() {
+    let messages = response::<GetItemResponse>("23-GetItem-response-mslearn.xml");
+    let c = messages[0].items.items[0].as_contact().unwrap();
+    assert_eq!(
+        c.item_id.as_ref().unwrap(),
+        &ItemId::new("AAAtAEA=", "EQAAABYq")
+    );
+    assert_eq!(c.file_as.as_deref(), Some("SampleContact"));
+    assert_eq!(c.given_name.as_deref(), Some("Tanja"));
+    assert_eq!(c.surname.as_deref(), Some("Plate"));
+    assert_eq!(c.company_name.as_deref(), Some("Northwind Traders"));
+    assert_eq!(c.job_title.as_deref(), Some("Project Manager"));
+    assert_eq!(c.email(EmailKey::EmailAddress1), Some("tplate@example.com"));
+    assert_eq!(c.phone(PhoneKey::BusinessPhone), Some("5625550199"));
+    let a = c.address(AddressKey::Business).unwrap();
+    assert_eq!(a.country_or_region.as_deref(), Some("USA"));
+    assert_eq!(a.postal_code, None);
+    assert_eq!(c.address(AddressKey::Home), None);
+}
+
+#[test]
+fn sync_samples_field_by_field() {
+    let page1 =
+        response::<SyncFolderItemsResponse>("11-SyncFolderItems-response-page1.xml").remove(0);
+    assert_eq!(
+        page1.sync_state.as_deref(),
+        Some("H4sIAAAAAAAEAGNgYGBgYGBgBAAAAA==")
+    );
+    assert_eq!(page1.includes_last_item_in_range, Some(false));
+    let changes = page1.changes.unwrap().changes;
+    assert_eq!(changes.len(), 3);
+    assert!(matches!(
+        &changes[0],
+        SyncChange::Create(SyncItem {
+            item: Item::Contact(_)
+        })
+    ));
+    assert_eq!(changes[2].item_id().unwrap().id, "AAMkAGI2Q29udGFjdEMAAA==");
+
+    let page2 =
+        response::<SyncFolderItemsResponse>("13-SyncFolderItems-response-page2-last.xml").remove(0);
+    assert_eq!(page2.includes_last_item_in_range, Some(true));
+    let changes = page2.changes.unwrap().changes;
+    assert!(matches!(
+        &changes[0],
+        SyncChange::Create(SyncItem {
+            item: Item::DistributionList(_)
+        })
+    ));
+    assert_eq!(changes[0].item_id().unwrap().id, "AAMkAGI2RGlzdExpc3REAA==");
+
+    let mixed =
+        response::<SyncFolderItemsResponse>("15-SyncFolderItems-response-changes.xml").remove(0);
+    let changes = mixed.changes.unwrap().changes;
+    assert_eq!(changes.len(), 4);
+    assert!(matches!(&changes[0], SyncChange::Create(_)));
+    match &changes[1] {
+        SyncChange::Update(u) => assert_eq!(
+            u.item.item_id().unwrap().change_key.as_deref(),
+            Some("EQAAABYAAAC8Jw6lQpB0S4xVbbuGdBhEAAABSx1b")
+        ),
+        other => panic!("expected Update, got {other:?}"),
+    }
+    assert!(
+        matches!(&changes[2], SyncChange::Delete(d) if d.item_id.id == "AAMkAGI2Q29udGFjdEMAAA==")
+    );
+    assert!(matches!(&changes[3], SyncChange::ReadFlagChange(r) if r.is_read));
+
+    let none =
+        response::<SyncFolderItemsResponse>("16-SyncFolderItems-response-nochanges.xml").remove(0);
+    assert!(none.changes.unwrap().changes.is_empty());
+    assert_eq!(none.includes_last_item_in_range, Some(true));
+
+    let invalid =
+        response::<SyncFolderItemsResponse>("17-SyncFolderItems-error-InvalidSyncStateData.xml")
+            .remove(0);
+    assert_eq!(invalid.response_class, ResponseClass::Error);
+    assert_eq!(invalid.response_code(), "ErrorInvalidSyncStateData");
+    assert!(matches!(
+        err_of(&invalid),
+        ews::Error::InvalidSyncState { .. }
+    ));
+
+    let busy =
+        response::<SyncFolderItemsResponse>("18-SyncFolderItems-error-ServerBusy.xml").remove(0);
+    assert_eq!(
+        busy.back_off(),
+        Some(std::time::Duration::from_millis(5000))
+    );
+    match err_of(&busy) {
+        ews::Error::Throttled { back_off, code } => {
+            assert_eq!(back_off, Some(std::time::Duration::from_millis(5000)));
+            assert_eq!(code, "ErrorServerBusy");
+        }
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+}
+
+#[test]
+fn error_samples_classify() {
+    use ews::Error as E;
+    let denied = response::<GetFolderResponse>("04-GetFolder-error-AccessDenied.xml").remove(0);
+    assert_eq!(denied.response_code(), "ErrorAccessDenied");
+    assert_eq!(
+        denied.message_text(),
+        Some("Access is denied. Check credentials and try again.")
+    );
+    assert!(matches!(err_of(&denied), E::Permanent { code, .. } if code == "ErrorAccessDenied"));
+
+    let batch = response::<GetItemResponse>("22-GetItem-response-ItemNotFound.xml");
+    assert!(batch[0].is_success());
+    assert!(matches!(err_of(&batch[1]), E::NotFound { code, .. } if code == "ErrorItemNotFound"));
+    assert!(batch[1].items.items.is_empty());
+
+    let folder =
+        response::<CreateItemResponse>("33-CreateItem-error-NonContactFolder.xml").remove(0);
+    assert!(
+        matches!(err_of(&folder), E::Permanent { code, .. } if code == "ErrorCannotCreateContactInNonContactFolder")
+    );
+
+    let created = response::<CreateItemResponse>("31-CreateItem-response.xml").remove(0);
+    assert_eq!(
+        created.items.items[0].item_id().unwrap().id,
+        "AAMkAGI2Q29udGFjdEYAAA=="
+    );
+
+    let updated = response::<UpdateItemResponse>("41-UpdateItem-response.xml").remove(0);
+    assert_eq!(updated.conflict_results.as_ref().unwrap().count, 0);
+    for name in [
+        "42-UpdateItem-error-IrresolvableConflict.xml",
+        "43-UpdateItem-error-ChangeKeyRequired.xml",
+    ] {
+        let m = response::<UpdateItemResponse>(name).remove(0);
+        assert!(matches!(err_of(&m), E::ChangeKeyConflict { .. }), "{name}");
+    }
+
+    let deleted = response::<DeleteItemResponse>("51-DeleteItem-response.xml");
+    assert!(deleted[0].is_success());
+    assert!(matches!(err_of(&deleted[1]), E::NotFound { .. }));
+    let gone =
+        response::<DeleteItemResponse>("52-DeleteItem-error-ItemNotFound-mslearn.xml").remove(0);
+    assert_eq!(
+        gone.message_text(),
+        Some("The specified object was not found in the store.")
+    );
+    assert!(matches!(err_of(&gone), E::NotFound { .. }));
+
+    // An internal error is classified by the inner code it wraps.
+    let inner = response::<DeleteItemResponse>("63-DeleteItem-error-InternalServerError-inner.xml")
+        .remove(0);
+    assert_eq!(
+        inner.message_xml().unwrap().value("InnerErrorResponseCode"),
+        Some("ErrorQuotaExceededOnDelete")
+    );
+    assert!(
+        matches!(err_of(&inner), E::Permanent { code, .. } if code == "ErrorQuotaExceededOnDelete")
+    );
+}
+
+fn fault(name: &str) -> ews::Fault {
+    match sample(name) {
+        Body::Fault(f) => f,
+        other => panic!("{name}: expected a Fault, got {}", other.name()),
+    }
+}
+
+#[test]
+fn fault_samples_field_by_field() {
+    use ews::Error as E;
+    let schema = fault("45-UpdateItem-fault-SchemaValidation-mslearn.xml");
+    assert_eq!(schema.fault_code.value, "soap:Client");
+    assert_eq!(
+        schema.fault_string.text,
+        "The request failed schema validation."
+    );
+    assert_eq!(schema.response_code(), "ErrorSchemaValidation");
+    let detail = schema.detail.as_ref().unwrap();
+    assert_eq!((detail.line, detail.position), (Some(17), Some(19)));
+    assert!(
+        matches!(E::from_fault(&schema), E::Permanent { code, .. } if code == "ErrorSchemaValidation")
+    );
+
+    let busy = fault("60-Fault-ErrorServerBusy.xml");
+    assert_eq!(busy.fault_code.local_name(), "ErrorServerBusy");
+    assert_eq!(busy.response_code(), "ErrorServerBusy");
+    assert_eq!(
+        busy.message(),
+        "The server cannot service this request right now. Try again later."
+    );
+    match E::from_fault(&busy) {
+        E::Throttled { back_off, .. } => {
+            assert_eq!(back_off, Some(std::time::Duration::from_millis(297749)))
+        }
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+
+    let validation = fault("61-Fault-ErrorSchemaValidation.xml");
+    let xml = validation.message_xml().unwrap();
+    assert_eq!((xml.line_number, xml.line_position), (Some(2), Some(630)));
+    assert!(
+        xml.violation
+            .as_deref()
+            .unwrap()
+            .contains("invalidparentid")
+    );
+    assert!(matches!(E::from_fault(&validation), E::Permanent { .. }));
+
+    let connections = fault("62-Fault-ErrorExceededConnectionCount.xml");
+    assert_eq!(
+        connections
+            .message_xml()
+            .unwrap()
+            .value("MaxConcurrencyLimit"),
+        Some("27")
+    );
+    assert!(matches!(
+        E::from_fault(&connections),
+        E::Throttled { back_off: None, .. }
+    ));
+}
+
+#[test]
+fn folder_samples_field_by_field() {
+    let messages = response::<GetFolderResponse>("02-GetFolder-response.xml");
+    let contacts = &messages[0].folders.as_ref().unwrap().folders[0];
+    assert!(contacts.is_contacts());
+    assert_eq!(contacts.data().display_name.as_deref(), Some("Contacts"));
+    assert_eq!(contacts.data().total_count, Some(3));
+    let root = &messages[1].folders.as_ref().unwrap().folders[0];
+    assert!(!root.is_contacts());
+    assert_eq!(root.data().child_folder_count, Some(17));
+    let found = response::<FindFolderResponse>("06-FindFolder-response.xml").remove(0);
+    let root = found.root_folder.unwrap();
+    assert_eq!(root.includes_last_item_in_range, Some(true));
+    let names: Vec<_> = root
+        .folders
+        .unwrap()
+        .folders
+        .iter()
+        .map(|f| f.data().display_name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["Contacts", "CRM Contacts"]);
+}
+
+#[test]
+fn client_request_samples_read_as_the_simulator_needs() {
+    let (header, body) = envelope::parse(&read(
+        "samples",
+        "70-SyncFolderItems-request-impersonation.xml",
+    ))
+    .unwrap();
+    assert_eq!(header.impersonated_address(), Some("alfred@contoso.com"));
+    assert_eq!(
+        header.request_server_version.unwrap().version,
+        "Exchange2013_SP1"
+    );
+    let Body::SyncFolderItems(sync) = body else {
+        panic!("not SyncFolderItems")
+    };
+    assert_eq!(sync.max_changes_returned, 512);
+
+    let (_, body) = envelope::parse(&read("samples", "40-UpdateItem-request.xml")).unwrap();
+    let Body::UpdateItem(update) = body else {
+        panic!("not UpdateItem")
+    };
+    assert_eq!(
+        update.conflict_resolution,
+        ConflictResolution::NeverOverwrite
+    );
+    let updates = &update.item_changes.changes[0].updates.updates;
+    assert_eq!(updates.len(), 12);
+    assert_eq!(
+        updates[0].path(),
+        Some(PropertyPath::field("contacts:CompanyName"))
+    );
+    assert_eq!(updates[4].path(), Some(PropertyPath::Extended(crm_id())));
+    assert!(
+        matches!(&updates[11], ItemUpdate::Delete(d) if d.path() == Some(PropertyPath::field("contacts:Birthday")))
+    );
+
+    // Captured client: interleaved Set/Delete in order, booleans as 0/1.
+    let (_, body) =
+        envelope::parse(&read("client-requests", "11-UpdateItem-client-request.xml")).unwrap();
+    let Body::UpdateItem(update) = body else {
+        panic!("not UpdateItem")
+    };
+    let updates = &update.item_changes.changes[0].updates.updates;
+    assert!(matches!(updates[0], ItemUpdate::Delete(_)));
+    assert!(matches!(updates[1], ItemUpdate::Set(_)));
+    let (_, body) =
+        envelope::parse(&read("client-requests", "08-CreateItem-client-request.xml")).unwrap();
+    let Body::CreateItem(create) = body else {
+        panic!("not CreateItem")
+    };
+    let c = create.items.items[0].as_contact().unwrap();
+    assert_eq!(c.reminder_is_set, Some(false));
+    assert_eq!(c.birthday, NaiveDate::from_ymd_opt(1985, 7, 14));
+    assert_eq!(
+        c.address(AddressKey::Home).unwrap().city.as_deref(),
+        Some("Mockford")
+    );
+    let (_, body) =
+        envelope::parse(&read("client-requests", "16-FindItem-client-request.xml")).unwrap();
+    let Body::FindItem(find) = body else {
+        panic!("not FindItem")
+    };
+    let SearchExpression::IsEqualTo(cmp) = &find.restriction.unwrap().expression else {
+        panic!("not IsEqualTo")
+    };
+    assert_eq!(cmp.constant(), Some("CRM-0042"));
+    assert_eq!(
+        cmp.extended_field_uri
+            .as_ref()
+            .unwrap()
+            .property_name
+            .as_deref(),
+        Some("CrmExternalId")
+    );
+}
+
+#[test]
+fn dtd_is_refused() {
+    let evil = r#"<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x "boom">]><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#;
+    assert!(envelope::parse(evil).is_err());
+}
