@@ -401,3 +401,698 @@ async fn captured_client_requests_get_exchange_answers_that_validate() {
     assert!(log.iter().any(|r| r.status == 401));
     sim.stop().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------------
+// The `ews` crate's EwsClient against the simulator.
+
+mod client {
+    use std::time::Duration;
+
+    use ews::ops::{
+        ConflictResolution, DeleteType, FolderTraversal, ItemChange, ItemUpdate, SyncChange,
+    };
+    use ews::types::{
+        AddressKey, AddressPart, BaseFolderId, BaseShape, Contact, EmailKey, ExtendedFieldUri,
+        Item, ItemId, ItemShape, PhoneKey, PhysicalAddress, PropertyPath, Restriction,
+    };
+    use ews::{Auth, ClientConfig, Error, EwsClient, RetryPolicy};
+    use ews_sim::{ContactData, FaultKind, FaultRule, SimHandle};
+
+    use super::*;
+
+    const CRM_SET: &str = "6f1d2c5e-3b7a-4e0f-9c21-5a8d4b3e7f10";
+
+    fn crm_id() -> ExtendedFieldUri {
+        ExtendedFieldUri::named(CRM_SET, "CrmContactId", "String")
+    }
+
+    fn salutation() -> ExtendedFieldUri {
+        ExtendedFieldUri::tag(0x3A45, "String")
+    }
+
+    fn gender() -> ExtendedFieldUri {
+        ExtendedFieldUri::tag(0x3A4D, "Short")
+    }
+
+    fn client_for(
+        sim: &SimHandle,
+        user: &str,
+        password: &str,
+        impersonate: Option<&str>,
+    ) -> EwsClient {
+        let mut config = ClientConfig::new(
+            sim.ews_url(),
+            Auth::Basic {
+                username: user.into(),
+                password: password.into(),
+            },
+        );
+        config.impersonate = impersonate.map(str::to_string);
+        config.request_timeout = Duration::from_secs(5);
+        config.retry = RetryPolicy {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            max_server_back_off: Duration::from_secs(5),
+        };
+        EwsClient::new(config).expect("client")
+    }
+
+    fn alice(sim: &SimHandle) -> EwsClient {
+        client_for(sim, "alice@example.com", "alice-secret", None)
+    }
+
+    fn full_shape() -> ItemShape {
+        ItemShape::new(
+            BaseShape::AllProperties,
+            [crm_id().into(), salutation().into(), gender().into()],
+        )
+    }
+
+    fn full_contact() -> Contact {
+        let mut c = Contact {
+            given_name: Some("Ada".into()),
+            middle_name: Some("Augusta".into()),
+            surname: Some("Lovelace".into()),
+            display_name: Some("Ada Lovelace".into()),
+            file_as: Some("Lovelace, Ada".into()),
+            company_name: Some("Analytical Engines".into()),
+            job_title: Some("Mathematician".into()),
+            department: Some("Research".into()),
+            business_home_page: Some("https://example.com/ada".into()),
+            birthday: chrono::NaiveDate::from_ymd_opt(1815, 12, 10),
+            ..Contact::default()
+        };
+        c.set_email(EmailKey::EmailAddress1, Some("ada@example.com".into()));
+        c.set_email(EmailKey::EmailAddress2, Some("ada@home.example".into()));
+        c.set_email(EmailKey::EmailAddress3, Some("ada@other.example".into()));
+        c.set_phone(PhoneKey::BusinessPhone, Some("+44 1".into()));
+        c.set_phone(PhoneKey::HomePhone, Some("+44 2".into()));
+        c.set_phone(PhoneKey::MobilePhone, Some("+44 3".into()));
+        for (key, street) in [
+            (AddressKey::Business, "1 Work St"),
+            (AddressKey::Home, "2 Home Rd"),
+        ] {
+            c.set_address(
+                key,
+                Some(PhysicalAddress {
+                    key,
+                    street: Some(street.into()),
+                    city: Some("London".into()),
+                    state: Some("LDN".into()),
+                    country_or_region: Some("United Kingdom".into()),
+                    postal_code: Some("N1".into()),
+                }),
+            );
+        }
+        c.set_extended_property(crm_id(), "crm-42");
+        c.set_extended_property(salutation(), "Countess");
+        c.set_extended_property(gender(), "1");
+        c
+    }
+
+    async fn get_one(client: &EwsClient, id: &ItemId) -> Result<Contact, Error> {
+        let mut got = client
+            .get_items(std::slice::from_ref(id), full_shape())
+            .await?;
+        got.remove(0).map(|i| i.into_contact().expect("a contact"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn folder_tree_with_nested_folders_seeded_through_the_control_api() {
+        let sim = sim().await;
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "{}/_sim/mailboxes/alice@example.com/seed",
+                sim.base_url()
+            ))
+            .json(&serde_json::json!({ "folders": ["Contacts/Clients/VIP", "Contacts/Suppliers"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let client = alice(&sim);
+        let contacts = client.get_folder(BaseFolderId::contacts()).await.unwrap();
+        assert!(contacts.is_contacts());
+        assert_eq!(contacts.data().display_name.as_deref(), Some("Contacts"));
+        let found = client
+            .find_folders(
+                BaseFolderId::msgfolderroot(),
+                FolderTraversal::Deep,
+                Some(Restriction::is_equal_to(
+                    PropertyPath::field("folder:FolderClass"),
+                    "IPF.Contact",
+                )),
+            )
+            .await
+            .unwrap();
+        let names: Vec<_> = found
+            .iter()
+            .map(|f| f.data().display_name.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(names, ["Contacts", "Clients", "VIP", "Suppliers"]);
+        let clients_id = found[1].data().folder_id.clone().unwrap().id;
+        let vip_parent = found[2].data().parent_folder_id.clone().unwrap().id;
+        assert_eq!(vip_parent, clients_id, "VIP sits below Clients");
+        let shallow = client
+            .find_folders(BaseFolderId::contacts(), FolderTraversal::Shallow, None)
+            .await
+            .unwrap();
+        assert_eq!(shallow.len(), 2);
+        let new = client
+            .create_folder(BaseFolderId::id(clients_id.clone()), "Gold")
+            .await
+            .unwrap();
+        assert!(sim.with_store(|s| {
+            s.mailbox("alice@example.com")
+                .unwrap()
+                .folder_by_any("Contacts/Clients/Gold")
+                .is_some()
+        }));
+        client
+            .delete_folder(BaseFolderId::id(new.id), DeleteType::HardDelete)
+            .await
+            .unwrap();
+        let err = client
+            .delete_folder(BaseFolderId::contacts(), DeleteType::HardDelete)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ErrorDeleteDistinguishedFolder"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn contacts_round_trip_every_field_and_extended_property() {
+        let sim = sim().await;
+        let client = alice(&sim);
+        let sent = full_contact();
+        let created = client
+            .create_items(
+                Some(BaseFolderId::contacts()),
+                vec![Item::Contact(sent.clone())],
+            )
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        let got = get_one(&client, &created).await.unwrap();
+        assert_eq!(got.item_id.as_ref(), Some(&created));
+        for (a, b) in [
+            (&got.given_name, &sent.given_name),
+            (&got.middle_name, &sent.middle_name),
+            (&got.surname, &sent.surname),
+            (&got.display_name, &sent.display_name),
+            (&got.file_as, &sent.file_as),
+            (&got.company_name, &sent.company_name),
+            (&got.job_title, &sent.job_title),
+            (&got.department, &sent.department),
+            (&got.business_home_page, &sent.business_home_page),
+        ] {
+            assert_eq!(a, b);
+        }
+        assert_eq!(got.birthday, sent.birthday);
+        for k in [
+            EmailKey::EmailAddress1,
+            EmailKey::EmailAddress2,
+            EmailKey::EmailAddress3,
+        ] {
+            assert_eq!(got.email(k), sent.email(k));
+        }
+        for k in [
+            PhoneKey::BusinessPhone,
+            PhoneKey::HomePhone,
+            PhoneKey::MobilePhone,
+        ] {
+            assert_eq!(got.phone(k), sent.phone(k));
+        }
+        for k in [AddressKey::Business, AddressKey::Home] {
+            assert_eq!(got.address(k), sent.address(k));
+        }
+        for uri in [crm_id(), salutation(), gender()] {
+            assert_eq!(got.extended_property(&uri), sent.extended_property(&uri));
+        }
+        assert!(got.last_modified_time.is_some());
+
+        // Extended properties come only when asked for, as in Exchange.
+        let plain = client
+            .get_items(
+                std::slice::from_ref(&created),
+                ItemShape::new(BaseShape::AllProperties, []),
+            )
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap()
+            .into_contact()
+            .unwrap();
+        assert!(plain.extended_properties.is_empty());
+
+        // Update: set, clear indexed entries and address parts, change an extended property.
+        let mut updates = vec![
+            ItemUpdate::set_field(
+                "contacts:JobTitle",
+                Contact {
+                    job_title: Some("Countess".into()),
+                    ..Contact::default()
+                },
+            ),
+            ItemUpdate::delete_phone(PhoneKey::HomePhone),
+            ItemUpdate::delete_email(EmailKey::EmailAddress3),
+            ItemUpdate::delete(PropertyPath::field("contacts:Birthday")),
+            ItemUpdate::set_extended(crm_id(), "crm-43"),
+            ItemUpdate::delete_extended(gender()),
+            ItemUpdate::delete_phone(PhoneKey::MobilePhone),
+            ItemUpdate::set_phone(PhoneKey::MobilePhone, "+44 9"),
+        ];
+        updates.extend(
+            AddressPart::ALL
+                .into_iter()
+                .map(|p| ItemUpdate::delete_address_part(AddressKey::Home, p)),
+        );
+        let new_id = client
+            .update_items(
+                vec![ItemChange::new(created.clone(), updates)],
+                ConflictResolution::NeverOverwrite,
+            )
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert_eq!(new_id.id, created.id);
+        assert_ne!(new_id.change_key, created.change_key);
+        let got = get_one(&client, &new_id).await.unwrap();
+        assert_eq!(got.job_title.as_deref(), Some("Countess"));
+        assert_eq!(got.phone(PhoneKey::HomePhone), None);
+        assert_eq!(got.phone(PhoneKey::MobilePhone), Some("+44 9"));
+        assert_eq!(got.email(EmailKey::EmailAddress3), None);
+        assert_eq!(got.email(EmailKey::EmailAddress1), Some("ada@example.com"));
+        assert_eq!(got.birthday, None);
+        assert_eq!(got.address(AddressKey::Home), None);
+        assert!(got.address(AddressKey::Business).is_some());
+        assert_eq!(got.extended_property(&crm_id()), Some("crm-43"));
+        assert_eq!(got.extended_property(&gender()), None);
+        assert_eq!(got.extended_property(&salutation()), Some("Countess"));
+
+        // Found by its CRM id.
+        let hits = client
+            .find_items_by_extended_property(
+                BaseFolderId::contacts(),
+                &crm_id(),
+                "crm-43",
+                ItemShape::id_only(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].item_id().unwrap().id, created.id);
+
+        // Delete, then it is gone for reads and for a second delete.
+        let deleted = client
+            .delete_items(std::slice::from_ref(&new_id), DeleteType::HardDelete)
+            .await
+            .unwrap();
+        assert!(deleted[0].is_ok());
+        assert!(matches!(
+            get_one(&client, &new_id).await,
+            Err(Error::NotFound { .. })
+        ));
+        let again = client
+            .delete_items(std::slice::from_ref(&new_id), DeleteType::HardDelete)
+            .await
+            .unwrap();
+        assert_eq!(
+            again[0].as_ref().unwrap_err().code(),
+            Some("ErrorItemNotFound")
+        );
+    }
+
+    async fn drain(
+        client: &EwsClient,
+        mut state: Option<String>,
+    ) -> (Vec<SyncChange>, String, usize) {
+        let mut changes = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = client
+                .sync_folder_items(BaseFolderId::contacts(), state.as_deref(), 512, Vec::new())
+                .await
+                .unwrap();
+            pages += 1;
+            assert!(page.changes.len() <= 512);
+            changes.extend(page.changes);
+            state = Some(page.sync_state);
+            if page.includes_last_item_in_range {
+                return (changes, state.unwrap(), pages);
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sync_pages_1300_items_at_512_then_reports_incremental_changes() {
+        let sim = sim().await;
+        let seeded = sim
+            .seed_contacts(
+                "alice@example.com",
+                "contacts",
+                (0..1300)
+                    .map(|i| ContactData {
+                        given_name: Some(format!("c{i}")),
+                        ..ContactData::default()
+                    })
+                    .collect(),
+            )
+            .unwrap();
+        let client = alice(&sim);
+        let (changes, state, pages) = drain(&client, None).await;
+        assert_eq!(pages, 3);
+        assert_eq!(changes.len(), 1300);
+        assert!(changes.iter().all(|c| matches!(c, SyncChange::Create(_))));
+        let mut ids: Vec<_> = changes
+            .iter()
+            .map(|c| c.item_id().unwrap().id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 1300);
+
+        let (nothing, state, _) = drain(&client, Some(state)).await;
+        assert!(nothing.is_empty());
+
+        let edited_ck = sim
+            .edit_contact(
+                "alice@example.com",
+                &seeded[10].0,
+                &ContactData {
+                    job_title: Some("Edited in Outlook".into()),
+                    ..ContactData::default()
+                },
+            )
+            .unwrap();
+        assert_ne!(edited_ck, seeded[10].1);
+        sim.delete_contact("alice@example.com", &seeded[20].0)
+            .unwrap();
+        let new = client
+            .create_items(
+                None,
+                vec![Item::Contact(Contact {
+                    given_name: Some("new".into()),
+                    ..Contact::default()
+                })],
+            )
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        let (changes, _, pages) = drain(&client, Some(state)).await;
+        assert_eq!(pages, 1);
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        match &changes[0] {
+            SyncChange::Update(u) => {
+                let id = u.item.item_id().unwrap();
+                assert_eq!(id.id, seeded[10].0);
+                assert_eq!(id.change_key.as_deref(), Some(edited_ck.as_str()));
+            }
+            other => panic!("expected an update, got {other:?}"),
+        }
+        assert!(matches!(&changes[1], SyncChange::Delete(d) if d.item_id.id == seeded[20].0));
+        assert!(
+            matches!(&changes[2], SyncChange::Create(c) if c.item.item_id().unwrap().id == new.id)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stale_change_key_with_never_overwrite_is_a_conflict() {
+        let sim = sim().await;
+        let client = alice(&sim);
+        let (id, ck) = sim
+            .seed_contacts(
+                "alice@example.com",
+                "contacts",
+                vec![ContactData::default()],
+            )
+            .unwrap()
+            .remove(0);
+        sim.edit_contact(
+            "alice@example.com",
+            &id,
+            &ContactData {
+                surname: Some("changed by the user".into()),
+                ..ContactData::default()
+            },
+        )
+        .unwrap();
+        let change = || {
+            ItemChange::new(
+                ItemId::new(id.clone(), ck.clone()),
+                [ItemUpdate::set_field(
+                    "contacts:JobTitle",
+                    Contact {
+                        job_title: Some("x".into()),
+                        ..Contact::default()
+                    },
+                )],
+            )
+        };
+        let r = client
+            .update_items(vec![change()], ConflictResolution::NeverOverwrite)
+            .await
+            .unwrap();
+        assert!(
+            matches!(r[0], Err(Error::ChangeKeyConflict { .. })),
+            "{r:?}"
+        );
+        let r = client
+            .update_items(vec![change()], ConflictResolution::AlwaysOverwrite)
+            .await
+            .unwrap();
+        assert!(r[0].is_ok(), "{r:?}");
+        let no_key = ItemChange::new(
+            ItemId::id_only(id.clone()),
+            [ItemUpdate::delete_phone(PhoneKey::HomePhone)],
+        );
+        let r = client
+            .update_items(vec![no_key], ConflictResolution::AlwaysOverwrite)
+            .await
+            .unwrap();
+        assert_eq!(
+            r[0].as_ref().unwrap_err().code(),
+            Some("ErrorChangeKeyRequiredForWriteOperations")
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invalid_sync_states_are_reported_as_such() {
+        let sim = sim().await;
+        let client = alice(&sim);
+        let err = client
+            .sync_folder_items(BaseFolderId::contacts(), Some("garbage"), 512, Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidSyncState { .. }), "{err:?}");
+        let (_, state, _) = drain(&client, None).await;
+        sim.add_fault(FaultRule {
+            id: 0,
+            operation: Some("SyncFolderItems".into()),
+            mailbox: None,
+            count: Some(1),
+            fault: FaultKind::InvalidSyncState,
+        });
+        let err = client
+            .sync_folder_items(BaseFolderId::contacts(), Some(&state), 512, Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidSyncState { .. }), "{err:?}");
+        // The fault was used up: the same state works again.
+        client
+            .sync_folder_items(BaseFolderId::contacts(), Some(&state), 512, Vec::new())
+            .await
+            .unwrap();
+        // A reset makes old states invalid, as a rebuilt mailbox would.
+        sim.reset();
+        let err = client
+            .sync_folder_items(BaseFolderId::contacts(), Some(&state), 512, Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidSyncState { .. }), "{err:?}");
+    }
+
+    fn fault(operation: &str, count: u32, fault: FaultKind) -> FaultRule {
+        FaultRule {
+            id: 0,
+            operation: Some(operation.into()),
+            mailbox: None,
+            count: Some(count),
+            fault,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn server_busy_back_off_is_honoured() {
+        let sim = sim().await;
+        let client = alice(&sim);
+        sim.add_fault(fault(
+            "GetFolder",
+            1,
+            FaultKind::ServerBusy { back_off_ms: 400 },
+        ));
+        client.get_folder(BaseFolderId::contacts()).await.unwrap();
+        let log: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation == "GetFolder")
+            .collect();
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(log[0].status, 500);
+        assert_eq!(log[0].outcome, "fault:server_busy");
+        assert_eq!(log[1].outcome, "NoError");
+        let gap = log[1].at_ms - log[0].at_ms;
+        assert!(gap >= 400, "the client waited only {gap} ms");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_500_and_connection_resets_are_retried() {
+        let sim = sim().await;
+        let client = alice(&sim);
+        sim.add_fault(fault("GetFolder", 2, FaultKind::Http500));
+        client.get_folder(BaseFolderId::contacts()).await.unwrap();
+        sim.add_fault(fault("GetFolder", 1, FaultKind::ConnectionReset));
+        client.get_folder(BaseFolderId::contacts()).await.unwrap();
+        let outcomes: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .map(|r| (r.status, r.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (500, "fault:http500".to_string()),
+                (500, "fault:http500".to_string()),
+                (200, "NoError".to_string()),
+                (0, "fault:connection_reset".to_string()),
+                (200, "NoError".to_string()),
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_xml_is_a_clear_error() {
+        let sim = sim().await;
+        let client = alice(&sim);
+        sim.add_fault(fault("GetFolder", 10, FaultKind::MalformedXml));
+        let err = client
+            .get_folder(BaseFolderId::contacts())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::MalformedResponse(_)), "{err:?}");
+        assert!(!err.to_string().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wrong_password_is_an_auth_error() {
+        let sim = sim().await;
+        let client = client_for(&sim, "alice@example.com", "wrong", None);
+        let err = client
+            .get_folder(BaseFolderId::contacts())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+        let bearer = EwsClient::new(ClientConfig::new(
+            sim.ews_url(),
+            Auth::Bearer {
+                token: "alice-secret".into(),
+            },
+        ))
+        .unwrap();
+        bearer.get_folder(BaseFolderId::contacts()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn impersonation_is_allowed_for_service_accounts_only() {
+        let sim = sim().await;
+        let service = client_for(&sim, SERVICE, SERVICE_PASSWORD, Some("alice@example.com"));
+        service
+            .create_items(
+                None,
+                vec![Item::Contact(Contact {
+                    given_name: Some("via service".into()),
+                    ..Contact::default()
+                })],
+            )
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert_eq!(sim.contacts("alice@example.com", "contacts").len(), 1);
+        assert!(sim.contacts("bob@example.com", "contacts").is_empty());
+
+        let bob_as_alice = client_for(
+            &sim,
+            "bob@example.com",
+            "bob-secret",
+            Some("alice@example.com"),
+        );
+        let err = bob_as_alice
+            .get_folder(BaseFolderId::contacts())
+            .await
+            .unwrap_err();
+        // The client sees an authorization failure naming Exchange's code.
+        assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("ErrorImpersonateUserDenied"),
+            "{err}"
+        );
+
+        let nobody = client_for(&sim, SERVICE, SERVICE_PASSWORD, Some("nobody@example.com"));
+        let err = nobody
+            .get_folder(BaseFolderId::contacts())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("ErrorNonExistentMailbox"),
+            "{err:?}"
+        );
+        let log = sim.requests();
+        assert!(
+            log.iter()
+                .any(|r| r.outcome == "ErrorImpersonateUserDenied" && r.status == 500)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_state_file_survives_a_restart() {
+        let file = std::env::temp_dir().join(format!("ews-sim-state-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let config = SimConfig {
+            mailboxes: vec![Credential::new("alice@example.com", "alice-secret")],
+            state_file: Some(file.clone()),
+            ..SimConfig::default()
+        };
+        let first = ews_sim::spawn(config.clone()).await.unwrap();
+        let (id, ck) = first
+            .seed_contacts(
+                "alice@example.com",
+                "contacts",
+                vec![ContactData {
+                    given_name: Some("kept".into()),
+                    ..ContactData::default()
+                }],
+            )
+            .unwrap()
+            .remove(0);
+        let state = alice(&first)
+            .sync_folder_items(BaseFolderId::contacts(), None, 512, Vec::new())
+            .await
+            .unwrap()
+            .sync_state;
+        first.stop().await.unwrap();
+        let second = ews_sim::spawn(config).await.unwrap();
+        let got = second.contact("alice@example.com", &id).unwrap();
+        assert_eq!(got.change_key, ck);
+        let page = alice(&second)
+            .sync_folder_items(BaseFolderId::contacts(), Some(&state), 512, Vec::new())
+            .await
+            .unwrap();
+        assert!(page.changes.is_empty(), "the sync state is still valid");
+        second.stop().await.unwrap();
+        let _ = std::fs::remove_file(&file);
+    }
+}
