@@ -421,3 +421,6 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<S
 fn snippet(body: &str) -> String {
     body.chars().take(200).collect()
 }
+
+#[cfg(test)]
+mod tests;
