@@ -129,8 +129,8 @@ fn xml(status: StatusCode, body: String) -> HttpResponse {
 
 fn unauthorized() -> HttpResponse {
     HttpResponse::Unauthorized()
-        .insert_header(("WWW-Authenticate", r#"Basic realm="ews-sim""#))
-        .insert_header(("WWW-Authenticate", "Bearer"))
+        .append_header(("WWW-Authenticate", r#"Basic realm="ews-sim""#))
+        .append_header(("WWW-Authenticate", "Bearer"))
         .content_type("text/html")
         .body("401 - Unauthorized: Access is denied due to invalid credentials.")
 }
@@ -152,25 +152,48 @@ fn cut_connection(req: &HttpRequest) {
 #[cfg(not(unix))]
 fn cut_connection(_req: &HttpRequest) {}
 
+/// Writes its record to the request log when dropped, so that a request whose client
+/// went away (actix then drops the handler) is logged too.
+struct LogOnDrop {
+    sim: Arc<Sim>,
+    started: Instant,
+    record: RequestRecord,
+}
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        let mut record = self.record.clone();
+        if record.outcome.is_empty() {
+            record.outcome = "client disconnected".into();
+        }
+        record.duration_ms = self.started.elapsed().as_millis() as u64;
+        tracing::debug!(operation = %record.operation, outcome = %record.outcome, status = record.status, "EWS request");
+        if let Ok(mut log) = self.sim.requests.lock() {
+            log.push(record);
+        }
+    }
+}
+
 async fn ews(req: HttpRequest, body: web::Bytes, sim: Arc<Sim>) -> HttpResponse {
     let at = Utc::now();
-    let started = Instant::now();
-    let mut record = RequestRecord {
-        seq: 0,
-        at,
-        at_ms: at.timestamp_millis(),
-        operation: "-".into(),
-        mailbox: None,
-        status: 0,
-        outcome: String::new(),
-        duration_ms: 0,
+    let mut guard = LogOnDrop {
+        sim: sim.clone(),
+        started: Instant::now(),
+        record: RequestRecord {
+            seq: sim.requests.lock().expect("log lock").arrival(),
+            at,
+            at_ms: at.timestamp_millis(),
+            operation: "-".into(),
+            mailbox: None,
+            status: 0,
+            outcome: String::new(),
+            duration_ms: 0,
+        },
     };
-    let (response, outcome) = answer(&req, &body, &sim, &mut record).await;
-    record.status = response.as_ref().map_or(0, |r| r.status().as_u16());
-    record.outcome = outcome;
-    record.duration_ms = started.elapsed().as_millis() as u64;
-    tracing::debug!(operation = %record.operation, outcome = %record.outcome, status = record.status, "EWS request");
-    sim.requests.lock().expect("log lock").push(record);
+    let (response, outcome) = answer(&req, &body, &sim, &mut guard.record).await;
+    guard.record.status = response.as_ref().map_or(0, |r| r.status().as_u16());
+    guard.record.outcome = outcome;
+    drop(guard);
     match response {
         Some(r) => r,
         None => {

@@ -37,19 +37,26 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    /// Appends a record, assigning its sequence number.
-    pub fn push(&mut self, mut r: RequestRecord) {
+    /// The sequence number of a request that just arrived (records are written when
+    /// the request ends, so they are ordered by this number, not by completion).
+    pub fn arrival(&mut self) -> u64 {
         self.next += 1;
-        r.seq = self.next;
+        self.next
+    }
+
+    /// Appends a finished request's record.
+    pub fn push(&mut self, r: RequestRecord) {
         if self.records.len() == CAPACITY {
             self.records.pop_front();
         }
         self.records.push_back(r);
     }
 
-    /// Every kept record, oldest first.
+    /// Every kept record, in arrival order.
     pub fn all(&self) -> Vec<RequestRecord> {
-        self.records.iter().cloned().collect()
+        let mut v: Vec<RequestRecord> = self.records.iter().cloned().collect();
+        v.sort_by_key(|r| r.seq);
+        v
     }
 
     /// Forgets every record.

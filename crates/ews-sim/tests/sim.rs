@@ -974,6 +974,34 @@ mod client {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delay_beyond_the_client_timeout_is_retried() {
+        let sim = sim().await;
+        let mut config = ClientConfig::new(
+            sim.ews_url(),
+            Auth::Basic {
+                username: "alice".into(),
+                password: "alice-secret".into(),
+            },
+        );
+        config.request_timeout = Duration::from_millis(300);
+        config.retry.min_delay = Duration::from_millis(10);
+        config.retry.max_delay = Duration::from_millis(50);
+        let client = EwsClient::new(config).unwrap();
+        sim.add_fault(fault("GetFolder", 1, FaultKind::Delay { delay_ms: 1000 }));
+        client.get_folder(BaseFolderId::contacts()).await.unwrap();
+        // The abandoned request is logged when the simulator finishes it.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let log: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation == "GetFolder")
+            .collect();
+        assert_eq!(log.len(), 2, "the timed-out call was sent again: {log:?}");
+        assert!(log[0].duration_ms >= 1000, "{log:?}");
+        assert!(log[1].at_ms - log[0].at_ms >= 300, "{log:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn malformed_xml_is_a_clear_error() {
         let sim = sim().await;
         let client = alice(&sim);
@@ -1095,4 +1123,208 @@ mod client {
         second.stop().await.unwrap();
         let _ = std::fs::remove_file(&file);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_seeds_inspects_edits_injects_and_resets() {
+    let sim = sim().await;
+    let http = reqwest::Client::new();
+    let s = format!("{}/_sim", sim.base_url());
+    let mb = format!("{s}/mailboxes/alice@example.com");
+
+    let seeded: serde_json::Value = http
+        .post(format!("{mb}/seed"))
+        .json(&serde_json::json!({
+            "folders": ["Contacts/Clients"],
+            "folder": "Contacts/Clients",
+            "contacts": [{ "given_name": "Ada", "email_addresses": { "EmailAddress1": "ada@example.com" } }],
+            "generate": 3
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seeded["items"].as_array().unwrap().len(), 4);
+    let id = seeded["items"][0]["id"].as_str().unwrap().to_string();
+    let ck = seeded["items"][0]["change_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let folders: serde_json::Value = http
+        .get(format!("{mb}/folders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let clients = folders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["display_name"] == "Clients")
+        .unwrap();
+    assert_eq!(clients["total_count"], 4);
+    assert_eq!(clients["folder_class"], "IPF.Contact");
+
+    let listed: serde_json::Value = http
+        .get(format!("{mb}/contacts?folder=Contacts/Clients"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 4);
+    assert_eq!(
+        listed[0]["email_addresses"]["EmailAddress1"],
+        "ada@example.com"
+    );
+
+    // Edit as the Exchange user: merged, new ChangeKey.
+    let edited: serde_json::Value = http
+        .patch(format!("{mb}/contacts/{id}"))
+        .json(&serde_json::json!({ "job_title": "Countess" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(edited["given_name"], "Ada");
+    assert_eq!(edited["job_title"], "Countess");
+    assert_ne!(edited["change_key"].as_str().unwrap(), ck);
+    let bad = http
+        .patch(format!("{mb}/contacts/{id}"))
+        .json(&serde_json::json!({ "no_such_field": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let resp = http
+        .delete(format!("{mb}/contacts/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = http
+        .get(format!("{mb}/contacts/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    // Faults and latency through HTTP.
+    let rule: serde_json::Value = http
+        .post(format!("{s}/faults"))
+        .json(&serde_json::json!({ "operation": "GetFolder", "kind": "delay", "delay_ms": 300, "count": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rule["kind"], "delay");
+    let faults: serde_json::Value = http
+        .get(format!("{s}/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults.as_array().unwrap().len(), 1);
+    let c = Client::new(&sim);
+    let started = std::time::Instant::now();
+    let (status, _) = c
+        .post_as(
+            "alice@example.com",
+            "alice-secret",
+            captured("02-").replace(PROBE, "alice@example.com"),
+            "delayed",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let resp = http
+        .put(format!("{s}/latency"))
+        .json(&serde_json::json!({ "latency_ms": 5 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // gzip when the client accepts it.
+    let resp = http
+        .post(sim.ews_url())
+        .basic_auth("alice", Some("alice-secret"))
+        .header("Accept-Encoding", "gzip")
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .body(captured("02-").replace(PROBE, "alice@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+
+    // Bearer tokens and 401s.
+    let resp = http
+        .post(sim.ews_url().to_uppercase().replace("HTTP://", "http://"))
+        .bearer_auth("alice-secret")
+        .body(captured("01-").replace(PROBE, "alice@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "bearer token on the upper-case path");
+    let resp = http
+        .post(sim.ews_url())
+        .body(captured("01-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic realm=")
+    );
+
+    let log: serde_json::Value = http
+        .get(format!("{s}/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let log = log.as_array().unwrap();
+    assert!(log.len() >= 4);
+    assert!(
+        log.iter()
+            .all(|r| r["at_ms"].as_i64().is_some() && r["operation"].is_string())
+    );
+    assert_eq!(log.last().unwrap()["status"], 401);
+
+    let resp = http.post(format!("{s}/reset")).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(sim.contacts("alice@example.com", "contacts").is_empty());
+    assert!(sim.requests().is_empty());
+    let folders: serde_json::Value = http
+        .get(format!("{mb}/folders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        folders
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["display_name"] != "Clients")
+    );
 }
