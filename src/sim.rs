@@ -1,8 +1,25 @@
 //! Wires `contactsync ews-sim` to the simulator crate.
+use anyhow::Context;
+
 use crate::cli::EwsSimArgs;
 
 /// Starts the simulator with the command-line flags and serves until interrupted.
 pub async fn run(args: EwsSimArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("the EWS simulator is not built yet")
+    let parse = |list: &[String], flag: &str| -> anyhow::Result<Vec<ews_sim::Credential>> {
+        list.iter()
+            .map(|s| {
+                s.parse::<ews_sim::Credential>()
+                    .map_err(|e| anyhow::anyhow!("{flag} {s:?}: {e}"))
+            })
+            .collect()
+    };
+    let config = ews_sim::SimConfig {
+        listen: args.listen,
+        mailboxes: parse(&args.mailboxes, "--mailbox")?,
+        service_accounts: parse(&args.service_accounts, "--service-account")?,
+        latency_ms: args.latency_ms,
+        state_file: args.state,
+    };
+    tracing::info!(listen = %config.listen, mailboxes = config.mailboxes.len(), "EWS simulator starting; EWS at /EWS/Exchange.asmx, control API at /_sim");
+    ews_sim::run(config).await.context("EWS simulator")
 }

@@ -197,3 +197,22 @@ async fn the_binary_serves_and_its_tokens_work() {
     child.kill().ok();
     child.wait().ok();
 }
+
+#[test]
+fn ews_sim_help_documents_every_flag() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_contactsync"))
+        .args(["ews-sim", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--mailbox",
+        "--service-account",
+        "--latency-ms",
+        "--state",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
