@@ -336,10 +336,10 @@ impl ContactSyncProfile {
         if !specific && !self.export.folder_ids.is_empty() {
             errors.add("export.folder_ids", "only with scope `specific`");
         }
-        if let Some(t) = &self.export.target_folder_id {
-            if t.trim().is_empty() || t.len() > 512 {
-                errors.add("export.target_folder_id", "is not an Exchange folder id");
-            }
+        if let Some(t) = &self.export.target_folder_id
+            && (t.trim().is_empty() || t.len() > 512)
+        {
+            errors.add("export.target_folder_id", "is not an Exchange folder id");
         }
         if !(5..=1440).contains(&self.auto_sync.interval_minutes) {
             errors.add("auto_sync.interval_minutes", "must be between 5 and 1440");

@@ -84,6 +84,8 @@ pub enum Error {
     /// HTTP 401/403, token endpoint refusal, or impersonation refused.
     #[error("authentication failed: {message}")]
     Auth {
+        /// The EWS code (e.g. `ErrorImpersonateUserDenied`) or `HTTP 401`, when known.
+        code: Option<String>,
         /// What happened.
         message: String,
     },
@@ -156,6 +158,7 @@ impl Error {
                 message,
             },
             ErrorClass::Auth => Error::Auth {
+                code: Some(code.to_owned()),
                 message: format!("{code}: {message}"),
             },
             ErrorClass::NotFound => Error::NotFound {
@@ -215,7 +218,7 @@ impl Error {
             | Error::NotFound { code, .. }
             | Error::ChangeKeyConflict { code, .. }
             | Error::Permanent { code, .. } => Some(code),
-            Error::Transient { code, .. } => code.as_deref(),
+            Error::Transient { code, .. } | Error::Auth { code, .. } => code.as_deref(),
             Error::InvalidSyncState { .. } => Some("ErrorInvalidSyncStateData"),
             _ => None,
         }

@@ -154,10 +154,12 @@ impl TokenCache {
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
                 .unwrap_or_default();
             return Err(Error::Auth {
+                code: None,
                 message: format!("token endpoint answered HTTP {status} {detail}"),
             });
         }
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| Error::Auth {
+            code: None,
             message: format!("unreadable token response: {e}"),
         })?;
         let lifetime = parsed
@@ -196,6 +198,7 @@ pub(crate) fn ntlm_negotiate() -> Result<String, Error> {
         os_version: Default::default(),
     });
     let bytes = msg.to_bytes().map_err(|e| Error::Auth {
+        code: None,
         message: format!("NTLM negotiate: {e:?}"),
     })?;
     Ok(format!("NTLM {}", BASE64_STANDARD.encode(bytes)))
@@ -214,6 +217,7 @@ pub(crate) fn ntlm_authenticate(challenge_header: &str, auth: &Auth) -> Result<S
         ));
     };
     let bad = |what: &str| Error::Auth {
+        code: None,
         message: format!("NTLM challenge unusable: {what}"),
     };
     let b64 = challenge_header
@@ -246,6 +250,7 @@ pub(crate) fn ntlm_authenticate(challenge_header: &str, auth: &Auth) -> Result<S
     let flags = ntlmclient::Flags::NEGOTIATE_UNICODE | ntlmclient::Flags::NEGOTIATE_NTLM;
     let msg = response.to_message(&creds, NTLM_WORKSTATION, flags);
     let bytes = msg.to_bytes().map_err(|e| Error::Auth {
+        code: None,
         message: format!("NTLM authenticate: {e:?}"),
     })?;
     Ok(format!("NTLM {}", BASE64_STANDARD.encode(bytes)))

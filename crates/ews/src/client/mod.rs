@@ -103,6 +103,8 @@ struct Inner {
     tokens: auth::TokenCache,
     /// NTLM authenticates a connection: one request at a time on it, handshake once.
     ntlm: Option<tokio::sync::Mutex<bool>>,
+    /// The `ServerVersionInfo` of the last answer, for diagnostics.
+    server_version: std::sync::Mutex<Option<envelope::ServerVersionInfo>>,
 }
 
 impl fmt::Debug for EwsClient {
@@ -179,6 +181,7 @@ impl EwsClient {
                 permits,
                 tokens: auth::TokenCache::default(),
                 ntlm: is_ntlm.then(|| tokio::sync::Mutex::new(false)),
+                server_version: std::sync::Mutex::new(None),
                 config,
             }),
         })
@@ -187,6 +190,15 @@ impl EwsClient {
     /// The configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The `ServerVersionInfo` Exchange sent with its last successful answer.
+    pub fn last_server_version(&self) -> Option<envelope::ServerVersionInfo> {
+        self.inner
+            .server_version
+            .lock()
+            .expect("version lock")
+            .clone()
     }
 
     /// The SOAP header every request carries.
@@ -262,6 +274,7 @@ impl EwsClient {
                 self.inner.tokens.invalidate().await;
             }
             return Err(Error::Auth {
+                code: Some(format!("HTTP {}", status.as_u16())),
                 message: format!("HTTP {status} from {}", self.inner.url),
             });
         }
@@ -281,7 +294,10 @@ impl EwsClient {
         if status.is_success() || status == StatusCode::INTERNAL_SERVER_ERROR {
             match envelope::parse(&body) {
                 Ok((_, Body::Fault(fault))) => return Err(Error::from_fault(&fault)),
-                Ok((_, body)) if status.is_success() => {
+                Ok((header, body)) if status.is_success() => {
+                    if let Some(info) = header.server_version_info {
+                        *self.inner.server_version.lock().expect("version lock") = Some(info);
+                    }
                     let name = body.name();
                     return O::Response::from_body(body).ok_or_else(|| {
                         Error::MalformedResponse(format!(
@@ -369,6 +385,7 @@ impl EwsClient {
         // Drain the 401 body so that the connection (which NTLM authenticates) is reused.
         let _ = challenge.bytes().await;
         let header = header.ok_or_else(|| Error::Auth {
+            code: None,
             message: "server offered no NTLM challenge".into(),
         })?;
         let authenticate = auth::ntlm_authenticate(&header, &self.inner.config.auth)?;
