@@ -28,6 +28,8 @@ use crate::api::{self, AppState};
         (name = "contact-types", description = "Contact type lookup"),
         (name = "contact-folders", description = "Static and dynamic contact folders"),
         (name = "users", description = "The caller"),
+        (name = "mailboxes", description = "Exchange mailboxes of users"),
+        (name = "contact-sync", description = "Contact sync profiles and the field map"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]
@@ -94,7 +96,9 @@ where
             .configure(api::accounts::configure)
             .configure(api::contact_types::configure)
             .configure(api::contacts::configure)
-            .configure(api::folders::configure),
+            .configure(api::folders::configure)
+            .configure(api::mailboxes::configure)
+            .configure(api::contact_sync::configure),
     )
 }
 

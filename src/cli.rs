@@ -132,9 +132,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         store.migrate().await?;
     }
     let verifier = JwtVerifier::from_settings(&settings)?;
+    let secrets = crate::crypto::SecretBox::from_settings(&settings)?;
     let listen = settings.listen;
     let retention = chrono::Duration::days(i64::from(settings.tombstone_retention_days));
-    let state = web::Data::new(AppState::new(store.clone(), verifier, settings));
+    let state = web::Data::new(AppState::new(store.clone(), verifier, secrets, settings));
     let running = crate::app::start(state, listen)?;
     tracing::info!(addr = %running.addr, "contactsync listening; API docs at /docs");
     let purge = tokio::spawn(async move {

@@ -30,6 +30,9 @@ pub struct Settings {
     pub jwt_issuer: Option<String>,
     /// Required `aud` claim, when set.
     pub jwt_audience: Option<String>,
+    /// Base64 of the 32-byte key that encrypts mailbox secrets at rest; when unset, one is
+    /// generated into `<data_dir>/encryption-key`.
+    pub encryption_key: Option<String>,
     /// Hosts that may be reached over http or on loopback/private addresses.
     #[serde(deserialize_with = "comma_list")]
     pub ews_allowed_hosts: Vec<String>,
@@ -54,6 +57,7 @@ impl Default for Settings {
             jwt_algorithm: None,
             jwt_issuer: None,
             jwt_audience: None,
+            encryption_key: None,
             ews_allowed_hosts: Vec::new(),
             max_body_bytes: 256 * 1024,
             tombstone_retention_days: 30,
@@ -129,6 +133,13 @@ impl Settings {
         {
             return Err(ConfigError(
                 "jwt_secret (CONTACTSYNC_JWT_SECRET) must be at least 32 characters".into(),
+            ));
+        }
+        if let Some(key) = &self.encryption_key
+            && crate::crypto::decode_key(key).is_none()
+        {
+            return Err(ConfigError(
+                "encryption_key (CONTACTSYNC_ENCRYPTION_KEY) must be base64 of 32 bytes".into(),
             ));
         }
         if let Some(url) = &self.database_url

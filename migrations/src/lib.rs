@@ -3,6 +3,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_crm;
+mod m20261127_000002_mailboxes;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_crm::Migration)]
+        vec![
+            Box::new(m20261127_000001_crm::Migration),
+            Box::new(m20261127_000002_mailboxes::Migration),
+        ]
     }
 }

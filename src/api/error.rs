@@ -39,6 +39,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// A dependency (database) is unavailable.
     ServiceUnavailable,
+    /// Exchange answered with an error or could not be reached.
+    ExchangeError,
     /// A bug or an unexpected failure; details are in the logs under the request id.
     Internal,
 }
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::ExchangeError => "exchange_error",
             ErrorCode::Internal => "internal",
         }
     }
@@ -82,6 +85,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ExchangeError => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +106,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "Payload too large",
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
             ErrorCode::ServiceUnavailable => "Service unavailable",
+            ErrorCode::ExchangeError => "Exchange error",
             ErrorCode::Internal => "Internal error",
         }
     }
@@ -236,6 +241,25 @@ impl From<StoreError> for ApiError {
                     "the database failed; see the service logs",
                 )
             }
+        }
+    }
+}
+
+impl From<crate::transport::TransportError> for ApiError {
+    fn from(e: crate::transport::TransportError) -> ApiError {
+        let mut extra = serde_json::Map::new();
+        extra.insert(
+            "exchange_error_kind".into(),
+            serde_json::to_value(e.kind).unwrap_or_default(),
+        );
+        if let Some(code) = &e.code {
+            extra.insert("exchange_code".into(), code.clone().into());
+        }
+        ApiError {
+            code: ErrorCode::ExchangeError,
+            detail: e.message,
+            errors: Vec::new(),
+            extra: Some(extra),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The HTTP API: one module per resource, each with `configure` and its OpenAPI paths.
 pub mod accounts;
+pub mod contact_sync;
 pub mod contact_types;
 pub mod contacts;
 pub mod error;
 pub mod extract;
 pub mod folders;
 pub mod health;
+pub mod mailboxes;
 pub mod me;
 pub mod pagination;
 
@@ -19,6 +21,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::auth::{AuthError, JwtVerifier};
 use crate::config::Settings;
+use crate::crypto::SecretBox;
 use crate::domain::Caller;
 use crate::store::Store;
 use error::{ApiError, ErrorCode};
@@ -28,6 +31,8 @@ pub struct AppState {
     pub store: Store,
     pub verifier: JwtVerifier,
     pub settings: Settings,
+    /// Seals and opens mailbox secrets.
+    pub secrets: SecretBox,
     /// Users already upserted by this process, with the name and role last written, so
     /// that a request writes the users table only when something changed.
     seen_users: Mutex<HashMap<String, (String, bool)>>,
@@ -35,10 +40,16 @@ pub struct AppState {
 
 impl AppState {
     /// Bundles the shared parts.
-    pub fn new(store: Store, verifier: JwtVerifier, settings: Settings) -> AppState {
+    pub fn new(
+        store: Store,
+        verifier: JwtVerifier,
+        secrets: SecretBox,
+        settings: Settings,
+    ) -> AppState {
         AppState {
             store,
             verifier,
+            secrets,
             settings,
             seen_users: Mutex::new(HashMap::new()),
         }

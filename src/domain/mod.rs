@@ -3,6 +3,7 @@ pub mod access;
 pub mod account;
 pub mod contact;
 pub mod folder;
+pub mod mailbox;
 pub mod profile;
 pub mod validation;
 

@@ -6,6 +6,7 @@ pub mod contacts;
 mod entities;
 pub mod folders;
 mod grants;
+pub mod mailboxes;
 pub mod users;
 
 use std::time::Duration;

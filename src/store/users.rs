@@ -1,7 +1,7 @@
 //! Users are known from the first request that carries their `sub`.
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use super::Store;
 use super::entities::users;
@@ -32,4 +32,19 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The caller a stored user acts as (its last known role), for work done on its behalf.
+pub(crate) async fn acting_as(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Caller, sea_orm::DbErr> {
+    let is_admin = users::Entity::find_by_id(user_id.to_owned())
+        .one(db)
+        .await?
+        .is_some_and(|u| u.is_admin);
+    Ok(Caller {
+        user_id: user_id.to_owned(),
+        is_admin,
+    })
 }

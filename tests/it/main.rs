@@ -5,5 +5,6 @@ mod auth;
 mod bad_input;
 mod contacts;
 mod folders;
+mod mailboxes;
 mod operations;
 mod support;

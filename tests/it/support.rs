@@ -5,6 +5,7 @@ use actix_web::web;
 use contactsync::api::AppState;
 use contactsync::auth::{JwtVerifier, mint_hs256};
 use contactsync::config::Settings;
+use contactsync::crypto::SecretBox;
 use contactsync::store::Store;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -94,8 +95,10 @@ impl TestApp {
             max_body_bytes: 64 * 1024,
             ..Settings::default()
         };
+        settings.ews_allowed_hosts = vec!["127.0.0.1".into()];
         configure(&mut settings);
         settings.validate().expect("valid test settings");
+        capture_logs();
         let (store, pg_schema) = match postgres_url() {
             Some(url) => {
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -119,7 +122,13 @@ impl TestApp {
         };
         store.migrate().await.expect("migrations apply");
         let verifier = JwtVerifier::from_settings(&settings).expect("verifier");
-        let state = web::Data::new(AppState::new(store.clone(), verifier, settings.clone()));
+        let secrets = SecretBox::from_settings(&settings).expect("secret box");
+        let state = web::Data::new(AppState::new(
+            store.clone(),
+            verifier,
+            secrets,
+            settings.clone(),
+        ));
         let running = contactsync::app::start(state, settings.listen).expect("server starts");
         TestApp {
             base: format!("http://{}", running.addr),
@@ -269,4 +278,50 @@ impl Drop for TestApp {
             .ok();
         }
     }
+}
+
+/// Every log line the service wrote in this test process.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends the service's logs, at every level, to a buffer the tests can search.
+fn capture_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(|| LogSink)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// The captured logs so far.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// An EWS simulator with alice and bob (password `<name>-pw-S3cret`) and a service account.
+pub async fn spawn_sim() -> ews_sim::SimHandle {
+    ews_sim::spawn(ews_sim::SimConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        mailboxes: vec![
+            ews_sim::Credential::new("alice@example.com", "alice-pw-S3cret"),
+            ews_sim::Credential::new("bob@example.com", "bob-pw-S3cret"),
+        ],
+        service_accounts: vec![ews_sim::Credential::new("svc@example.com", "svc-pw-S3cret")],
+        latency_ms: 0,
+        state_file: None,
+    })
+    .await
+    .expect("simulator starts")
 }

@@ -1,0 +1,130 @@
+//! The contact sync profile of a mailbox and the field map.
+use actix_web::{HttpResponse, get, put, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::error::{ApiResult, Problem};
+use super::extract::{IfMatch, Json, RecordId, etag};
+use super::{AppState, CurrentUser};
+use crate::domain::ValidationErrors;
+use crate::domain::profile::{ContactSyncProfile, FIELDS, FieldSpec, ImportScope};
+use crate::transport::ExchangeContacts;
+use crate::transport::ews::EwsTransport;
+
+/// The field map.
+#[derive(Serialize, ToSchema)]
+pub struct FieldMap {
+    pub items: Vec<FieldSpec>,
+}
+
+/// The sync profile (defaults until first saved; ETag `"0"` then).
+#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "mailbox id")),
+    responses((status = 200, body = ContactSyncProfile, headers(("ETag" = String))), (status = 404, body = Problem)))]
+#[get("/mailboxes/{id}/contact-sync")]
+async fn get_profile(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+) -> ApiResult<HttpResponse> {
+    let (profile, version) = state.store.get_profile(&user.0, id.0).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(version)))
+        .json(profile))
+}
+
+/// Replaces the sync profile; absent settings take their defaults. Each bad field is
+/// named; Exchange folder ids are checked against the mailbox when it can be reached.
+#[utoipa::path(tag = "contact-sync", security(("bearer" = [])), request_body = ContactSyncProfile,
+    params(("id" = uuid::Uuid, Path, description = "mailbox id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses((status = 200, body = ContactSyncProfile, headers(("ETag" = String))), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+#[put("/mailboxes/{id}/contact-sync")]
+async fn put_profile(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    if_match: IfMatch,
+    body: Json<ContactSyncProfile>,
+) -> ApiResult<HttpResponse> {
+    let profile = body.0;
+    check_exchange_folders(&state, &user.0, id.0, &profile).await?;
+    let (profile, version) = state
+        .store
+        .put_profile(&user.0, id.0, profile, if_match.0)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(version)))
+        .json(profile))
+}
+
+/// Checks the Exchange folder ids of a profile against the mailbox's folders. An
+/// unreachable mailbox is not a reason to refuse a profile: the first run reports it.
+async fn check_exchange_folders(
+    state: &AppState,
+    caller: &crate::domain::Caller,
+    mailbox_id: uuid::Uuid,
+    profile: &ContactSyncProfile,
+) -> ApiResult<()> {
+    let wanted_import =
+        profile.import.scope == ImportScope::Folders && !profile.import.folder_ids.is_empty();
+    if !wanted_import && profile.export.target_folder_id.is_none() {
+        return Ok(());
+    }
+    let conn = state
+        .store
+        .mailbox_connection(&state.secrets, caller, mailbox_id)
+        .await?;
+    let folders = match EwsTransport::open(&conn, &state.settings.ews_allowed_hosts).await {
+        Ok(t) => t.contact_folders().await,
+        Err(e) => Err(e),
+    };
+    let folders = match folders {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::info!(mailbox = %mailbox_id, error = %e, "profile saved without checking Exchange folder ids");
+            return Ok(());
+        }
+    };
+    let known: Vec<&str> = folders.iter().flat_map(|f| f.ids()).collect();
+    let mut errors = ValidationErrors::default();
+    if wanted_import {
+        for (i, id) in profile.import.folder_ids.iter().enumerate() {
+            if !known.contains(&id.as_str()) {
+                errors.add(
+                    format!("import.folder_ids[{i}]"),
+                    "no contacts folder of this mailbox has this id",
+                );
+            }
+        }
+    }
+    if let Some(t) = &profile.export.target_folder_id
+        && !known.contains(&t.as_str())
+    {
+        errors.add(
+            "export.target_folder_id",
+            "no contacts folder of this mailbox has this id",
+        );
+    }
+    errors.into_result()?;
+    Ok(())
+}
+
+/// The field map with default directions (profiles override per field).
+#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+    responses((status = 200, body = FieldMap)))]
+#[get("/contact-sync/fields")]
+async fn fields(_user: CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(FieldMap {
+        items: FIELDS.to_vec(),
+    })
+}
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(get_profile)
+        .service(put_profile)
+        .service(fields);
+}

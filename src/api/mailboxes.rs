@@ -1,0 +1,183 @@
+//! `mailboxes`: Exchange mailboxes of users, their connection test and folder tree.
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::error::{ApiResult, Problem};
+use super::extract::{IfMatch, Json, Query, RecordId, etag};
+use super::pagination::{Page, page_request};
+use super::{AppState, CurrentUser};
+use crate::domain::mailbox::{Mailbox, MailboxWrite};
+use crate::transport::ews::{EwsTransport, diagnose};
+use crate::transport::{Diagnosis, ExchangeContacts, ExchangeFolder};
+
+/// Query of `GET /mailboxes`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Opaque cursor from `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// The contacts folders of a mailbox.
+#[derive(Serialize, ToSchema)]
+pub struct ExchangeFolderTree {
+    /// Top-level contacts folders, each with its `children`.
+    pub items: Vec<ExchangeFolder>,
+}
+
+/// The caller's mailboxes (every mailbox for an administrator).
+#[utoipa::path(tag = "mailboxes", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Mailbox>), (status = 400, body = Problem)))]
+#[get("/mailboxes")]
+async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = page_request(query.0.cursor.as_deref(), query.0.limit)?;
+    let slice = state.store.list_mailboxes(&user.0, page).await?;
+    Ok(HttpResponse::Ok().json(Page::from(slice)))
+}
+
+/// One mailbox (secrets are never returned).
+#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "mailbox id")),
+    responses((status = 200, body = Mailbox, headers(("ETag" = String))), (status = 404, body = Problem)))]
+#[get("/mailboxes/{id}")]
+async fn get_one(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+) -> ApiResult<HttpResponse> {
+    let m = state.store.get_mailbox(&user.0, id.0).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(m.version)))
+        .json(m))
+}
+
+/// Connects a mailbox. Secrets are write-only and encrypted at rest.
+#[utoipa::path(tag = "mailboxes", security(("bearer" = [])), request_body = MailboxWrite,
+    responses((status = 201, body = Mailbox, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem), (status = 422, body = Problem)))]
+#[post("/mailboxes")]
+async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<MailboxWrite>,
+) -> ApiResult<HttpResponse> {
+    let m = state
+        .store
+        .create_mailbox(
+            &state.secrets,
+            &user.0,
+            body.0,
+            &state.settings.ews_allowed_hosts,
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/mailboxes/{}", m.id)))
+        .insert_header(("ETag", etag(m.version)))
+        .json(m))
+}
+
+/// Changes the fields given. Credentials of the same `kind` keep the stored secret when
+/// it is not resent.
+#[utoipa::path(tag = "mailboxes", security(("bearer" = [])), request_body = MailboxWrite,
+    params(("id" = uuid::Uuid, Path, description = "mailbox id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses((status = 200, body = Mailbox, headers(("ETag" = String))), (status = 404, body = Problem),
+        (status = 412, body = Problem), (status = 422, body = Problem)))]
+#[patch("/mailboxes/{id}")]
+async fn update(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    if_match: IfMatch,
+    body: Json<MailboxWrite>,
+) -> ApiResult<HttpResponse> {
+    let m = state
+        .store
+        .update_mailbox(
+            &state.secrets,
+            &user.0,
+            id.0,
+            body.0,
+            if_match.0,
+            &state.settings.ews_allowed_hosts,
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(m.version)))
+        .json(m))
+}
+
+/// Disconnects a mailbox: its profile and sync state go; CRM contacts stay.
+#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "mailbox id"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[delete("/mailboxes/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    state
+        .store
+        .delete_mailbox(&user.0, id.0, if_match.0)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Tests the connection step by step: DNS, connect, TLS, auth, mailbox access, Contacts.
+#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "mailbox id")),
+    responses((status = 200, body = Diagnosis), (status = 404, body = Problem)))]
+#[post("/mailboxes/{id}/test")]
+async fn test(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+) -> ApiResult<HttpResponse> {
+    let conn = state
+        .store
+        .mailbox_connection(&state.secrets, &user.0, id.0)
+        .await?;
+    let diagnosis = diagnose(&conn, &state.settings.ews_allowed_hosts).await;
+    Ok(HttpResponse::Ok().json(diagnosis))
+}
+
+/// The mailbox's contacts folders as a tree, for choosing import folders.
+#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "mailbox id")),
+    responses((status = 200, body = ExchangeFolderTree), (status = 404, body = Problem), (status = 502, body = Problem)))]
+#[get("/mailboxes/{id}/exchange-folders")]
+async fn exchange_folders(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: RecordId,
+) -> ApiResult<HttpResponse> {
+    let conn = state
+        .store
+        .mailbox_connection(&state.secrets, &user.0, id.0)
+        .await?;
+    let transport = EwsTransport::open(&conn, &state.settings.ews_allowed_hosts).await?;
+    let items = transport.contact_folders().await?;
+    Ok(HttpResponse::Ok().json(ExchangeFolderTree { items }))
+}
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(get_one)
+        .service(create)
+        .service(update)
+        .service(remove)
+        .service(test)
+        .service(exchange_folders);
+}

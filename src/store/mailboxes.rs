@@ -1,0 +1,430 @@
+//! Mailboxes and their contact sync profiles. Mailboxes are visible to their owner and
+//! administrators only; secrets are sealed before they reach the database.
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::{contact_folders, contact_sync_profiles, contact_types, mailboxes};
+use super::grants::{self, RecordKind};
+use super::{PageRequest, Slice, Store, StoreError, StoreResult, check_version, new_id};
+use crate::crypto::SecretBox;
+use crate::domain::ValidationErrors;
+use crate::domain::access::{Caller, owner_for_new};
+use crate::domain::mailbox::{
+    AuthPublic, DEFAULT_SERVER_VERSION, Mailbox, MailboxStatus, MailboxWrite, validate_basics,
+    validate_ews_url,
+};
+use crate::domain::profile::{ContactSyncProfile, ExportScope};
+
+/// What the transport needs to reach a mailbox: the decrypted credentials included.
+#[derive(Clone)]
+pub struct MailboxConnection {
+    pub id: Uuid,
+    pub owner_id: String,
+    pub email: String,
+    pub ews_url: String,
+    pub server_version: String,
+    pub impersonate: bool,
+    pub auth: AuthPublic,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for MailboxConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxConnection")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("ews_url", &self.ews_url)
+            .field("auth", &self.auth.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_mailbox(m: mailboxes::Model) -> Mailbox {
+    Mailbox {
+        id: m.id,
+        auth: serde_json::from_str(&m.auth_public).unwrap_or_default(),
+        owner_id: m.owner_id,
+        email: m.email,
+        display_name: m.display_name,
+        ews_url: m.ews_url,
+        impersonate: m.impersonate,
+        server_version: m.server_version,
+        status: MailboxStatus::parse(&m.status),
+        status_reason: m.status_reason,
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn owned_by(caller: &Caller) -> Condition {
+    if caller.is_admin {
+        Condition::all()
+    } else {
+        Condition::all().add(mailboxes::Column::OwnerId.eq(caller.user_id.clone()))
+    }
+}
+
+async fn find_owned(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+) -> StoreResult<mailboxes::Model> {
+    mailboxes::Entity::find_by_id(id)
+        .filter(owned_by(caller))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+async fn email_taken(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    email: &str,
+    except: Option<Uuid>,
+) -> StoreResult<bool> {
+    let mut q = mailboxes::Entity::find()
+        .filter(mailboxes::Column::OwnerId.eq(owner))
+        .filter(mailboxes::Column::Email.eq(email));
+    if let Some(id) = except {
+        q = q.filter(mailboxes::Column::Id.ne(id));
+    }
+    Ok(q.one(db).await?.is_some())
+}
+
+impl Store {
+    /// Mailboxes of the caller (all of them for an administrator).
+    pub async fn list_mailboxes(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> StoreResult<Slice<Mailbox>> {
+        let mut cond = owned_by(caller);
+        if let Some(after) = page.after {
+            cond = cond.add(mailboxes::Column::Id.gt(after));
+        }
+        let rows = mailboxes::Entity::find()
+            .filter(cond)
+            .order_by_asc(mailboxes::Column::Id)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await?;
+        let slice = Slice::from_overfetch(rows, page.limit, |m| m.id);
+        Ok(Slice {
+            items: slice.items.into_iter().map(to_mailbox).collect(),
+            next_after: slice.next_after,
+        })
+    }
+
+    /// One mailbox of the caller.
+    pub async fn get_mailbox(&self, caller: &Caller, id: Uuid) -> StoreResult<Mailbox> {
+        Ok(to_mailbox(find_owned(&self.db, caller, id).await?))
+    }
+
+    /// Connects a mailbox; the secret is sealed with the mailbox id as associated data.
+    pub async fn create_mailbox(
+        &self,
+        secrets: &SecretBox,
+        caller: &Caller,
+        w: MailboxWrite,
+        allowed_hosts: &[String],
+    ) -> StoreResult<Mailbox> {
+        let owner = owner_for_new(caller, w.owner_id.as_deref())?;
+        let mut errors = ValidationErrors::default();
+        let email = w.email.unwrap_or_default().trim().to_lowercase();
+        let display_name = w.display_name.unwrap_or_default().trim().to_owned();
+        let server_version = w
+            .server_version
+            .unwrap_or_else(|| DEFAULT_SERVER_VERSION.to_owned());
+        validate_basics(&email, &display_name, &server_version, &mut errors);
+        let ews_url = w.ews_url.unwrap_or_default().trim().to_owned();
+        validate_ews_url(&ews_url, allowed_hosts, &mut errors);
+        let (auth, secret) = match w.auth {
+            Some(a) => {
+                let (public, secret) = a.split();
+                public.validate(&mut errors);
+                if secret.as_deref().is_none_or(|s| s.is_empty()) {
+                    errors.add(public.secret_field(), "required");
+                }
+                (public, secret.unwrap_or_default())
+            }
+            None => {
+                errors.add("auth", "required");
+                (AuthPublic::default(), String::new())
+            }
+        };
+        let txn = self.write_txn().await?;
+        if errors.0.is_empty() && email_taken(&txn, &owner, &email, None).await? {
+            errors.add("email", "this mailbox is already connected");
+        }
+        errors.into_result()?;
+        let id = new_id();
+        let now = Utc::now();
+        let row = mailboxes::ActiveModel {
+            id: Set(id),
+            owner_id: Set(owner),
+            email: Set(email),
+            display_name: Set(display_name),
+            ews_url: Set(ews_url),
+            auth_kind: Set(auth.kind.clone()),
+            auth_public: Set(serde_json::to_string(&auth).expect("auth serializes")),
+            auth_secret: Set(secrets.seal(&secret, id.as_bytes())),
+            impersonate: Set(w.impersonate.unwrap_or(false)),
+            server_version: Set(server_version),
+            status: Set(MailboxStatus::Active.as_str().to_owned()),
+            status_reason: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let m = mailboxes::Entity::insert(row)
+            .exec_with_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(to_mailbox(m))
+    }
+
+    /// Changes the fields given; credentials of the same kind keep secrets not resent.
+    pub async fn update_mailbox(
+        &self,
+        secrets: &SecretBox,
+        caller: &Caller,
+        id: Uuid,
+        w: MailboxWrite,
+        if_match: Option<i32>,
+        allowed_hosts: &[String],
+    ) -> StoreResult<Mailbox> {
+        let txn = self.write_txn().await?;
+        let m = find_owned(&txn, caller, id).await?;
+        check_version(if_match, m.version)?;
+        let mut errors = ValidationErrors::default();
+        if w.owner_id.as_deref().is_some_and(|o| o != m.owner_id) {
+            errors.add("owner_id", "the owner of a mailbox cannot change");
+        }
+        let email = w
+            .email
+            .map(|e| e.trim().to_lowercase())
+            .unwrap_or(m.email.clone());
+        let display_name = w
+            .display_name
+            .map(|d| d.trim().to_owned())
+            .unwrap_or(m.display_name.clone());
+        let server_version = w.server_version.unwrap_or(m.server_version.clone());
+        validate_basics(&email, &display_name, &server_version, &mut errors);
+        let ews_url = w
+            .ews_url
+            .map(|u| u.trim().to_owned())
+            .unwrap_or(m.ews_url.clone());
+        validate_ews_url(&ews_url, allowed_hosts, &mut errors);
+        let old_auth: AuthPublic = serde_json::from_str(&m.auth_public).unwrap_or_default();
+        let (auth, sealed) = match w.auth {
+            None => (old_auth, m.auth_secret.clone()),
+            Some(a) => {
+                let (public, secret) = a.split();
+                let same_kind = public.kind == old_auth.kind;
+                // Unchanged parts need not be resent: merge with the stored ones.
+                let merged = if same_kind {
+                    AuthPublic {
+                        kind: public.kind,
+                        username: public.username.or(old_auth.username),
+                        domain: public.domain.or(old_auth.domain),
+                        token_url: public.token_url.or(old_auth.token_url),
+                        client_id: public.client_id.or(old_auth.client_id),
+                        scope: public.scope.or(old_auth.scope),
+                    }
+                } else {
+                    public
+                };
+                merged.validate(&mut errors);
+                let sealed = match secret.filter(|s| !s.is_empty()) {
+                    Some(s) => secrets.seal(&s, id.as_bytes()),
+                    None if same_kind => m.auth_secret.clone(),
+                    None => {
+                        errors.add(
+                            merged.secret_field(),
+                            "required when the kind of credentials changes",
+                        );
+                        String::new()
+                    }
+                };
+                (merged, sealed)
+            }
+        };
+        if errors.0.is_empty() && email_taken(&txn, &m.owner_id, &email, Some(id)).await? {
+            errors.add("email", "this mailbox is already connected");
+        }
+        errors.into_result()?;
+        let version = m.version + 1;
+        let impersonate = w.impersonate.unwrap_or(m.impersonate);
+        let mut am = m.into_active_model();
+        am.email = Set(email);
+        am.display_name = Set(display_name);
+        am.ews_url = Set(ews_url);
+        am.server_version = Set(server_version);
+        am.auth_kind = Set(auth.kind.clone());
+        am.auth_public = Set(serde_json::to_string(&auth).expect("auth serializes"));
+        am.auth_secret = Set(sealed);
+        am.impersonate = Set(impersonate);
+        am.version = Set(version);
+        am.updated_at = Set(Utc::now());
+        let m = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(to_mailbox(m))
+    }
+
+    /// Disconnects a mailbox: its profile (and sync state) go, CRM contacts stay.
+    pub async fn delete_mailbox(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        if_match: Option<i32>,
+    ) -> StoreResult<()> {
+        let txn = self.write_txn().await?;
+        let m = find_owned(&txn, caller, id).await?;
+        check_version(if_match, m.version)?;
+        contact_sync_profiles::Entity::delete_by_id(id)
+            .exec(&txn)
+            .await?;
+        mailboxes::Entity::delete_by_id(id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The decrypted connection settings of a mailbox the caller owns (or administers).
+    pub async fn mailbox_connection(
+        &self,
+        secrets: &SecretBox,
+        caller: &Caller,
+        id: Uuid,
+    ) -> StoreResult<MailboxConnection> {
+        let m = find_owned(&self.db, caller, id).await?;
+        let secret = secrets.open(&m.auth_secret, id.as_bytes()).map_err(|e| {
+            StoreError::Invalid(ValidationErrors::one(
+                "auth",
+                format!("{e}; set the credentials again"),
+            ))
+        })?;
+        Ok(MailboxConnection {
+            id: m.id,
+            auth: serde_json::from_str(&m.auth_public).unwrap_or_default(),
+            owner_id: m.owner_id,
+            email: m.email,
+            ews_url: m.ews_url,
+            server_version: m.server_version,
+            impersonate: m.impersonate,
+            secret,
+        })
+    }
+
+    /// The contact sync profile of a mailbox and its version (0 = never saved, defaults).
+    pub async fn get_profile(
+        &self,
+        caller: &Caller,
+        mailbox_id: Uuid,
+    ) -> StoreResult<(ContactSyncProfile, i32)> {
+        find_owned(&self.db, caller, mailbox_id).await?;
+        let row = contact_sync_profiles::Entity::find_by_id(mailbox_id)
+            .one(&self.db)
+            .await?;
+        Ok(match row {
+            Some(r) => (
+                serde_json::from_str(&r.profile).unwrap_or_default(),
+                r.version,
+            ),
+            None => (ContactSyncProfile::default(), 0),
+        })
+    }
+
+    /// Replaces the profile after checking it, including that its CRM contact types exist
+    /// and its CRM folders are visible to the mailbox owner.
+    pub async fn put_profile(
+        &self,
+        caller: &Caller,
+        mailbox_id: Uuid,
+        profile: ContactSyncProfile,
+        if_match: Option<i32>,
+    ) -> StoreResult<(ContactSyncProfile, i32)> {
+        let mut errors = ValidationErrors::default();
+        profile.validate(&mut errors);
+        let txn = self.write_txn().await?;
+        let mailbox = find_owned(&txn, caller, mailbox_id).await?;
+        let current = contact_sync_profiles::Entity::find_by_id(mailbox_id)
+            .one(&txn)
+            .await?;
+        check_version(if_match, current.as_ref().map_or(0, |r| r.version))?;
+        if profile.export.scope == ExportScope::Specific {
+            check_export_references(&txn, &mailbox.owner_id, &profile, &mut errors).await?;
+        }
+        errors.into_result()?;
+        let json = serde_json::to_string(&profile).expect("profile serializes");
+        let now = Utc::now();
+        let version = match current {
+            Some(r) => {
+                let version = r.version + 1;
+                let mut am = r.into_active_model();
+                am.profile = Set(json);
+                am.version = Set(version);
+                am.updated_at = Set(now);
+                am.update(&txn).await?;
+                version
+            }
+            None => {
+                contact_sync_profiles::Entity::insert(contact_sync_profiles::ActiveModel {
+                    mailbox_id: Set(mailbox_id),
+                    profile: Set(json),
+                    version: Set(1),
+                    updated_at: Set(now),
+                })
+                .exec_without_returning(&txn)
+                .await?;
+                1
+            }
+        };
+        txn.commit().await?;
+        Ok((profile, version))
+    }
+}
+
+async fn check_export_references(
+    db: &impl ConnectionTrait,
+    owner_id: &str,
+    profile: &ContactSyncProfile,
+    errors: &mut ValidationErrors,
+) -> StoreResult<()> {
+    for (i, t) in profile.export.contact_type_ids.iter().enumerate() {
+        if contact_types::Entity::find_by_id(*t)
+            .one(db)
+            .await?
+            .is_none()
+        {
+            errors.add(
+                format!("export.contact_type_ids[{i}]"),
+                "no contact type has this id",
+            );
+        }
+    }
+    // Visible to the owner: the profile exports on the owner's behalf, whoever saves it.
+    let owner = super::users::acting_as(db, owner_id).await?;
+    for (i, f) in profile.export.folder_ids.iter().enumerate() {
+        let mut q = contact_folders::Entity::find_by_id(*f);
+        if let Some(c) = grants::visible_condition(
+            &owner,
+            RecordKind::ContactFolder,
+            contact_folders::Column::Id,
+            contact_folders::Column::OwnerId,
+        ) {
+            q = q.filter(c);
+        }
+        if q.one(db).await?.is_none() {
+            errors.add(
+                format!("export.folder_ids[{i}]"),
+                "no contact folder with this id is visible to the mailbox owner",
+            );
+        }
+    }
+    Ok(())
+}

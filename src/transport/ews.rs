@@ -1,0 +1,394 @@
+//! The EWS implementation of the transport, on `crates/ews`.
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ews::ops::find_folder::FolderTraversal;
+use ews::types::{BaseFolderId, Folder, PropertyPath, Restriction};
+use ews::{Auth, ClientConfig, EwsClient, RetryPolicy};
+
+use super::{
+    Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, Step, StepStatus, TransportError,
+};
+use crate::domain::mailbox::is_internal_ip;
+use crate::store::mailboxes::MailboxConnection;
+
+impl From<ews::Error> for TransportError {
+    fn from(e: ews::Error) -> Self {
+        let kind = match e.class() {
+            ews::ErrorClass::Throttled => ErrorKind::Throttled,
+            ews::ErrorClass::Transient | ews::ErrorClass::Success => ErrorKind::Transient,
+            ews::ErrorClass::Auth => ErrorKind::Auth,
+            ews::ErrorClass::NotFound => ErrorKind::NotFound,
+            ews::ErrorClass::ChangeKeyConflict => ErrorKind::Conflict,
+            ews::ErrorClass::InvalidSyncState => ErrorKind::InvalidSyncState,
+            ews::ErrorClass::Permanent => ErrorKind::Permanent,
+        };
+        TransportError {
+            kind,
+            code: e.code().map(str::to_owned),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn permanent(message: impl Into<String>) -> TransportError {
+    TransportError {
+        kind: ErrorKind::Permanent,
+        code: None,
+        message: message.into(),
+    }
+}
+
+/// A mailbox reached over EWS.
+#[derive(Debug, Clone)]
+pub struct EwsTransport {
+    client: EwsClient,
+}
+
+fn client_auth(conn: &MailboxConnection) -> Auth {
+    let a = &conn.auth;
+    let s = conn.secret.clone();
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    match a.kind.as_str() {
+        "ntlm" => Auth::Ntlm {
+            username: text(&a.username),
+            password: s,
+            domain: text(&a.domain),
+        },
+        "bearer" => Auth::Bearer { token: s },
+        "oauth2_client_credentials" => Auth::OAuth2ClientCredentials {
+            token_url: text(&a.token_url),
+            client_id: text(&a.client_id),
+            client_secret: s,
+            scope: text(&a.scope),
+        },
+        _ => Auth::Basic {
+            username: text(&a.username),
+            password: s,
+        },
+    }
+}
+
+/// The host and port of a URL.
+fn host_port(url: &str) -> Result<(String, u16), TransportError> {
+    let u = url::Url::parse(url).map_err(|e| permanent(format!("bad EWS URL: {e}")))?;
+    let host = u
+        .host_str()
+        .ok_or_else(|| permanent("EWS URL has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = u.port_or_known_default().unwrap_or(443);
+    Ok((host, port))
+}
+
+/// Resolves the EWS host and refuses internal addresses the allow-list does not name:
+/// a public name must not lead the service into the local network.
+async fn resolve_checked(
+    url: &str,
+    allowed_hosts: &[String],
+) -> Result<Vec<SocketAddr>, TransportError> {
+    let (host, port) = host_port(url)?;
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| TransportError {
+        kind: ErrorKind::Transient,
+        code: None,
+        message: format!("DNS lookup of {host} timed out"),
+    })?
+    .map_err(|e| TransportError {
+        kind: ErrorKind::Transient,
+        code: None,
+        message: format!("DNS lookup of {host} failed: {e}"),
+    })?
+    .collect();
+    let allowed = allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host));
+    if !allowed && addrs.iter().any(|a| is_internal_ip(a.ip())) {
+        return Err(permanent(format!(
+            "{host} resolves to an internal address; allow it with CONTACTSYNC_EWS_ALLOWED_HOSTS"
+        )));
+    }
+    Ok(addrs)
+}
+
+impl EwsTransport {
+    /// A client for the mailbox after checking where its URL leads.
+    pub async fn open(
+        conn: &MailboxConnection,
+        allowed_hosts: &[String],
+    ) -> Result<EwsTransport, TransportError> {
+        resolve_checked(&conn.ews_url, allowed_hosts).await?;
+        Self::build(conn, RetryPolicy::default())
+    }
+
+    fn build(conn: &MailboxConnection, retry: RetryPolicy) -> Result<EwsTransport, TransportError> {
+        let mut config = ClientConfig::new(conn.ews_url.clone(), client_auth(conn));
+        config.server_version = conn.server_version.clone();
+        config.impersonate = conn.impersonate.then(|| conn.email.clone());
+        config.retry = retry;
+        let client = EwsClient::new(config)?;
+        Ok(EwsTransport { client })
+    }
+}
+
+impl ExchangeContacts for EwsTransport {
+    async fn contact_folders(&self) -> Result<Vec<ExchangeFolder>, TransportError> {
+        let contacts = self.client.get_folder(BaseFolderId::contacts()).await?;
+        let found = self
+            .client
+            .find_folders(
+                BaseFolderId::msgfolderroot(),
+                FolderTraversal::Deep,
+                Some(Restriction::is_equal_to(
+                    PropertyPath::field("folder:FolderClass"),
+                    "IPF.Contact",
+                )),
+            )
+            .await?;
+        let mut contacts = flat_folder(contacts);
+        // We asked for it by its well-known name, whatever the shape returned.
+        contacts.distinguished = Some("contacts".into());
+        let mut flat: Vec<ExchangeFolder> = vec![contacts];
+        for f in found {
+            let item = flat_folder(f);
+            if !item.id.is_empty() && !flat.iter().any(|x| x.id == item.id) {
+                flat.push(item);
+            }
+        }
+        Ok(into_tree(flat))
+    }
+}
+
+fn flat_folder(f: Folder) -> ExchangeFolder {
+    let d = f.into_data();
+    ExchangeFolder {
+        id: d.folder_id.map(|i| i.id).unwrap_or_default(),
+        name: d.display_name.unwrap_or_default(),
+        parent_id: d.parent_folder_id.map(|i| i.id),
+        total_count: d.total_count,
+        distinguished: d.distinguished_folder_id,
+        children: Vec::new(),
+    }
+}
+
+/// Nests folders under their parents; a folder whose parent is not a contacts folder is a
+/// root (its `parent_id` is cleared, as that parent is not one the user can pick).
+fn into_tree(mut flat: Vec<ExchangeFolder>) -> Vec<ExchangeFolder> {
+    let ids: std::collections::HashSet<String> = flat.iter().map(|f| f.id.clone()).collect();
+    for f in &mut flat {
+        if f.parent_id.as_ref().is_some_and(|p| !ids.contains(p)) {
+            f.parent_id = None;
+        }
+    }
+    fn attach(parent: Option<&str>, pool: &mut Vec<ExchangeFolder>) -> Vec<ExchangeFolder> {
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(pool)
+            .into_iter()
+            .partition(|f| f.parent_id.as_deref() == parent);
+        *pool = rest;
+        let mut out = Vec::new();
+        for mut f in mine {
+            f.children = attach(Some(&f.id.clone()), pool);
+            out.push(f);
+        }
+        out
+    }
+    attach(None, &mut flat)
+}
+
+/// The steps of a connection test, in order.
+const STEPS: [&str; 6] = ["dns", "connect", "tls", "auth", "access", "contacts_folder"];
+
+/// Collects the steps of a connection test; steps never reached end up `skipped`.
+struct Report {
+    steps: Vec<Step>,
+}
+
+impl Report {
+    fn record(
+        &mut self,
+        step: &str,
+        status: StepStatus,
+        started: Instant,
+        detail: String,
+        code: Option<String>,
+    ) {
+        self.steps.push(Step {
+            step: step.to_owned(),
+            status,
+            duration_ms: started.elapsed().as_millis() as u64,
+            detail,
+            code,
+        });
+    }
+
+    fn finish(mut self, server_version: Option<String>) -> Diagnosis {
+        for name in STEPS {
+            if !self.steps.iter().any(|s| s.step == name) {
+                self.steps.push(Step {
+                    step: name.to_owned(),
+                    status: StepStatus::Skipped,
+                    duration_ms: 0,
+                    detail: "an earlier step failed".into(),
+                    code: None,
+                });
+            }
+        }
+        let failed_step = self
+            .steps
+            .iter()
+            .find(|s| s.status == StepStatus::Failed)
+            .map(|s| s.step.clone());
+        Diagnosis {
+            ok: failed_step.is_none(),
+            failed_step,
+            server_version,
+            steps: self.steps,
+        }
+    }
+}
+
+/// The step an EWS failure belongs to.
+fn failed_step_of(e: &ews::Error, https: bool) -> &'static str {
+    let m = e.to_string().to_ascii_lowercase();
+    if https && (m.contains("certificate") || m.contains("tls") || m.contains("handshake")) {
+        return "tls";
+    }
+    match e {
+        // HTTP 401/403 or a token refused: the credentials; an EWS code: rights.
+        ews::Error::Auth { code: Some(c), .. } if !c.starts_with("HTTP") => "access",
+        ews::Error::Auth { .. } => "auth",
+        ews::Error::Permanent { code, .. }
+            if code.contains("Mailbox")
+                || code.contains("AccessDenied")
+                || code.contains("Impersonat") =>
+        {
+            "access"
+        }
+        ews::Error::NotFound { .. } | ews::Error::Permanent { .. } => "contacts_folder",
+        // The HTTP exchange itself failed after TCP connected.
+        _ if https => "tls",
+        _ => "auth",
+    }
+}
+
+/// Runs the connection test of a mailbox step by step; it reports, it never fails.
+pub async fn diagnose(conn: &MailboxConnection, allowed_hosts: &[String]) -> Diagnosis {
+    let mut report = Report { steps: Vec::new() };
+
+    let started = Instant::now();
+    let addr = match resolve_checked(&conn.ews_url, allowed_hosts).await {
+        Ok(a) if !a.is_empty() => {
+            report.record(
+                "dns",
+                StepStatus::Ok,
+                started,
+                format!("resolved to {}", a[0].ip()),
+                None,
+            );
+            a[0]
+        }
+        Ok(_) => {
+            report.record(
+                "dns",
+                StepStatus::Failed,
+                started,
+                "no address".into(),
+                None,
+            );
+            return report.finish(None);
+        }
+        Err(e) => {
+            report.record("dns", StepStatus::Failed, started, e.message, e.code);
+            return report.finish(None);
+        }
+    };
+
+    let started = Instant::now();
+    let connected =
+        tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await;
+    match connected {
+        Ok(Ok(_)) => report.record(
+            "connect",
+            StepStatus::Ok,
+            started,
+            format!("connected to {addr}"),
+            None,
+        ),
+        Ok(Err(e)) => {
+            report.record(
+                "connect",
+                StepStatus::Failed,
+                started,
+                format!("cannot connect to {addr}: {e}"),
+                None,
+            );
+            return report.finish(None);
+        }
+        Err(_) => {
+            report.record(
+                "connect",
+                StepStatus::Failed,
+                started,
+                format!("connecting to {addr} timed out"),
+                None,
+            );
+            return report.finish(None);
+        }
+    }
+
+    // One GetFolder(contacts) exercises TLS, authentication, mailbox access and the folder.
+    let https = conn.ews_url.starts_with("https://");
+    let started = Instant::now();
+    let single_try = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let transport = match EwsTransport::build(conn, single_try) {
+        Ok(t) => t,
+        Err(e) => {
+            report.record("tls", StepStatus::Failed, started, e.message, e.code);
+            return report.finish(None);
+        }
+    };
+    let result = transport.client.get_folder(BaseFolderId::contacts()).await;
+    let server_version = transport
+        .client
+        .last_server_version()
+        .and_then(|v| v.version);
+    let failed_at = result.as_ref().err().map(|e| failed_step_of(e, https));
+    for name in ["tls", "auth", "access", "contacts_folder"] {
+        if let Err(e) = &result
+            && Some(name) == failed_at
+        {
+            report.record(
+                name,
+                StepStatus::Failed,
+                started,
+                e.to_string(),
+                e.code().map(str::to_owned),
+            );
+            break;
+        }
+        let (status, detail) = match name {
+            "tls" if !https => (StepStatus::Skipped, "plain http (allowed host)".to_owned()),
+            "tls" => (StepStatus::Ok, "handshake completed".to_owned()),
+            "auth" => (StepStatus::Ok, format!("signed in ({})", conn.auth.kind)),
+            "access" if conn.impersonate => (StepStatus::Ok, format!("acting as {}", conn.email)),
+            "access" => (StepStatus::Ok, format!("mailbox {}", conn.email)),
+            _ => {
+                let d = result.as_ref().expect("succeeded").data();
+                let detail = format!(
+                    "{} readable, {} items",
+                    d.display_name.as_deref().unwrap_or("Contacts"),
+                    d.total_count.unwrap_or(0)
+                );
+                (StepStatus::Ok, detail)
+            }
+        };
+        report.record(name, status, started, detail, None);
+    }
+    report.finish(server_version)
+}
