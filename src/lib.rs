@@ -8,5 +8,6 @@ pub mod crypto;
 pub mod domain;
 mod sim;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod transport;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_crm;
 mod m20261127_000002_mailboxes;
+mod m20261127_000003_sync;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_crm::Migration),
             Box::new(m20261127_000002_mailboxes::Migration),
+            Box::new(m20261127_000003_sync::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod contact;
 pub mod folder;
 pub mod mailbox;
 pub mod profile;
+pub mod run;
 pub mod validation;
 
 pub use access::{Access, Caller, Grant};

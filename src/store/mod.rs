@@ -3,7 +3,7 @@
 pub mod accounts;
 pub mod contact_types;
 pub mod contacts;
-mod entities;
+pub(crate) mod entities;
 pub mod folders;
 mod grants;
 pub mod mailboxes;

@@ -1,0 +1,178 @@
+//! Sync runs as the API and the worker see them.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    /// Finished, but some items failed (they are retried by the next run).
+    PartiallyFailed,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::PartiallyFailed => "partially_failed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "partially_failed" => RunStatus::PartiallyFailed,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Queued or running.
+    pub fn is_active(self) -> bool {
+        matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+}
+
+/// Which directions a run writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    #[default]
+    TwoWay,
+    ImportOnly,
+    ExportOnly,
+}
+
+impl RunMode {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::TwoWay => "two_way",
+            RunMode::ImportOnly => "import_only",
+            RunMode::ExportOnly => "export_only",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> RunMode {
+        match s {
+            "import_only" => RunMode::ImportOnly,
+            "export_only" => RunMode::ExportOnly,
+            _ => RunMode::TwoWay,
+        }
+    }
+}
+
+/// Operation counts of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct RunCounts {
+    pub crm_created: u64,
+    pub crm_updated: u64,
+    pub crm_deleted: u64,
+    pub exchange_created: u64,
+    pub exchange_updated: u64,
+    pub exchange_deleted: u64,
+    pub linked: u64,
+    pub unlinked: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+}
+
+impl RunCounts {
+    /// Writes to either side.
+    pub fn writes(&self) -> u64 {
+        self.crm_created
+            + self.crm_updated
+            + self.crm_deleted
+            + self.exchange_created
+            + self.exchange_updated
+            + self.exchange_deleted
+    }
+}
+
+/// A run as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Run {
+    pub id: Uuid,
+    pub mailbox_id: Uuid,
+    pub status: RunStatus,
+    pub mode: RunMode,
+    pub dry_run: bool,
+    pub full: bool,
+    /// `manual` ("Synchronize now") or `auto` (the scheduler).
+    pub trigger: String,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// What happened to one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemOutcome {
+    /// Written.
+    Applied,
+    /// A dry run's planned operation, not written.
+    Planned,
+    /// Not written; retried by the next run.
+    Failed,
+}
+
+/// The outcome of one operation of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunItem {
+    /// Order within the run.
+    pub seq: i64,
+    /// `crm_create`, `crm_update`, `crm_delete`, `exchange_create`, `exchange_update`,
+    /// `exchange_delete`, `link`, `unlink`.
+    pub op: String,
+    pub outcome: ItemOutcome,
+    pub crm_id: Option<Uuid>,
+    pub item_id: Option<String>,
+    /// The EWS ResponseCode of a failure.
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// The CRM contact's values before sync overwrote or deleted it.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a worker asks the engine to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    pub run_id: Uuid,
+    pub mailbox_id: Uuid,
+    pub mode: RunMode,
+    pub dry_run: bool,
+    /// Ignore saved sync states and reconcile everything.
+    pub full: bool,
+}
+
+/// How a run ended, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// Succeeded, PartiallyFailed, Failed or Cancelled.
+    pub status: RunStatus,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+}

@@ -1,0 +1,38 @@
+//! One run: collect changes on both sides, plan, apply in batches, commit sync state.
+//!
+//! The worker owns the run record; the engine reports to it through a [`RunSink`].
+use futures_util::future::BoxFuture;
+
+use crate::crypto::SecretBox;
+use crate::domain::run::{RunCounts, RunItem, RunReport, RunRequest, RunStatus};
+use crate::store::Store;
+
+/// What the engine needs to run.
+#[derive(Clone, Debug)]
+pub struct EngineContext {
+    pub store: Store,
+    pub secrets: SecretBox,
+    /// Hosts that may be reached over http or on internal addresses.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// Where the engine reports while it runs (the worker persists and publishes).
+pub trait RunSink: Send + Sync {
+    /// One item's outcome, in order.
+    fn item(&self, item: RunItem) -> BoxFuture<'_, ()>;
+    /// The counts so far (after each batch).
+    fn progress(&self, counts: RunCounts) -> BoxFuture<'_, ()>;
+    /// Asked between batches: true when the run must stop (cancelled, lease lost,
+    /// shutting down). What was applied so far stays applied and recorded.
+    fn should_stop(&self) -> BoxFuture<'_, bool>;
+}
+
+/// Runs one sync of one mailbox.
+pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) -> RunReport {
+    let _ = (ctx, req, sink);
+    RunReport {
+        status: RunStatus::Failed,
+        counts: RunCounts::default(),
+        error: Some("the sync engine is being built".into()),
+    }
+}

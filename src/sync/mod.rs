@@ -1,0 +1,2 @@
+//! The sync engine: one run for one mailbox.
+pub mod engine;
