@@ -7,4 +7,5 @@ pub mod config;
 pub mod domain;
 mod sim;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
