@@ -461,7 +461,7 @@ impl MappedContact {
     }
 }
 
-fn plain<'a>(c: &'a Contact, uri: &str) -> Option<&'a str> {
+pub(super) fn plain<'a>(c: &'a Contact, uri: &str) -> Option<&'a str> {
     match uri {
         "contacts:GivenName" => c.given_name.as_deref(),
         "contacts:MiddleName" => c.middle_name.as_deref(),
@@ -474,7 +474,7 @@ fn plain<'a>(c: &'a Contact, uri: &str) -> Option<&'a str> {
     }
 }
 
-fn set_plain(c: &mut Contact, uri: &str, value: Option<String>) {
+pub(super) fn set_plain(c: &mut Contact, uri: &str, value: Option<String>) {
     let slot = match uri {
         "contacts:GivenName" => &mut c.given_name,
         "contacts:MiddleName" => &mut c.middle_name,
