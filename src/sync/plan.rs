@@ -130,7 +130,8 @@ pub enum Op {
     /// Export a new CRM contact (`fieldmap::to_exchange_contact`) to the export target
     /// folder, and record the link.
     CreateInExchange { crm_id: Uuid, fields: MappedContact },
-    /// Write changed fields to the CRM contact (`fieldmap::apply_to_crm`).
+    /// Write changed fields to the CRM contact (`fieldmap::apply_to_crm`); a changed
+    /// company re-links the account (`matching::link_account`).
     UpdateCrm { crm_id: Uuid, changes: Changes },
     /// Write changed fields to the Exchange item (`fieldmap::exchange_updates`), with
     /// NeverOverwrite and `change_key`; `stamp` also sets `CrmContactId` to that id.
@@ -301,6 +302,10 @@ fn pair(crm: Option<&CrmSide>, ex: Option<&ExSide>, link: Option<&Link>, a: &All
         c.deleted || (!c.in_export_scope && link.is_some_and(|l| l.crm_in_export_scope))
     });
     let ex_gone = ex.is_some_and(|e| e.deleted || !e.in_import_scope);
+    if link.is_none() && (crm_gone || ex_gone) {
+        // Never synced as a pair: a deletion on one side says nothing about the other.
+        return vec![];
+    }
 
     if ex_gone {
         let mut ops = Vec::new();
@@ -992,6 +997,26 @@ mod tests {
         assert_eq!(
             plan(Some(&c), Some(&gone), Some(&link()), &p, Mode::TwoWay),
             [unlinked()]
+        );
+    }
+
+    #[test]
+    fn matched_pair_with_a_deleted_side_deletes_nothing() {
+        let mut p = profile();
+        p.on_exchange_delete = OnExchangeDelete::DeleteInCrm;
+        p.on_crm_delete = OnCrmDelete::DeleteInExchange;
+        let mut c = crm(base(), 2, 5);
+        c.deleted = true;
+        let e = ex(base(), "ck1", 0);
+        assert_eq!(
+            plan(Some(&c), Some(&e), None, &p, Mode::TwoWay),
+            [Op::Unchanged]
+        );
+        let gone = ExSide::deleted(ITEM, "contacts");
+        let c = crm(base(), 2, 5);
+        assert_eq!(
+            plan(Some(&c), Some(&gone), None, &p, Mode::TwoWay),
+            [Op::Unchanged]
         );
     }
 
