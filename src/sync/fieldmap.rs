@@ -570,13 +570,17 @@ pub fn exchange_updates(changes: &Changes) -> Vec<ItemUpdate> {
                 None => out.push(ItemUpdate::delete(PropertyPath::field("contacts:Birthday"))),
             },
             (ExField::FullName, Some(v)) => {
-                let c = Contact {
+                // One property per SetItemField (else ErrorIncorrectUpdatePropertyCount).
+                let display = Contact {
                     display_name: Some(v.clone()),
+                    ..Contact::default()
+                };
+                let file_as = Contact {
                     file_as: Some(v),
                     ..Contact::default()
                 };
-                out.push(ItemUpdate::set_field("contacts:DisplayName", c.clone()));
-                out.push(ItemUpdate::set_field("contacts:FileAs", c));
+                out.push(ItemUpdate::set_field("contacts:DisplayName", display));
+                out.push(ItemUpdate::set_field("contacts:FileAs", file_as));
             }
             (ExField::FullName, None) => {
                 out.push(ItemUpdate::delete(PropertyPath::field(
@@ -815,6 +819,24 @@ mod tests {
             panic!("not an UpdateItem")
         };
         assert_eq!(back.item_changes.changes[0].updates.updates, updates);
+    }
+
+    #[test]
+    fn each_set_item_field_carries_exactly_one_property() {
+        let all = MappedContact::from_crm(&full_crm());
+        let updates = exchange_updates(&MappedContact::default().diff(&all));
+        // 27 fields, FullName writes DisplayName and FileAs.
+        assert_eq!(updates.len(), Field::ALL.len() + 1);
+        for u in &updates {
+            let ItemUpdate::Set(set) = u else {
+                panic!("only sets: {u:?}")
+            };
+            let c = set.contact.as_ref().unwrap();
+            // Serialized, a contact lists only the elements it carries.
+            let json = serde_json::to_value(c).unwrap();
+            let count = json.as_object().unwrap().len();
+            assert_eq!(count, 1, "{:?}", set.path());
+        }
     }
 
     #[test]

@@ -41,8 +41,9 @@ pub struct Match<K> {
     pub by: MatchedBy,
 }
 
-/// Finds matches among a fixed set of candidates; a candidate matched once is never
-/// matched again in the same run, so two new contacts cannot both link to it.
+/// Finds matches among a fixed set of candidates (pass only unlinked ones); a candidate
+/// matched once is never matched again in the same run, so two new contacts cannot both
+/// link to it.
 #[derive(Debug)]
 pub struct Matcher<K> {
     candidates: Vec<Candidate<K>>,
