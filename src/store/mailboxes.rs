@@ -81,6 +81,26 @@ async fn find_owned(
         .ok_or(StoreError::NotFound)
 }
 
+/// Decrypts a mailbox row's secret into connection settings.
+fn open_connection(secrets: &SecretBox, m: mailboxes::Model) -> StoreResult<MailboxConnection> {
+    let secret = secrets.open(&m.auth_secret, m.id.as_bytes()).map_err(|e| {
+        StoreError::Invalid(ValidationErrors::one(
+            "auth",
+            format!("{e}; set the credentials again"),
+        ))
+    })?;
+    Ok(MailboxConnection {
+        id: m.id,
+        auth: serde_json::from_str(&m.auth_public).unwrap_or_default(),
+        owner_id: m.owner_id,
+        email: m.email,
+        ews_url: m.ews_url,
+        server_version: m.server_version,
+        impersonate: m.impersonate,
+        secret,
+    })
+}
+
 async fn email_taken(
     db: &impl ConnectionTrait,
     owner: &str,
@@ -301,23 +321,25 @@ impl Store {
         caller: &Caller,
         id: Uuid,
     ) -> StoreResult<MailboxConnection> {
-        let m = find_owned(&self.db, caller, id).await?;
-        let secret = secrets.open(&m.auth_secret, id.as_bytes()).map_err(|e| {
-            StoreError::Invalid(ValidationErrors::one(
-                "auth",
-                format!("{e}; set the credentials again"),
-            ))
-        })?;
-        Ok(MailboxConnection {
-            id: m.id,
-            auth: serde_json::from_str(&m.auth_public).unwrap_or_default(),
-            owner_id: m.owner_id,
-            email: m.email,
-            ews_url: m.ews_url,
-            server_version: m.server_version,
-            impersonate: m.impersonate,
-            secret,
-        })
+        open_connection(secrets, find_owned(&self.db, caller, id).await?)
+    }
+
+    /// The connection settings and profile of a mailbox, for the worker acting on it.
+    pub async fn mailbox_for_sync(
+        &self,
+        secrets: &SecretBox,
+        id: Uuid,
+    ) -> StoreResult<(MailboxConnection, ContactSyncProfile)> {
+        let m = mailboxes::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let profile = contact_sync_profiles::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(|r| serde_json::from_str(&r.profile).unwrap_or_default())
+            .unwrap_or_default();
+        Ok((open_connection(secrets, m)?, profile))
     }
 
     /// The contact sync profile of a mailbox and its version (0 = never saved, defaults).

@@ -6,6 +6,8 @@ use futures_util::future::BoxFuture;
 use crate::crypto::SecretBox;
 use crate::domain::run::{RunCounts, RunItem, RunReport, RunRequest, RunStatus};
 use crate::store::Store;
+use crate::transport::ExchangeContacts;
+use crate::transport::ews::EwsTransport;
 
 /// What the engine needs to run.
 #[derive(Clone, Debug)]
@@ -27,12 +29,39 @@ pub trait RunSink: Send + Sync {
     fn should_stop(&self) -> BoxFuture<'_, bool>;
 }
 
-/// Runs one sync of one mailbox.
-pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) -> RunReport {
-    let _ = (ctx, req, sink);
+fn failed(error: impl Into<String>) -> RunReport {
     RunReport {
         status: RunStatus::Failed,
         counts: RunCounts::default(),
-        error: Some("the sync engine is being built".into()),
+        error: Some(error.into()),
     }
+}
+
+/// Runs one sync of one mailbox.
+pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) -> RunReport {
+    let (conn, profile) = match ctx
+        .store
+        .mailbox_for_sync(&ctx.secrets, req.mailbox_id)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return failed(format!("mailbox unavailable: {e}")),
+    };
+    let transport = match EwsTransport::open(&conn, &ctx.allowed_hosts).await {
+        Ok(t) => t,
+        Err(e) => return failed(e.to_string()),
+    };
+    // Reach the mailbox first: a run that cannot sign in fails as a whole.
+    if let Err(e) = transport.contact_folders().await {
+        return failed(e.to_string());
+    }
+    if !profile.import.enabled && !profile.export.enabled {
+        return RunReport {
+            status: RunStatus::Succeeded,
+            counts: RunCounts::default(),
+            error: None,
+        };
+    }
+    let _ = sink;
+    failed("the sync engine is being built")
 }
