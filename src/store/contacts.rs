@@ -31,7 +31,7 @@ pub struct ContactFilter {
     pub include_deleted: bool,
 }
 
-fn fields_of(m: &contacts::Model) -> ContactFields {
+pub(crate) fn fields_of(m: &contacts::Model) -> ContactFields {
     ContactFields {
         type_id: m.type_id,
         account_id: m.account_id,
@@ -69,7 +69,7 @@ fn fields_of(m: &contacts::Model) -> ContactFields {
     }
 }
 
-fn set_fields(am: &mut contacts::ActiveModel, f: ContactFields) {
+pub(crate) fn set_fields(am: &mut contacts::ActiveModel, f: ContactFields) {
     am.type_id = Set(f.type_id);
     am.account_id = Set(f.account_id);
     am.company = Set(f.company.unwrap_or_default());

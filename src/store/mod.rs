@@ -7,6 +7,7 @@ pub(crate) mod entities;
 pub mod folders;
 mod grants;
 pub mod mailboxes;
+pub mod sync_state;
 pub mod users;
 
 use std::time::Duration;

@@ -48,3 +48,8 @@ pub(crate) async fn acting_as(
         is_admin,
     })
 }
+
+/// The caller a stored user acts as, for the worker (see [`acting_as`]).
+pub async fn acting_as_user(store: &Store, user_id: &str) -> Result<Caller, sea_orm::DbErr> {
+    acting_as(&store.db, user_id).await
+}

@@ -1,13 +1,47 @@
-//! One run: collect changes on both sides, plan, apply in batches, commit sync state.
+//! One run: collect the changes of both sides, plan each pair, apply in batches, save
+//! links and sync states.
 //!
+//! Order matters for safety:
+//! 1. Exchange first. The change feed of every watched folder is read from its saved
+//!    state (ids and ChangeKeys only; an item whose ChangeKey equals its link's is our
+//!    own echo and is not read). Changed items are read in batches and planned with the
+//!    current CRM side; deletions come after all upserts, so that an item moved between
+//!    folders (delete + create with a new ItemId) is relinked by its `CrmContactId`
+//!    stamp before its old id's deletion is seen.
+//! 2. Then the CRM: contacts whose version moved since their link, new ones in the
+//!    export scope, linked ones deleted or out of scope.
+//! 3. A folder's new sync state is saved only after everything read from it is applied,
+//!    and not at all when one of its items failed: the next run reads those changes
+//!    again, and what was applied comes back as an echo or an unchanged pair. A run that
+//!    dies midway therefore loses nothing and, because every item we create carries its
+//!    CRM id and links are written right after each batch, duplicates nothing.
+//!
+//! CRM writes are short transactions per batch, never held across a network call.
 //! The worker owns the run record; the engine reports to it through a [`RunSink`].
-use futures_util::future::BoxFuture;
+use std::collections::{HashMap, HashSet};
 
+use chrono::Utc;
+use futures_util::future::{BoxFuture, join_all};
+use uuid::Uuid;
+
+use super::fieldmap::{self, Changes, Field, MappedContact};
+use super::matching::{Candidate, Matcher, link_account};
+use super::plan::{CrmSide, ExSide, Link, Mode, Op, plan};
 use crate::crypto::SecretBox;
-use crate::domain::run::{RunCounts, RunItem, RunReport, RunRequest, RunStatus};
+use crate::domain::access::Caller;
+use crate::domain::account::name_key;
+use crate::domain::contact::ContactFields;
+use crate::domain::profile::{ContactSyncProfile, ImportScope, MatchExisting};
+use crate::domain::run::{
+    ItemOutcome, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
+};
 use crate::store::Store;
-use crate::transport::ExchangeContacts;
+use crate::store::sync_state::{CrmRecord, CrmWrite};
 use crate::transport::ews::EwsTransport;
+use crate::transport::{
+    ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, ITEM_BATCH, ItemUpdate, RemoteContact,
+    TransportError,
+};
 
 /// What the engine needs to run.
 #[derive(Clone, Debug)]
@@ -29,11 +63,26 @@ pub trait RunSink: Send + Sync {
     fn should_stop(&self) -> BoxFuture<'_, bool>;
 }
 
-fn failed(error: impl Into<String>) -> RunReport {
+/// Pairs planned and applied together: four item batches, sent side by side.
+const CHUNK: usize = ITEM_BATCH * 4;
+
+/// Why a run stopped before its end.
+enum Halt {
+    Cancelled,
+    Failed(String),
+}
+
+impl From<crate::store::StoreError> for Halt {
+    fn from(e: crate::store::StoreError) -> Self {
+        Halt::Failed(format!("database: {e}"))
+    }
+}
+
+fn report(status: RunStatus, counts: RunCounts, error: Option<String>) -> RunReport {
     RunReport {
-        status: RunStatus::Failed,
-        counts: RunCounts::default(),
-        error: Some(error.into()),
+        status,
+        counts,
+        error,
     }
 }
 
@@ -45,23 +94,1291 @@ pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) 
         .await
     {
         Ok(found) => found,
-        Err(e) => return failed(format!("mailbox unavailable: {e}")),
+        Err(e) => {
+            return report(
+                RunStatus::Failed,
+                RunCounts::default(),
+                Some(format!("mailbox unavailable: {e}")),
+            );
+        }
     };
     let transport = match EwsTransport::open(&conn, &ctx.allowed_hosts).await {
         Ok(t) => t,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
     };
     // Reach the mailbox first: a run that cannot sign in fails as a whole.
-    if let Err(e) = transport.contact_folders().await {
-        return failed(e.to_string());
+    let folders = match transport.contact_folders().await {
+        Ok(f) => f,
+        Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
+    };
+    let owner = match crate::store::users::acting_as_user(&ctx.store, &conn.owner_id).await {
+        Ok(o) => o,
+        Err(e) => {
+            return report(
+                RunStatus::Failed,
+                RunCounts::default(),
+                Some(format!("database: {e}")),
+            );
+        }
+    };
+    let mut run = Run::new(ctx, req, sink, &transport, profile, owner, &folders);
+    let outcome = run.run().await;
+    let counts = run.counts;
+    match outcome {
+        Ok(()) if counts.failed > 0 => report(RunStatus::PartiallyFailed, counts, None),
+        Ok(()) => report(RunStatus::Succeeded, counts, None),
+        Err(Halt::Cancelled) => report(RunStatus::Cancelled, counts, None),
+        Err(Halt::Failed(e)) => report(RunStatus::Failed, counts, Some(e)),
     }
-    if !profile.import.enabled && !profile.export.enabled {
-        return RunReport {
-            status: RunStatus::Succeeded,
+}
+
+/// A pair under work: what each side and the link say, and the CRM record behind the
+/// CRM side (its full fields are needed to write it).
+#[derive(Debug, Clone)]
+struct Pair {
+    crm: Option<CrmSide>,
+    record: Option<CrmRecord>,
+    ex: Option<ExSide>,
+    link: Option<Link>,
+}
+
+/// The state of one run.
+struct Run<'a, T: ExchangeContacts> {
+    ctx: &'a EngineContext,
+    req: &'a RunRequest,
+    sink: &'a dyn RunSink,
+    t: &'a T,
+    profile: ContactSyncProfile,
+    mode: Mode,
+    owner: Caller,
+    /// Folders whose feed is read: the import folders and the export target.
+    watched: Vec<String>,
+    target_folder: String,
+    links_by_item: HashMap<String, Link>,
+    item_by_crm: HashMap<Uuid, String>,
+    /// CRM contacts the owner may see (tombstones included).
+    visible: HashSet<Uuid>,
+    /// A `specific` export scope's selection.
+    specific: Option<HashSet<Uuid>>,
+    /// CRM contacts handled in the Exchange phase.
+    done_crm: HashSet<Uuid>,
+    /// Matching candidates among the owner's unlinked CRM contacts (built when needed).
+    crm_matcher: Option<Matcher<Uuid>>,
+    /// Exchange items of the target folder left unlinked, for matching new CRM contacts.
+    unlinked_items: Vec<RemoteContact>,
+    failed_folders: HashSet<String>,
+    counts: RunCounts,
+    seq: i64,
+}
+
+fn mode_of(m: RunMode) -> Mode {
+    match m {
+        RunMode::TwoWay => Mode::TwoWay,
+        RunMode::ImportOnly => Mode::ImportOnly,
+        RunMode::ExportOnly => Mode::ExportOnly,
+    }
+}
+
+fn all_ids(folders: &[ExchangeFolder]) -> Vec<String> {
+    folders
+        .iter()
+        .flat_map(|f| f.ids())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl<'a, T: ExchangeContacts> Run<'a, T> {
+    fn new(
+        ctx: &'a EngineContext,
+        req: &'a RunRequest,
+        sink: &'a dyn RunSink,
+        t: &'a T,
+        profile: ContactSyncProfile,
+        owner: Caller,
+        folders: &[ExchangeFolder],
+    ) -> Self {
+        let mode = mode_of(req.mode);
+        let contacts_folder = folders
+            .iter()
+            .find(|f| f.distinguished.as_deref() == Some("contacts"))
+            .map(|f| f.id.clone())
+            .unwrap_or_default();
+        let target_folder = profile
+            .export
+            .target_folder_id
+            .clone()
+            .unwrap_or(contacts_folder);
+        let mut watched = Vec::new();
+        if profile.import.enabled && mode != Mode::ExportOnly {
+            match profile.import.scope {
+                ImportScope::All => watched.extend(all_ids(folders)),
+                ImportScope::Folders => watched.extend(profile.import.folder_ids.iter().cloned()),
+            }
+        }
+        if profile.export.enabled && !watched.contains(&target_folder) && !target_folder.is_empty()
+        {
+            watched.push(target_folder.clone());
+        }
+        Run {
+            ctx,
+            req,
+            sink,
+            t,
+            profile,
+            mode,
+            owner,
+            watched,
+            target_folder,
+            links_by_item: HashMap::new(),
+            item_by_crm: HashMap::new(),
+            visible: HashSet::new(),
+            specific: None,
+            done_crm: HashSet::new(),
+            crm_matcher: None,
+            unlinked_items: Vec::new(),
+            failed_folders: HashSet::new(),
             counts: RunCounts::default(),
-            error: None,
-        };
+            seq: 0,
+        }
     }
-    let _ = sink;
-    failed("the sync engine is being built")
+
+    async fn run(&mut self) -> Result<(), Halt> {
+        if !self.profile.import.enabled && !self.profile.export.enabled {
+            return Ok(());
+        }
+        let store = &self.ctx.store;
+        for link in store.links(self.req.mailbox_id).await? {
+            self.item_by_crm.insert(link.crm_id, link.item_id.clone());
+            self.links_by_item.insert(link.item_id.clone(), link);
+        }
+        self.visible = store
+            .visible_contact_versions(&self.owner)
+            .await?
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
+        let states = self.exchange_phase().await?;
+        self.crm_phase().await?;
+        if !self.req.dry_run {
+            for (folder, state) in states {
+                if !self.failed_folders.contains(&folder) {
+                    store
+                        .save_sync_state(self.req.mailbox_id, &folder, Some(&state))
+                        .await?;
+                }
+            }
+        }
+        self.sink.progress(self.counts).await;
+        Ok(())
+    }
+
+    fn in_export_scope(&self, id: Uuid) -> bool {
+        self.visible.contains(&id) && self.specific.as_ref().is_none_or(|s| s.contains(&id))
+    }
+
+    fn crm_side(&self, r: &CrmRecord) -> CrmSide {
+        CrmSide {
+            id: r.id,
+            fields: MappedContact::from_crm(&r.fields),
+            version: r.version,
+            updated_at: r.updated_at,
+            deleted: r.deleted,
+            in_export_scope: self.in_export_scope(r.id),
+        }
+    }
+
+    fn ex_side(&self, c: &RemoteContact, feed_folder: &str) -> ExSide {
+        let folder_id = if c.folder_id.is_empty() {
+            feed_folder.to_owned()
+        } else {
+            c.folder_id.clone()
+        };
+        ExSide {
+            in_import_scope: self.watched.contains(&folder_id),
+            item_id: c.item_id.clone(),
+            change_key: c.change_key.clone(),
+            folder_id,
+            fields: c.fields.clone(),
+            last_modified: c.last_modified,
+            crm_contact_id: c.crm_contact_id,
+            deleted: false,
+        }
+    }
+
+    async fn stop_requested(&self) -> Result<(), Halt> {
+        if self.sink.should_stop().await {
+            Err(Halt::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- Exchange phase -------------------------------------------------------------
+
+    /// Reads every watched folder's feed, applies upserts then deletions; answers the new
+    /// state of each folder read to its end.
+    async fn exchange_phase(&mut self) -> Result<Vec<(String, String)>, Halt> {
+        let saved = if self.req.full {
+            HashMap::new()
+        } else {
+            self.ctx.store.sync_states(self.req.mailbox_id).await?
+        };
+        let mut upserts: Vec<(String, String)> = Vec::new();
+        let mut deletes: Vec<(String, String)> = Vec::new();
+        let mut states = Vec::new();
+        let mut seen = HashSet::new();
+        for folder in self.watched.clone() {
+            let mut state = saved.get(&folder).cloned();
+            let mut restarted = false;
+            loop {
+                match self.t.changes(&folder, state.as_deref()).await {
+                    Ok(page) => {
+                        for c in page.changes {
+                            match c {
+                                FeedChange::Upsert {
+                                    item_id,
+                                    change_key,
+                                } => {
+                                    let echo = self.links_by_item.get(&item_id).is_some_and(|l| {
+                                        l.change_key == change_key && !change_key.is_empty()
+                                    });
+                                    if !echo && seen.insert(item_id.clone()) {
+                                        upserts.push((folder.clone(), item_id));
+                                    }
+                                }
+                                FeedChange::Delete { item_id } => {
+                                    deletes.push((folder.clone(), item_id))
+                                }
+                            }
+                        }
+                        state = Some(page.sync_state);
+                        if page.done {
+                            states.push((folder.clone(), state.clone().unwrap_or_default()));
+                            break;
+                        }
+                    }
+                    // The state is unusable: read the folder from the start; links and
+                    // CrmContactId stamps make the replay create nothing twice.
+                    Err(e) if e.kind == ErrorKind::InvalidSyncState && !restarted => {
+                        tracing::warn!(mailbox = %self.req.mailbox_id, folder = %folder, "invalid sync state; resynchronizing the folder");
+                        restarted = true;
+                        state = None;
+                    }
+                    Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+                    Err(e) => {
+                        self.failed_folders.insert(folder.clone());
+                        self.record(
+                            "exchange_read",
+                            ItemOutcome::Failed,
+                            None,
+                            None,
+                            Some(&e),
+                            None,
+                        )
+                        .await;
+                        break;
+                    }
+                }
+            }
+        }
+        for chunk in upserts.chunks(CHUNK) {
+            self.stop_requested().await?;
+            self.upsert_chunk(chunk).await?;
+        }
+        for chunk in deletes.chunks(CHUNK) {
+            self.stop_requested().await?;
+            self.delete_chunk(chunk).await?;
+        }
+        Ok(states)
+    }
+
+    async fn upsert_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
+        let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
+        let results = self.read_items(&ids).await?;
+        let mut items = Vec::new();
+        for ((folder, item_id), result) in chunk.iter().zip(results) {
+            match result {
+                Ok(c) => items.push((folder.clone(), c)),
+                // Gone between the feed and the read: its deletion follows in a later feed.
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.failed_folders.insert(folder.clone());
+                    self.record(
+                        "exchange_read",
+                        ItemOutcome::Failed,
+                        None,
+                        Some(item_id),
+                        Some(&e),
+                        None,
+                    )
+                    .await;
+                }
+            }
+        }
+        let linked_crm: Vec<Uuid> = items
+            .iter()
+            .filter_map(|(_, c)| {
+                self.links_by_item
+                    .get(&c.item_id)
+                    .map(|l| l.crm_id)
+                    .or_else(|| {
+                        c.crm_contact_id
+                            .filter(|id| self.item_by_crm.contains_key(id))
+                    })
+            })
+            .collect();
+        let mut records: HashMap<Uuid, CrmRecord> = self
+            .ctx
+            .store
+            .contacts_for_sync(&linked_crm)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut pairs = Vec::new();
+        for (folder, c) in items {
+            let ex = self.ex_side(&c, &folder);
+            let link = self.links_by_item.get(&c.item_id).cloned().or_else(|| {
+                // Moved or recreated: the same CRM id under a new ItemId.
+                let crm_id = c.crm_contact_id?;
+                let old_item = self.item_by_crm.get(&crm_id)?;
+                self.links_by_item.get(old_item).map(|l| Link {
+                    item_id: c.item_id.clone(),
+                    ..l.clone()
+                })
+            });
+            let pair = match link {
+                Some(link) => {
+                    let record = records.remove(&link.crm_id);
+                    let crm = Some(match &record {
+                        Some(r) => self.crm_side(r),
+                        // Purged after deletion.
+                        None => CrmSide {
+                            id: link.crm_id,
+                            fields: link.crm_base.clone(),
+                            version: link.crm_version + 1,
+                            updated_at: Utc::now(),
+                            deleted: true,
+                            in_export_scope: false,
+                        },
+                    });
+                    Pair {
+                        crm,
+                        record,
+                        ex: Some(ex),
+                        link: Some(link),
+                    }
+                }
+                None => self.new_exchange_pair(ex, &c).await?,
+            };
+            if let Some(crm) = &pair.crm {
+                self.done_crm.insert(crm.id);
+            }
+            if pair.crm.is_none()
+                && pair.link.is_none()
+                && ex_in_target(&c, &folder, &self.target_folder)
+            {
+                self.unlinked_items.push(c.clone());
+            }
+            pairs.push(pair);
+        }
+        self.apply(pairs, true).await
+    }
+
+    /// A new Exchange item: the CRM contact it already is (by stamp, e-mail, name and
+    /// company), or none.
+    async fn new_exchange_pair(&mut self, ex: ExSide, c: &RemoteContact) -> Result<Pair, Halt> {
+        if self.crm_matcher.is_none() {
+            let linked: HashSet<Uuid> = self.item_by_crm.keys().copied().collect();
+            let candidates = self
+                .ctx
+                .store
+                .match_candidates(&self.owner)
+                .await?
+                .into_iter()
+                .filter(|r| !linked.contains(&r.id))
+                .map(|r| Candidate {
+                    key: r.id,
+                    crm_id: Some(r.id),
+                    fields: MappedContact::from_crm(&r.fields),
+                })
+                .collect();
+            self.crm_matcher = Some(Matcher::new(candidates));
+        }
+        let policy = self.profile.match_existing;
+        let by_stamp_only = c.crm_contact_id.is_some() && policy == MatchExisting::None;
+        let found = self.crm_matcher.as_mut().expect("built above").find(
+            &c.fields,
+            c.crm_contact_id,
+            if by_stamp_only {
+                MatchExisting::None
+            } else {
+                policy
+            },
+        );
+        let Some(m) = found else {
+            return Ok(Pair {
+                crm: None,
+                record: None,
+                ex: Some(ex),
+                link: None,
+            });
+        };
+        let record = self.ctx.store.contacts_for_sync(&[m.key]).await?.pop();
+        let crm = record.as_ref().map(|r| self.crm_side(r));
+        Ok(Pair {
+            crm,
+            record,
+            ex: Some(ex),
+            link: None,
+        })
+    }
+
+    async fn delete_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
+        let links: Vec<(String, Link)> = chunk
+            .iter()
+            .filter_map(|(folder, item)| {
+                self.links_by_item
+                    .get(item)
+                    .map(|l| (folder.clone(), l.clone()))
+            })
+            .collect();
+        let ids: Vec<Uuid> = links.iter().map(|(_, l)| l.crm_id).collect();
+        let mut records: HashMap<Uuid, CrmRecord> = self
+            .ctx
+            .store
+            .contacts_for_sync(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut pairs = Vec::new();
+        for (folder, link) in links {
+            let record = records.remove(&link.crm_id);
+            let crm = record.as_ref().map(|r| self.crm_side(r));
+            self.done_crm.insert(link.crm_id);
+            pairs.push(Pair {
+                crm,
+                record,
+                ex: Some(ExSide::deleted(link.item_id.clone(), folder)),
+                link: Some(link),
+            });
+        }
+        self.apply(pairs, true).await
+    }
+
+    // ---- CRM phase ------------------------------------------------------------------
+
+    async fn crm_phase(&mut self) -> Result<(), Halt> {
+        let versions = self.ctx.store.visible_contact_versions(&self.owner).await?;
+        let mut moved: Vec<Uuid> = Vec::new();
+        let mut seen = HashSet::new();
+        for v in &versions {
+            seen.insert(v.id);
+            if self.done_crm.contains(&v.id) {
+                continue;
+            }
+            let in_scope = self.in_export_scope(v.id);
+            match self
+                .item_by_crm
+                .get(&v.id)
+                .and_then(|i| self.links_by_item.get(i))
+            {
+                Some(l) if l.detached => {}
+                Some(l) => {
+                    if l.crm_version != v.version || l.crm_in_export_scope != in_scope || v.deleted
+                    {
+                        moved.push(v.id);
+                    }
+                }
+                None => {
+                    if !v.deleted
+                        && in_scope
+                        && self.profile.export.enabled
+                        && self.mode != Mode::ImportOnly
+                    {
+                        moved.push(v.id);
+                    }
+                }
+            }
+        }
+        // Linked contacts the owner no longer sees (unshared or purged).
+        for (crm_id, item) in &self.item_by_crm {
+            if !seen.contains(crm_id)
+                && !self.done_crm.contains(crm_id)
+                && self
+                    .links_by_item
+                    .get(item)
+                    .is_some_and(|l| !l.detached && l.crm_in_export_scope)
+            {
+                moved.push(*crm_id);
+            }
+        }
+        for chunk in moved.chunks(CHUNK) {
+            self.stop_requested().await?;
+            let mut records: HashMap<Uuid, CrmRecord> = self
+                .ctx
+                .store
+                .contacts_for_sync(chunk)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
+            let mut matcher = (!self.unlinked_items.is_empty()
+                && self.profile.match_existing != MatchExisting::None)
+                .then(|| {
+                    Matcher::new(
+                        self.unlinked_items
+                            .iter()
+                            .map(|c| Candidate {
+                                key: c.item_id.clone(),
+                                crm_id: c.crm_contact_id,
+                                fields: c.fields.clone(),
+                            })
+                            .collect(),
+                    )
+                });
+            let mut pairs = Vec::new();
+            for id in chunk {
+                let record = records.remove(id);
+                let link = self
+                    .item_by_crm
+                    .get(id)
+                    .and_then(|i| self.links_by_item.get(i))
+                    .cloned();
+                let crm = match (&record, &link) {
+                    (Some(r), _) => self.crm_side(r),
+                    (None, Some(l)) => CrmSide {
+                        id: *id,
+                        fields: l.crm_base.clone(),
+                        version: l.crm_version + 1,
+                        updated_at: Utc::now(),
+                        deleted: true,
+                        in_export_scope: false,
+                    },
+                    (None, None) => continue,
+                };
+                let mut ex = None;
+                if link.is_none()
+                    && let Some(m) = matcher.as_mut().and_then(|m| {
+                        m.find(&crm.fields, Some(crm.id), self.profile.match_existing)
+                    })
+                {
+                    let found = self.unlinked_items.iter().position(|c| c.item_id == m.key);
+                    if let Some(i) = found {
+                        let c = self.unlinked_items.remove(i);
+                        ex = Some(self.ex_side(&c, &self.target_folder.clone()));
+                    }
+                }
+                pairs.push(Pair {
+                    crm: Some(crm),
+                    record,
+                    ex,
+                    link,
+                });
+            }
+            self.apply(pairs, true).await?;
+        }
+        Ok(())
+    }
+
+    // ---- Apply ----------------------------------------------------------------------
+
+    /// Plans and applies a chunk of pairs: CRM writes (one transaction), then Exchange
+    /// writes (batches side by side), then links. `retry` allows one re-read and re-plan
+    /// of items whose ChangeKey moved under us.
+    fn apply(&mut self, pairs: Vec<Pair>, retry: bool) -> BoxFuture<'_, Result<(), Halt>> {
+        Box::pin(async move {
+            let planned: Vec<(Pair, Vec<Op>)> = pairs
+                .into_iter()
+                .map(|p| {
+                    let ops = plan(
+                        p.crm.as_ref(),
+                        p.ex.as_ref(),
+                        p.link.as_ref(),
+                        &self.profile,
+                        self.mode,
+                    );
+                    (p, ops)
+                })
+                .collect();
+            if self.req.dry_run {
+                for (p, ops) in &planned {
+                    for op in ops {
+                        self.count_and_record(op, p, ItemOutcome::Planned, None, None)
+                            .await;
+                    }
+                }
+                self.sink.progress(self.counts).await;
+                return Ok(());
+            }
+            let mut work: Vec<Work> = planned
+                .into_iter()
+                .map(|(pair, ops)| Work::new(pair, ops))
+                .collect();
+            self.apply_crm(&mut work).await?;
+            let conflicts = self.apply_exchange(&mut work).await?;
+            self.apply_links(&mut work).await?;
+            self.sink.progress(self.counts).await;
+            if !conflicts.is_empty() {
+                self.replan_conflicts(conflicts, retry).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn apply_crm(&mut self, work: &mut [Work]) -> Result<(), Halt> {
+        // Account links for imported or re-companied contacts, one query per chunk.
+        let companies: Vec<String> = work
+            .iter()
+            .flat_map(|w| w.ops.iter())
+            .filter_map(|op| match op {
+                Op::CreateInCrm { fields, .. } => fields.get(Field::Company).map(str::to_owned),
+                Op::UpdateCrm { changes, .. } => changes.get(&Field::Company).cloned().flatten(),
+                _ => None,
+            })
+            .collect();
+        let accounts = self
+            .ctx
+            .store
+            .account_candidates(&self.owner, &companies)
+            .await?;
+        let account_for = |company: Option<&str>| {
+            let list = company
+                .and_then(|c| accounts.get(&name_key(c)))
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            link_account(company, list)
+        };
+
+        let mut writes = Vec::new();
+        let mut targets: Vec<(usize, usize)> = Vec::new();
+        for (wi, w) in work.iter().enumerate() {
+            for (oi, op) in w.ops.iter().enumerate() {
+                let write = match op {
+                    Op::CreateInCrm { fields, .. } => {
+                        let mut f = ContactFields::default();
+                        fieldmap::apply_to_crm(&mut f, &all_changes(fields));
+                        f.account_id = account_for(f.company.as_deref());
+                        f.normalize();
+                        CrmWrite::Create(f)
+                    }
+                    Op::UpdateCrm { crm_id, changes } => {
+                        let Some(record) = &w.pair.record else {
+                            continue;
+                        };
+                        let mut f = record.fields.clone();
+                        fieldmap::apply_to_crm(&mut f, changes);
+                        if changes.contains_key(&Field::Company) {
+                            f.account_id = account_for(f.company.as_deref());
+                        }
+                        f.normalize();
+                        CrmWrite::Update {
+                            id: *crm_id,
+                            fields: f,
+                        }
+                    }
+                    Op::DeleteInCrm { crm_id } => CrmWrite::Delete { id: *crm_id },
+                    _ => continue,
+                };
+                writes.push(write);
+                targets.push((wi, oi));
+            }
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let results = self
+            .ctx
+            .store
+            .apply_crm_writes(&self.owner.user_id, writes)
+            .await?;
+        for ((wi, oi), result) in targets.into_iter().zip(results) {
+            let op = work[wi].ops[oi].clone();
+            match result {
+                Ok(record) => {
+                    let before = work[wi]
+                        .pair
+                        .record
+                        .as_ref()
+                        .map(|r| serde_json::to_value(&r.fields).unwrap_or_default());
+                    let before = if matches!(op, Op::CreateInCrm { .. }) {
+                        None
+                    } else {
+                        before
+                    };
+                    self.visible.insert(record.id);
+                    let w = &mut work[wi];
+                    w.crm_now = Some(self.crm_side(&record));
+                    w.pair.record = Some(record);
+                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Applied, None, before)
+                        .await;
+                }
+                Err(e) => {
+                    work[wi].failed = true;
+                    let err = TransportError {
+                        kind: ErrorKind::Permanent,
+                        code: None,
+                        message: e.to_string(),
+                    };
+                    self.count_and_record(
+                        &op,
+                        &work[wi].pair,
+                        ItemOutcome::Failed,
+                        Some(&err),
+                        None,
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Exchange writes; answers the pairs whose ChangeKey moved (to re-read and re-plan).
+    async fn apply_exchange(&mut self, work: &mut [Work]) -> Result<Vec<String>, Halt> {
+        let mut creates: Vec<(usize, Uuid, MappedContact)> = Vec::new();
+        let mut updates: Vec<(usize, Option<usize>, ItemUpdate)> = Vec::new();
+        let mut deletes: Vec<(usize, usize, String)> = Vec::new();
+        for (wi, w) in work.iter().enumerate() {
+            if w.failed {
+                continue;
+            }
+            for (oi, op) in w.ops.iter().enumerate() {
+                match op {
+                    Op::CreateInExchange { crm_id, fields } => {
+                        creates.push((wi, *crm_id, fields.clone()))
+                    }
+                    Op::UpdateExchange {
+                        item_id,
+                        change_key,
+                        changes,
+                        stamp,
+                    } => updates.push((
+                        wi,
+                        Some(oi),
+                        ItemUpdate {
+                            item_id: item_id.clone(),
+                            change_key: change_key.clone(),
+                            changes: changes.clone(),
+                            stamp: *stamp,
+                        },
+                    )),
+                    // An imported item gets its CRM id stamped, so a lost link is found again.
+                    Op::CreateInCrm {
+                        item_id,
+                        change_key,
+                        ..
+                    } => {
+                        if let Some(crm) = &w.crm_now {
+                            updates.push((
+                                wi,
+                                None,
+                                ItemUpdate {
+                                    item_id: item_id.clone(),
+                                    change_key: change_key.clone(),
+                                    changes: Changes::new(),
+                                    stamp: Some(crm.id),
+                                },
+                            ));
+                        }
+                    }
+                    Op::DeleteInExchange { item_id } => deletes.push((wi, oi, item_id.clone())),
+                    _ => {}
+                }
+            }
+        }
+
+        let target = self.target_folder.clone();
+        let create_batches: Vec<Vec<(Uuid, MappedContact)>> = creates
+            .chunks(ITEM_BATCH)
+            .map(|c| c.iter().map(|(_, id, f)| (*id, f.clone())).collect())
+            .collect();
+        let results = join_all(
+            create_batches
+                .iter()
+                .map(|b| self.t.create_contacts(&target, b)),
+        )
+        .await;
+        let results = flatten(
+            results,
+            &create_batches.iter().map(Vec::len).collect::<Vec<_>>(),
+        );
+        for ((wi, crm_id, fields), result) in creates.into_iter().zip(results) {
+            let op = work[wi]
+                .ops
+                .iter()
+                .find(|o| matches!(o, Op::CreateInExchange { .. }))
+                .cloned()
+                .expect("create op");
+            match result {
+                Ok(written) => {
+                    work[wi].ex_now = Some(ExSide {
+                        item_id: written.item_id,
+                        change_key: written.change_key,
+                        folder_id: target.clone(),
+                        fields,
+                        last_modified: Utc::now(),
+                        crm_contact_id: Some(crm_id),
+                        deleted: false,
+                        in_import_scope: self.watched.contains(&target),
+                    });
+                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Applied, None, None)
+                        .await;
+                }
+                Err(e) => {
+                    if e.kind == ErrorKind::Auth {
+                        return Err(Halt::Failed(e.to_string()));
+                    }
+                    work[wi].failed = true;
+                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Failed, Some(&e), None)
+                        .await;
+                }
+            }
+        }
+
+        let update_batches: Vec<Vec<ItemUpdate>> = updates
+            .chunks(ITEM_BATCH)
+            .map(|c| c.iter().map(|(_, _, u)| u.clone()).collect())
+            .collect();
+        let results = join_all(update_batches.iter().map(|b| self.t.update_contacts(b))).await;
+        let results = flatten(
+            results,
+            &update_batches.iter().map(Vec::len).collect::<Vec<_>>(),
+        );
+        let mut conflicts = Vec::new();
+        for ((wi, oi, update), result) in updates.into_iter().zip(results) {
+            match result {
+                Ok(written) => {
+                    let w = &mut work[wi];
+                    let mut ex = w
+                        .ex_now
+                        .clone()
+                        .or_else(|| w.pair.ex.clone())
+                        .or_else(|| w.pair.link.as_ref().map(ex_from_link))
+                        .expect("an updated item has a side");
+                    ex.fields.apply(&update.changes);
+                    ex.change_key = written.change_key;
+                    ex.item_id = written.item_id;
+                    if update.stamp.is_some() {
+                        ex.crm_contact_id = update.stamp;
+                    }
+                    w.ex_now = Some(ex);
+                    if let Some(oi) = oi {
+                        let op = work[wi].ops[oi].clone();
+                        if !update.changes.is_empty() {
+                            self.count_and_record(
+                                &op,
+                                &work[wi].pair,
+                                ItemOutcome::Applied,
+                                None,
+                                None,
+                            )
+                            .await;
+                        }
+                    }
+                }
+                Err(e) if e.kind == ErrorKind::Conflict && oi.is_some() => {
+                    work[wi].failed = true;
+                    conflicts.push(update.item_id);
+                }
+                Err(e) if e.kind == ErrorKind::NotFound && oi.is_some() => {
+                    // Deleted under us: plan the pair again as an Exchange deletion.
+                    work[wi].failed = true;
+                    work[wi].gone = true;
+                }
+                Err(e) => {
+                    if e.kind == ErrorKind::Auth {
+                        return Err(Halt::Failed(e.to_string()));
+                    }
+                    work[wi].failed = true;
+                    let op = oi
+                        .map(|oi| work[wi].ops[oi].clone())
+                        .unwrap_or(Op::UpdateExchange {
+                            item_id: update.item_id.clone(),
+                            change_key: update.change_key.clone(),
+                            changes: Changes::new(),
+                            stamp: update.stamp,
+                        });
+                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Failed, Some(&e), None)
+                        .await;
+                }
+            }
+        }
+
+        let delete_batches: Vec<Vec<String>> = deletes
+            .chunks(ITEM_BATCH)
+            .map(|c| c.iter().map(|(_, _, id)| id.clone()).collect())
+            .collect();
+        let results = join_all(delete_batches.iter().map(|b| self.t.delete_contacts(b))).await;
+        let results = flatten(
+            results,
+            &delete_batches.iter().map(Vec::len).collect::<Vec<_>>(),
+        );
+        for ((wi, oi, _), result) in deletes.into_iter().zip(results) {
+            let op = work[wi].ops[oi].clone();
+            match result {
+                Ok(())
+                | Err(TransportError {
+                    kind: ErrorKind::NotFound,
+                    ..
+                }) => {
+                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Applied, None, None)
+                        .await;
+                }
+                Err(e) => {
+                    work[wi].failed = true;
+                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Failed, Some(&e), None)
+                        .await;
+                }
+            }
+        }
+        // Pairs whose item vanished under an update are planned again as deletions.
+        let gone: Vec<Pair> = work
+            .iter_mut()
+            .filter(|w| w.gone)
+            .map(|w| {
+                w.gone = false;
+                let mut p = w.pair.clone();
+                let item = p
+                    .link
+                    .as_ref()
+                    .map(|l| l.item_id.clone())
+                    .or(p.ex.as_ref().map(|e| e.item_id.clone()))
+                    .unwrap_or_default();
+                let folder = p
+                    .link
+                    .as_ref()
+                    .map(|l| l.folder_id.clone())
+                    .unwrap_or_default();
+                p.ex = Some(ExSide::deleted(item, folder));
+                p
+            })
+            .collect();
+        if !gone.is_empty() {
+            self.apply(gone, false).await?;
+        }
+        Ok(conflicts)
+    }
+
+    async fn apply_links(&mut self, work: &mut [Work]) -> Result<(), Halt> {
+        let mut links = Vec::new();
+        for w in work.iter() {
+            if w.failed {
+                continue;
+            }
+            for op in &w.ops {
+                match op {
+                    Op::Link { .. } | Op::CreateInCrm { .. } | Op::CreateInExchange { .. } => {
+                        let crm = w
+                            .crm_now
+                            .clone()
+                            .or_else(|| w.pair.crm.clone())
+                            .or_else(|| w.pair.link.as_ref().map(crm_from_link));
+                        let ex = w
+                            .ex_now
+                            .clone()
+                            .or_else(|| w.pair.ex.clone())
+                            .or_else(|| w.pair.link.as_ref().map(ex_from_link));
+                        if let (Some(crm), Some(ex)) = (crm, ex) {
+                            links.push(Link::new(&crm, &ex));
+                        }
+                        break;
+                    }
+                    Op::Unlink { .. } => {
+                        if let Some(l) = &w.pair.link {
+                            links.push(Link {
+                                detached: true,
+                                ..l.clone()
+                            });
+                            self.count_and_record(op, &w.pair, ItemOutcome::Applied, None, None)
+                                .await;
+                        }
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if w.pair.link.is_none()
+                && w.pair.crm.is_some()
+                && w.pair.ex.is_some()
+                && w.ops.iter().any(|o| matches!(o, Op::Link { .. }))
+            {
+                self.counts.linked += 1;
+                self.record(
+                    "link",
+                    ItemOutcome::Applied,
+                    w.pair.crm.as_ref().map(|c| c.id),
+                    w.pair.ex.as_ref().map(|e| e.item_id.as_str()),
+                    None,
+                    None,
+                )
+                .await;
+            }
+        }
+        // A moved item's old id no longer names the pair.
+        for w in work.iter() {
+            if let (Some(old), Some(ex)) = (&w.pair.link, &w.pair.ex)
+                && !w.failed
+            {
+                let previous = self.item_by_crm.get(&old.crm_id).cloned();
+                if let Some(prev) = previous.filter(|p| *p != ex.item_id) {
+                    self.links_by_item.remove(&prev);
+                }
+            }
+        }
+        self.ctx
+            .store
+            .save_links(self.req.mailbox_id, &links)
+            .await?;
+        for l in links {
+            self.item_by_crm.insert(l.crm_id, l.item_id.clone());
+            self.links_by_item.insert(l.item_id.clone(), l);
+        }
+        Ok(())
+    }
+
+    /// Re-reads items whose ChangeKey moved under an update and plans them again, once.
+    async fn replan_conflicts(&mut self, item_ids: Vec<String>, retry: bool) -> Result<(), Halt> {
+        if !retry {
+            for id in &item_ids {
+                let err = TransportError {
+                    kind: ErrorKind::Conflict,
+                    code: Some("ErrorIrresolvableConflict".into()),
+                    message: "changed again while being updated".into(),
+                };
+                self.record(
+                    "exchange_update",
+                    ItemOutcome::Failed,
+                    None,
+                    Some(id),
+                    Some(&err),
+                    None,
+                )
+                .await;
+            }
+            return Ok(());
+        }
+        let fresh = self.read_items(&item_ids).await?;
+        let mut pairs = Vec::new();
+        for (id, result) in item_ids.iter().zip(fresh) {
+            let Some(link) = self.links_by_item.get(id).cloned() else {
+                continue;
+            };
+            let record = self
+                .ctx
+                .store
+                .contacts_for_sync(&[link.crm_id])
+                .await?
+                .pop();
+            let crm = record.as_ref().map(|r| self.crm_side(r));
+            let ex = match result {
+                Ok(c) => self.ex_side(&c, &link.folder_id.clone()),
+                Err(_) => ExSide::deleted(id.clone(), link.folder_id.clone()),
+            };
+            pairs.push(Pair {
+                crm,
+                record,
+                ex: Some(ex),
+                link: Some(link),
+            });
+        }
+        self.apply(pairs, false).await
+    }
+
+    /// Reads items in batches side by side; one result per id, in order.
+    async fn read_items(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Result<RemoteContact, TransportError>>, Halt> {
+        let batches: Vec<&[String]> = ids.chunks(ITEM_BATCH).collect();
+        let results = join_all(batches.iter().map(|b| self.t.get_contacts(b))).await;
+        if let Some(Err(e)) = results
+            .iter()
+            .find(|r| matches!(r, Err(e) if e.kind == ErrorKind::Auth))
+        {
+            return Err(Halt::Failed(e.to_string()));
+        }
+        Ok(flatten(
+            results,
+            &batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+        ))
+    }
+
+    // ---- Reporting ------------------------------------------------------------------
+
+    async fn count_and_record(
+        &mut self,
+        op: &Op,
+        pair: &Pair,
+        outcome: ItemOutcome,
+        err: Option<&TransportError>,
+        before: Option<serde_json::Value>,
+    ) {
+        let (name, crm_id, item_id): (&str, Option<Uuid>, Option<String>) = match op {
+            Op::Unchanged => {
+                if outcome != ItemOutcome::Failed {
+                    self.counts.unchanged += 1;
+                }
+                return;
+            }
+            Op::Link { .. } => return,
+            Op::CreateInCrm { item_id, .. } => (
+                "crm_create",
+                pair.record.as_ref().map(|r| r.id),
+                Some(item_id.clone()),
+            ),
+            Op::UpdateCrm { crm_id, .. } => (
+                "crm_update",
+                Some(*crm_id),
+                pair.ex.as_ref().map(|e| e.item_id.clone()),
+            ),
+            Op::DeleteInCrm { crm_id } => (
+                "crm_delete",
+                Some(*crm_id),
+                pair.ex.as_ref().map(|e| e.item_id.clone()),
+            ),
+            Op::CreateInExchange { crm_id, .. } => ("exchange_create", Some(*crm_id), None),
+            Op::UpdateExchange { item_id, .. } => (
+                "exchange_update",
+                pair.crm.as_ref().map(|c| c.id),
+                Some(item_id.clone()),
+            ),
+            Op::DeleteInExchange { item_id } => (
+                "exchange_delete",
+                pair.crm.as_ref().map(|c| c.id),
+                Some(item_id.clone()),
+            ),
+            Op::Unlink { crm_id, item_id } => ("unlink", Some(*crm_id), Some(item_id.clone())),
+        };
+        if outcome == ItemOutcome::Failed {
+            self.counts.failed += 1;
+        } else {
+            let c = &mut self.counts;
+            match name {
+                "crm_create" => c.crm_created += 1,
+                "crm_update" => c.crm_updated += 1,
+                "crm_delete" => c.crm_deleted += 1,
+                "exchange_create" => c.exchange_created += 1,
+                "exchange_update" => c.exchange_updated += 1,
+                "exchange_delete" => c.exchange_deleted += 1,
+                _ => c.unlinked += 1,
+            }
+        }
+        self.record(name, outcome, crm_id, item_id.as_deref(), err, before)
+            .await;
+    }
+
+    async fn record(
+        &mut self,
+        op: &str,
+        outcome: ItemOutcome,
+        crm_id: Option<Uuid>,
+        item_id: Option<&str>,
+        err: Option<&TransportError>,
+        before: Option<serde_json::Value>,
+    ) {
+        if outcome == ItemOutcome::Failed
+            && matches!(op, "exchange_read" | "exchange_update")
+            && crm_id.is_none()
+        {
+            self.counts.failed += 1;
+        }
+        self.seq += 1;
+        let item = RunItem {
+            seq: self.seq,
+            op: op.to_owned(),
+            outcome,
+            crm_id,
+            item_id: item_id.map(str::to_owned),
+            code: err.and_then(|e| e.code.clone()),
+            message: err.map(|e| e.message.clone()),
+            before,
+            created_at: Utc::now(),
+        };
+        self.sink.item(item).await;
+    }
+}
+
+/// One planned pair on its way through the apply steps.
+struct Work {
+    pair: Pair,
+    ops: Vec<Op>,
+    /// Sides after this run's writes.
+    crm_now: Option<CrmSide>,
+    ex_now: Option<ExSide>,
+    /// A write of this pair failed: its link stays as it was, the next run retries.
+    failed: bool,
+    /// The item vanished under an update.
+    gone: bool,
+}
+
+impl Work {
+    fn new(pair: Pair, ops: Vec<Op>) -> Work {
+        Work {
+            pair,
+            ops,
+            crm_now: None,
+            ex_now: None,
+            failed: false,
+            gone: false,
+        }
+    }
+}
+
+/// Every field of a contact as changes (what a create writes).
+fn all_changes(fields: &MappedContact) -> Changes {
+    fields
+        .iter()
+        .map(|(f, v)| (f, Some(v.to_owned())))
+        .collect()
+}
+
+fn crm_from_link(l: &Link) -> CrmSide {
+    CrmSide {
+        id: l.crm_id,
+        fields: l.crm_base.clone(),
+        version: l.crm_version,
+        updated_at: Utc::now(),
+        deleted: false,
+        in_export_scope: l.crm_in_export_scope,
+    }
+}
+
+fn ex_from_link(l: &Link) -> ExSide {
+    ExSide {
+        item_id: l.item_id.clone(),
+        change_key: l.change_key.clone(),
+        folder_id: l.folder_id.clone(),
+        fields: l.ex_base.clone(),
+        last_modified: Utc::now(),
+        crm_contact_id: Some(l.crm_id),
+        deleted: false,
+        in_import_scope: true,
+    }
+}
+
+fn ex_in_target(c: &RemoteContact, feed_folder: &str, target: &str) -> bool {
+    let folder = if c.folder_id.is_empty() {
+        feed_folder
+    } else {
+        &c.folder_id
+    };
+    folder == target
+}
+
+/// Flattens per-batch results into per-item results; a failed batch fails its items.
+fn flatten<R>(
+    batches: Vec<Result<Vec<Result<R, TransportError>>, TransportError>>,
+    sizes: &[usize],
+) -> Vec<Result<R, TransportError>> {
+    let mut out = Vec::new();
+    for (batch, size) in batches.into_iter().zip(sizes) {
+        match batch {
+            Ok(items) => out.extend(items),
+            Err(e) => out.extend((0..*size).map(|_| Err(e.clone()))),
+        }
+    }
+    out
 }

@@ -2,15 +2,23 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use ews::ops::DeleteType;
 use ews::ops::find_folder::FolderTraversal;
-use ews::types::{BaseFolderId, Folder, PropertyPath, Restriction};
+use ews::ops::sync_folder_items::SyncChange;
+use ews::ops::update_item::{ConflictResolution, ItemChange};
+use ews::types::{
+    BaseFolderId, BaseShape, Folder, Item, ItemId, ItemShape, PropertyPath, Restriction,
+};
 use ews::{Auth, ClientConfig, EwsClient, RetryPolicy};
+use uuid::Uuid;
 
 use super::{
-    Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, Step, StepStatus, TransportError,
+    BatchResult, Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, FEED_PAGE, FeedChange,
+    FeedPage, ItemUpdate, RemoteContact, Step, StepStatus, TransportError, Written,
 };
 use crate::domain::mailbox::is_internal_ip;
 use crate::store::mailboxes::MailboxConnection;
+use crate::sync::fieldmap::{self, MappedContact};
 
 impl From<ews::Error> for TransportError {
     fn from(e: ews::Error) -> Self {
@@ -160,6 +168,138 @@ impl ExchangeContacts for EwsTransport {
         }
         Ok(into_tree(flat))
     }
+
+    async fn changes(
+        &self,
+        folder_id: &str,
+        sync_state: Option<&str>,
+    ) -> Result<FeedPage, TransportError> {
+        let page = self
+            .client
+            .sync_folder_items(
+                BaseFolderId::id(folder_id),
+                sync_state,
+                FEED_PAGE,
+                Vec::new(),
+            )
+            .await?;
+        let changes = page
+            .changes
+            .into_iter()
+            .filter_map(|c| match c {
+                SyncChange::Create(i) | SyncChange::Update(i) => {
+                    // Contact groups and other items of a contacts folder are not contacts.
+                    let id = match &i.item {
+                        Item::Contact(_) => i.item.item_id()?,
+                        _ => return None,
+                    };
+                    Some(FeedChange::Upsert {
+                        item_id: id.id.clone(),
+                        change_key: id.change_key.clone().unwrap_or_default(),
+                    })
+                }
+                SyncChange::Delete(d) => Some(FeedChange::Delete {
+                    item_id: d.item_id.id,
+                }),
+                SyncChange::ReadFlagChange(_) => None,
+            })
+            .collect();
+        Ok(FeedPage {
+            changes,
+            sync_state: page.sync_state,
+            done: page.includes_last_item_in_range,
+        })
+    }
+
+    async fn get_contacts(&self, item_ids: &[String]) -> BatchResult<RemoteContact> {
+        let ids: Vec<ItemId> = item_ids.iter().map(ItemId::id_only).collect();
+        let shape = ItemShape::new(BaseShape::AllProperties, fieldmap::extended_paths());
+        let results = self.client.get_items(&ids, shape).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                let item = r?;
+                let contact = item
+                    .into_contact()
+                    .ok_or_else(|| permanent("the item is not a contact"))?;
+                remote_contact(contact)
+            })
+            .collect())
+    }
+
+    async fn create_contacts(
+        &self,
+        folder_id: &str,
+        contacts: &[(Uuid, MappedContact)],
+    ) -> BatchResult<Written> {
+        let items = contacts
+            .iter()
+            .map(|(crm_id, fields)| Item::Contact(fieldmap::to_exchange_contact(fields, *crm_id)))
+            .collect();
+        let results = self
+            .client
+            .create_items(Some(BaseFolderId::id(folder_id)), items)
+            .await?;
+        Ok(results.into_iter().map(|r| Ok(written(r?))).collect())
+    }
+
+    async fn update_contacts(&self, updates: &[ItemUpdate]) -> BatchResult<Written> {
+        let changes = updates
+            .iter()
+            .map(|u| {
+                let mut list = fieldmap::exchange_updates(&u.changes);
+                if let Some(crm_id) = u.stamp {
+                    list.push(fieldmap::stamp_crm_contact_id(crm_id));
+                }
+                ItemChange::new(ItemId::new(u.item_id.clone(), u.change_key.clone()), list)
+            })
+            .collect();
+        let results = self
+            .client
+            .update_items(changes, ConflictResolution::NeverOverwrite)
+            .await?;
+        Ok(results.into_iter().map(|r| Ok(written(r?))).collect())
+    }
+
+    async fn delete_contacts(&self, item_ids: &[String]) -> BatchResult<()> {
+        let ids: Vec<ItemId> = item_ids.iter().map(ItemId::id_only).collect();
+        let results = self
+            .client
+            .delete_items(&ids, DeleteType::MoveToDeletedItems)
+            .await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map_err(TransportError::from))
+            .collect())
+    }
+}
+
+fn written(id: ItemId) -> Written {
+    Written {
+        change_key: id.change_key.unwrap_or_default(),
+        item_id: id.id,
+    }
+}
+
+fn remote_contact(c: ews::types::Contact) -> Result<RemoteContact, TransportError> {
+    let id = c
+        .item_id
+        .clone()
+        .ok_or_else(|| permanent("a contact without an ItemId"))?;
+    Ok(RemoteContact {
+        fields: MappedContact::from_exchange(&c),
+        crm_contact_id: fieldmap::crm_contact_id(&c),
+        folder_id: c
+            .parent_folder_id
+            .as_ref()
+            .map(|f| f.id.clone())
+            .unwrap_or_default(),
+        last_modified: c
+            .last_modified_time
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+        item_id: id.id,
+        change_key: id.change_key.unwrap_or_default(),
+    })
 }
 
 fn flat_folder(f: Folder) -> ExchangeFolder {

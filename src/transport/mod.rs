@@ -5,8 +5,12 @@ pub mod ews;
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::sync::fieldmap::{Changes, MappedContact};
 
 /// How a transport call failed, in terms a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -102,10 +106,97 @@ pub struct Diagnosis {
     pub steps: Vec<Step>,
 }
 
+/// A contact as Exchange holds it, mapped to the synchronized fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteContact {
+    pub item_id: String,
+    pub change_key: String,
+    pub folder_id: String,
+    pub fields: MappedContact,
+    pub last_modified: DateTime<Utc>,
+    /// The CRM id stamped on the item by a previous sync.
+    pub crm_contact_id: Option<Uuid>,
+}
+
+/// One entry of a folder's change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedChange {
+    /// Created or changed; the ChangeKey tells our own echoes apart without a read.
+    Upsert { item_id: String, change_key: String },
+    /// Deleted, or moved out of the folder.
+    Delete { item_id: String },
+}
+
+/// One page of a folder's change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    pub changes: Vec<FeedChange>,
+    /// The state to continue from.
+    pub sync_state: String,
+    /// No more changes after this page.
+    pub done: bool,
+}
+
+/// Changes to write to one Exchange item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemUpdate {
+    pub item_id: String,
+    /// The ChangeKey the changes are based on: a newer one on the server is a conflict.
+    pub change_key: String,
+    pub changes: Changes,
+    /// Also stamp the item with this CRM id.
+    pub stamp: Option<Uuid>,
+}
+
+/// A written item's new identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub item_id: String,
+    pub change_key: String,
+}
+
+/// Per-item results of a batch, in input order; the outer error fails the whole batch.
+pub type BatchResult<T> = Result<Vec<Result<T, TransportError>>, TransportError>;
+
+/// The most changes one feed page returns (Exchange's limit).
+pub const FEED_PAGE: u32 = 512;
+/// Items per read or write batch.
+pub const ITEM_BATCH: usize = 100;
+
 /// The operations the service uses on a mailbox's contacts.
 pub trait ExchangeContacts: Send + Sync {
-    /// Every contacts folder of the mailbox, as a tree.
+    /// Every contacts folder of the mailbox, as a tree; the default Contacts folder is the
+    /// one with `distinguished = "contacts"`.
     fn contact_folders(
         &self,
     ) -> impl Future<Output = Result<Vec<ExchangeFolder>, TransportError>> + Send;
+
+    /// The next page of a folder's changes since `sync_state` (`None` = from the start).
+    fn changes(
+        &self,
+        folder_id: &str,
+        sync_state: Option<&str>,
+    ) -> impl Future<Output = Result<FeedPage, TransportError>> + Send;
+
+    /// Contacts by id (at most [`ITEM_BATCH`]).
+    fn get_contacts(
+        &self,
+        item_ids: &[String],
+    ) -> impl Future<Output = BatchResult<RemoteContact>> + Send;
+
+    /// Creates contacts in a folder, each stamped with its CRM id.
+    fn create_contacts(
+        &self,
+        folder_id: &str,
+        contacts: &[(Uuid, MappedContact)],
+    ) -> impl Future<Output = BatchResult<Written>> + Send;
+
+    /// Writes changes, failing an item whose ChangeKey moved (no overwrite of others' edits).
+    fn update_contacts(
+        &self,
+        updates: &[ItemUpdate],
+    ) -> impl Future<Output = BatchResult<Written>> + Send;
+
+    /// Deletes items (recoverably: into Deleted Items).
+    fn delete_contacts(&self, item_ids: &[String]) -> impl Future<Output = BatchResult<()>> + Send;
 }

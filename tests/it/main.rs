@@ -8,3 +8,5 @@ mod folders;
 mod mailboxes;
 mod operations;
 mod support;
+mod sync;
+mod sync_support;

@@ -1,0 +1,414 @@
+//! What the sync engine keeps and reads: links, folder sync states, and the CRM contacts
+//! of a mailbox owner seen the way sync needs them.
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::entities::{
+    accounts, contact_folder_members, contact_folders, contact_links, contacts, folder_sync_states,
+};
+use super::grants::{self, RecordKind};
+use super::{Store, StoreError, StoreResult, new_id};
+use crate::domain::access::Caller;
+use crate::domain::account::name_key;
+use crate::domain::contact::ContactFields;
+use crate::domain::folder::{FolderFilter, FolderKind};
+use crate::domain::profile::{ContactSyncProfile, ExportScope};
+use crate::sync::{AccountCandidate, Link, MappedContact};
+
+/// A CRM contact as sync sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrmRecord {
+    pub id: Uuid,
+    pub fields: ContactFields,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+    pub deleted: bool,
+}
+
+/// A CRM contact's version, for finding what moved without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactVersion {
+    pub id: Uuid,
+    pub version: i32,
+    pub deleted: bool,
+}
+
+/// A CRM write of sync.
+#[derive(Debug, Clone)]
+pub enum CrmWrite {
+    /// Import a contact, owned by the mailbox owner.
+    Create(ContactFields),
+    /// Replace the fields of a contact.
+    Update { id: Uuid, fields: ContactFields },
+    /// Tombstone a contact.
+    Delete { id: Uuid },
+}
+
+fn record(m: contacts::Model) -> CrmRecord {
+    CrmRecord {
+        id: m.id,
+        version: m.version,
+        updated_at: m.updated_at,
+        deleted: m.deleted_at.is_some(),
+        fields: super::contacts::fields_of(&m),
+    }
+}
+
+fn link_of(m: contact_links::Model) -> Link {
+    Link {
+        crm_id: m.crm_id,
+        item_id: m.item_id,
+        change_key: m.change_key,
+        folder_id: m.folder_id,
+        crm_version: m.crm_version,
+        crm_in_export_scope: m.crm_in_export_scope,
+        crm_base: serde_json::from_str(&m.crm_base).unwrap_or_default(),
+        ex_base: serde_json::from_str(&m.ex_base).unwrap_or_default(),
+        crm_fingerprint: m.crm_fingerprint,
+        ex_fingerprint: m.ex_fingerprint,
+        detached: m.detached,
+    }
+}
+
+fn json(m: &MappedContact) -> String {
+    serde_json::to_string(m).expect("mapped contact serializes")
+}
+
+fn visible(owner: &Caller) -> Option<sea_orm::sea_query::SimpleExpr> {
+    grants::visible_condition(
+        owner,
+        RecordKind::Contact,
+        contacts::Column::Id,
+        contacts::Column::OwnerId,
+    )
+}
+
+impl Store {
+    /// Every link of a mailbox.
+    pub async fn links(&self, mailbox_id: Uuid) -> StoreResult<Vec<Link>> {
+        Ok(contact_links::Entity::find()
+            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(link_of)
+            .collect())
+    }
+
+    /// Records links as given (one per CRM contact and per item: the older rows of either
+    /// go).
+    pub async fn save_links(&self, mailbox_id: Uuid, links: &[Link]) -> StoreResult<()> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write_txn().await?;
+        for chunk in links.chunks(200) {
+            contact_links::Entity::delete_many()
+                .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+                .filter(
+                    Condition::any()
+                        .add(contact_links::Column::CrmId.is_in(chunk.iter().map(|l| l.crm_id)))
+                        .add(
+                            contact_links::Column::ItemId
+                                .is_in(chunk.iter().map(|l| l.item_id.clone())),
+                        ),
+                )
+                .exec(&txn)
+                .await?;
+            let now = Utc::now();
+            let rows = chunk.iter().map(|l| contact_links::ActiveModel {
+                id: Set(new_id()),
+                mailbox_id: Set(mailbox_id),
+                crm_id: Set(l.crm_id),
+                item_id: Set(l.item_id.clone()),
+                change_key: Set(l.change_key.clone()),
+                folder_id: Set(l.folder_id.clone()),
+                crm_version: Set(l.crm_version),
+                crm_in_export_scope: Set(l.crm_in_export_scope),
+                crm_base: Set(json(&l.crm_base)),
+                ex_base: Set(json(&l.ex_base)),
+                crm_fingerprint: Set(l.crm_fingerprint.clone()),
+                ex_fingerprint: Set(l.ex_fingerprint.clone()),
+                detached: Set(l.detached),
+                updated_at: Set(now),
+            });
+            contact_links::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The saved SyncFolderItems state of each folder of a mailbox.
+    pub async fn sync_states(&self, mailbox_id: Uuid) -> StoreResult<HashMap<String, String>> {
+        Ok(folder_sync_states::Entity::find()
+            .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|r| (r.folder_id, r.sync_state))
+            .collect())
+    }
+
+    /// Saves (or, with `None`, forgets) a folder's sync state.
+    pub async fn save_sync_state(
+        &self,
+        mailbox_id: Uuid,
+        folder_id: &str,
+        state: Option<&str>,
+    ) -> StoreResult<()> {
+        let txn = self.write_txn().await?;
+        folder_sync_states::Entity::delete_many()
+            .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
+            .filter(folder_sync_states::Column::FolderId.eq(folder_id))
+            .exec(&txn)
+            .await?;
+        if let Some(state) = state {
+            folder_sync_states::Entity::insert(folder_sync_states::ActiveModel {
+                mailbox_id: Set(mailbox_id),
+                folder_id: Set(folder_id.to_owned()),
+                sync_state: Set(state.to_owned()),
+                updated_at: Set(Utc::now()),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Versions of every contact the owner may see, tombstones included.
+    pub async fn visible_contact_versions(
+        &self,
+        owner: &Caller,
+    ) -> StoreResult<Vec<ContactVersion>> {
+        let mut q = contacts::Entity::find()
+            .select_only()
+            .column(contacts::Column::Id)
+            .column(contacts::Column::Version)
+            .column(contacts::Column::DeletedAt);
+        if let Some(c) = visible(owner) {
+            q = q.filter(c);
+        }
+        let rows: Vec<(Uuid, i32, Option<DateTime<Utc>>)> = q.into_tuple().all(&self.db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, version, deleted_at)| ContactVersion {
+                id,
+                version,
+                deleted: deleted_at.is_some(),
+            })
+            .collect())
+    }
+
+    /// The ids a `specific` export scope selects (before visibility): contacts of the
+    /// chosen types and members of the chosen folders. `None` for scope `all`.
+    pub async fn export_scope_ids(
+        &self,
+        owner: &Caller,
+        profile: &ContactSyncProfile,
+    ) -> StoreResult<Option<HashSet<Uuid>>> {
+        if profile.export.scope == ExportScope::All {
+            return Ok(None);
+        }
+        let mut ids = HashSet::new();
+        let types = &profile.export.contact_type_ids;
+        if !types.is_empty() {
+            let rows: Vec<Uuid> = contacts::Entity::find()
+                .select_only()
+                .column(contacts::Column::Id)
+                .filter(contacts::Column::TypeId.is_in(types.iter().copied()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            ids.extend(rows);
+        }
+        for folder_id in &profile.export.folder_ids {
+            let mut q = contact_folders::Entity::find_by_id(*folder_id);
+            if let Some(c) = grants::visible_condition(
+                owner,
+                RecordKind::ContactFolder,
+                contact_folders::Column::Id,
+                contact_folders::Column::OwnerId,
+            ) {
+                q = q.filter(c);
+            }
+            // A folder the owner can no longer see selects nothing.
+            let Some(folder) = q.one(&self.db).await? else {
+                continue;
+            };
+            let cond = match FolderKind::parse(&folder.kind) {
+                FolderKind::Static => Condition::all().add(
+                    Expr::col(contacts::Column::Id).in_subquery(
+                        Query::select()
+                            .column(contact_folder_members::Column::ContactId)
+                            .from(contact_folder_members::Entity)
+                            .and_where(contact_folder_members::Column::FolderId.eq(*folder_id))
+                            .to_owned(),
+                    ),
+                ),
+                FolderKind::Dynamic => {
+                    let filter: FolderFilter = folder
+                        .filter
+                        .as_deref()
+                        .and_then(|f| serde_json::from_str(f).ok())
+                        .unwrap_or_default();
+                    super::contacts::filter_condition(&filter)
+                }
+            };
+            let rows: Vec<Uuid> = contacts::Entity::find()
+                .select_only()
+                .column(contacts::Column::Id)
+                .filter(cond)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            ids.extend(rows);
+        }
+        Ok(Some(ids))
+    }
+
+    /// Contacts by id, tombstones included (missing ids are purged contacts).
+    pub async fn contacts_for_sync(&self, ids: &[Uuid]) -> StoreResult<Vec<CrmRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows = contacts::Entity::find()
+                .filter(contacts::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            out.extend(rows.into_iter().map(record));
+        }
+        Ok(out)
+    }
+
+    /// Live contacts the owner may see, for first-sync matching.
+    pub async fn match_candidates(&self, owner: &Caller) -> StoreResult<Vec<CrmRecord>> {
+        let mut q = contacts::Entity::find().filter(contacts::Column::DeletedAt.is_null());
+        if let Some(c) = visible(owner) {
+            q = q.filter(c);
+        }
+        Ok(q.all(&self.db).await?.into_iter().map(record).collect())
+    }
+
+    /// Accounts whose name matches one of `companies` (trimmed, case-insensitive), with
+    /// whether the owner may see each.
+    pub async fn account_candidates(
+        &self,
+        owner: &Caller,
+        companies: &[String],
+    ) -> StoreResult<HashMap<String, Vec<AccountCandidate>>> {
+        let keys: HashSet<String> = companies
+            .iter()
+            .map(|c| name_key(c))
+            .filter(|k| !k.is_empty())
+            .collect();
+        let mut out: HashMap<String, Vec<AccountCandidate>> = HashMap::new();
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let rows = accounts::Entity::find()
+            .filter(accounts::Column::NameKey.is_in(keys.iter().cloned()))
+            .all(&self.db)
+            .await?;
+        let ids: Vec<Uuid> = rows.iter().map(|a| a.id).collect();
+        let shares = grants::of_records(&self.db, &ids).await?;
+        for a in rows {
+            let list = shares.get(&a.id).map(Vec::as_slice).unwrap_or(&[]);
+            let visible_to_owner =
+                crate::domain::access::access_of(owner, &a.owner_id, list).is_some();
+            out.entry(a.name_key.clone())
+                .or_default()
+                .push(AccountCandidate {
+                    id: a.id,
+                    name: a.name,
+                    visible_to_owner,
+                });
+        }
+        Ok(out)
+    }
+
+    /// Applies sync's CRM writes in one short transaction; one result per write.
+    pub async fn apply_crm_writes(
+        &self,
+        owner_id: &str,
+        writes: Vec<CrmWrite>,
+    ) -> StoreResult<Vec<StoreResult<CrmRecord>>> {
+        let txn = self.write_txn().await?;
+        let mut out = Vec::with_capacity(writes.len());
+        let now = Utc::now();
+        for w in writes {
+            let result = match w {
+                CrmWrite::Create(fields) => {
+                    let mut am = contacts::ActiveModel {
+                        id: Set(new_id()),
+                        owner_id: Set(owner_id.to_owned()),
+                        version: Set(1),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                        deleted_at: Set(None),
+                        ..Default::default()
+                    };
+                    super::contacts::set_fields(&mut am, fields);
+                    contacts::Entity::insert(am)
+                        .exec_with_returning(&txn)
+                        .await
+                        .map(record)
+                        .map_err(StoreError::from)
+                }
+                CrmWrite::Update { id, fields } => {
+                    match contacts::Entity::find_by_id(id).one(&txn).await? {
+                        None => Err(StoreError::NotFound),
+                        Some(m) => {
+                            let version = m.version + 1;
+                            let mut am = m.into_active_model();
+                            super::contacts::set_fields(&mut am, fields);
+                            am.version = Set(version);
+                            am.updated_at = Set(now);
+                            am.update(&txn).await.map(record).map_err(StoreError::from)
+                        }
+                    }
+                }
+                CrmWrite::Delete { id } => {
+                    match contacts::Entity::find_by_id(id).one(&txn).await? {
+                        None => Err(StoreError::NotFound),
+                        Some(m) if m.deleted_at.is_some() => Ok(record(m)),
+                        Some(m) => {
+                            let version = m.version + 1;
+                            let mut am = m.into_active_model();
+                            am.deleted_at = Set(Some(now));
+                            am.updated_at = Set(now);
+                            am.version = Set(version);
+                            contact_folder_members::Entity::delete_many()
+                                .filter(contact_folder_members::Column::ContactId.eq(id))
+                                .exec(&txn)
+                                .await?;
+                            am.update(&txn).await.map(record).map_err(StoreError::from)
+                        }
+                    }
+                }
+            };
+            out.push(result);
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// How many pairs of a mailbox are linked (detached ones not counted).
+    pub async fn link_count(&self, mailbox_id: Uuid) -> StoreResult<u64> {
+        let db = &self.db;
+        let n = contact_links::Entity::find()
+            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .filter(contact_links::Column::Detached.eq(false))
+            .count(db)
+            .await?;
+        Ok(n)
+    }
+}
