@@ -167,6 +167,8 @@ struct Run<'a, T: ExchangeContacts> {
     /// Exchange items of the target folder left unlinked, for matching new CRM contacts.
     unlinked_items: Vec<RemoteContact>,
     failed_folders: HashSet<String>,
+    /// Something was written to Exchange (its echo is in the feeds).
+    wrote_exchange: bool,
     counts: RunCounts,
     seq: i64,
 }
@@ -237,6 +239,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             crm_matcher: None,
             unlinked_items: Vec::new(),
             failed_folders: HashSet::new(),
+            wrote_exchange: false,
             counts: RunCounts::default(),
             seq: 0,
         }
@@ -258,8 +261,21 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .map(|v| v.id)
             .collect();
         self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
-        let states = self.exchange_phase().await?;
+        let saved = if self.req.full {
+            HashMap::new()
+        } else {
+            store.sync_states(self.req.mailbox_id).await?
+        };
+        let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
         self.crm_phase().await?;
+        if self.wrote_exchange {
+            // Read past our own writes now, so the saved state is after them: an item we
+            // created that the user deletes before the next run would otherwise cancel
+            // out in the feed (create + delete) and the deletion go unseen. Echoes are
+            // recognised by their ChangeKey and cost no read.
+            let folders = states.keys().cloned().collect();
+            states = self.exchange_phase(folders, &states).await?;
+        }
         if !self.req.dry_run {
             for (folder, state) in states {
                 if !self.failed_folders.contains(&folder) {
@@ -318,17 +334,16 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
 
     /// Reads every watched folder's feed, applies upserts then deletions; answers the new
     /// state of each folder read to its end.
-    async fn exchange_phase(&mut self) -> Result<Vec<(String, String)>, Halt> {
-        let saved = if self.req.full {
-            HashMap::new()
-        } else {
-            self.ctx.store.sync_states(self.req.mailbox_id).await?
-        };
+    async fn exchange_phase(
+        &mut self,
+        folders: Vec<String>,
+        saved: &HashMap<String, String>,
+    ) -> Result<HashMap<String, String>, Halt> {
         let mut upserts: Vec<(String, String)> = Vec::new();
         let mut deletes: Vec<(String, String)> = Vec::new();
-        let mut states = Vec::new();
+        let mut states = HashMap::new();
         let mut seen = HashSet::new();
-        for folder in self.watched.clone() {
+        for folder in folders {
             let mut state = saved.get(&folder).cloned();
             let mut restarted = false;
             loop {
@@ -354,7 +369,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         }
                         state = Some(page.sync_state);
                         if page.done {
-                            states.push((folder.clone(), state.clone().unwrap_or_default()));
+                            states.insert(folder.clone(), state.clone().unwrap_or_default());
                             break;
                         }
                     }
@@ -914,6 +929,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 .expect("create op");
             match result {
                 Ok(written) => {
+                    self.wrote_exchange = true;
                     work[wi].ex_now = Some(ExSide {
                         item_id: written.item_id,
                         change_key: written.change_key,
@@ -951,6 +967,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         for ((wi, oi, update), result) in updates.into_iter().zip(results) {
             match result {
                 Ok(written) => {
+                    self.wrote_exchange = true;
                     let w = &mut work[wi];
                     let mut ex = w
                         .ex_now
@@ -1024,6 +1041,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                     kind: ErrorKind::NotFound,
                     ..
                 }) => {
+                    self.wrote_exchange = true;
                     self.count_and_record(&op, &work[wi].pair, ItemOutcome::Applied, None, None)
                         .await;
                 }

@@ -356,3 +356,317 @@ async fn two_way_edits_flow_each_way() {
     );
     w.assert_converged().await;
 }
+
+/// A synced pair: alice's CRM contact "Ann Lee" and its Exchange item.
+async fn synced_pair(w: &World, profile: serde_json::Value) -> (String, String) {
+    let c = w.create_crm(json!({"given_name": "Ann", "surname": "Lee", "email1": "ann@x.test", "job_title": "Dev"})).await;
+    w.profile(profile).await;
+    w.sync().await;
+    let item = w.exchange("contacts").pop().expect("exported");
+    (c["id"].as_str().unwrap().to_owned(), item.id)
+}
+
+#[tokio::test]
+async fn conflicts_follow_the_policy_and_merge_other_fields() {
+    for (policy, crm_first, expected) in [
+        ("crm_wins", false, "CRM title"),
+        ("exchange_wins", true, "EX title"),
+        ("newest_wins", true, "EX title"),
+        ("newest_wins", false, "CRM title"),
+    ] {
+        let w = World::new().await;
+        let (cid, item) =
+            synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "conflict_policy": policy})).await;
+        let path = format!("/api/v1/contacts/{cid}");
+        let crm_edit = || {
+            w.app.patch(
+                &path,
+                &w.token,
+                json!({"job_title": "CRM title", "home_phone": "+1 1"}),
+            )
+        };
+        if crm_first {
+            crm_edit().await;
+            // Exchange keeps LastModifiedTime to the second.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            w.edit(
+                &item,
+                json!({"job_title": "EX title", "company_name": "Ex Co"}),
+            );
+        } else {
+            w.edit(
+                &item,
+                json!({"job_title": "EX title", "company_name": "Ex Co"}),
+            );
+            // Exchange keeps LastModifiedTime to the second.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            crm_edit().await;
+        }
+        w.sync().await;
+        let crm = w.crm_contact(&cid).await;
+        let ex = w.sim.contact(ALICE, &item).unwrap();
+        assert_eq!(crm["job_title"], expected, "{policy} crm_first={crm_first}");
+        assert_eq!(
+            ex.data.job_title.as_deref(),
+            Some(expected),
+            "{policy} crm_first={crm_first}"
+        );
+        // Fields changed on one side only merge whatever the policy.
+        assert_eq!(crm["company"], "Ex Co");
+        assert_eq!(
+            ex.data.phone_numbers.get("HomePhone").map(String::as_str),
+            Some("+1 1")
+        );
+        w.assert_converged().await;
+    }
+}
+
+#[tokio::test]
+async fn deletes_follow_each_policy() {
+    // Deleted in Exchange: unlink keeps the CRM contact; delete_in_crm tombstones it.
+    for (policy, crm_kept) in [("unlink", true), ("delete_in_crm", false)] {
+        let w = World::new().await;
+        let (cid, item) = synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_exchange_delete": policy})).await;
+        w.sim.delete_contact(ALICE, &item).unwrap();
+        let counts = w.sync().await;
+        let got = w
+            .app
+            .get(&format!("/api/v1/contacts/{cid}"), &w.token)
+            .await;
+        assert_eq!(got.status == 200, crm_kept, "{policy}: {counts:?}");
+        if !crm_kept {
+            assert_eq!(counts.crm_deleted, 1);
+            // Nothing is lost: the run recorded the values it deleted.
+        }
+        // An unlinked contact is not exported again.
+        w.assert_converged().await;
+        assert!(w.exchange("contacts").is_empty(), "{policy}");
+    }
+    // Deleted in the CRM: keep_in_exchange leaves the item; delete_in_exchange removes it.
+    for (policy, item_kept) in [("keep_in_exchange", true), ("delete_in_exchange", false)] {
+        let w = World::new().await;
+        let (cid, item) = synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_crm_delete": policy})).await;
+        assert_eq!(
+            w.app
+                .delete(&format!("/api/v1/contacts/{cid}"), &w.token)
+                .await
+                .status,
+            204
+        );
+        w.sync().await;
+        assert_eq!(w.sim.contact(ALICE, &item).is_some(), item_kept, "{policy}");
+        w.assert_converged().await;
+        assert!(
+            w.crm_contacts().await.is_empty(),
+            "{policy}: the kept item is not imported back"
+        );
+    }
+}
+
+#[tokio::test]
+async fn crm_delete_keeps_the_previous_values_in_the_run_record() {
+    let w = World::new().await;
+    let (cid, item) = synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_exchange_delete": "delete_in_crm"})).await;
+    w.sim.delete_contact(ALICE, &item).unwrap();
+    let (report, items) = w
+        .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
+        .await;
+    assert_eq!(report.counts.crm_deleted, 1);
+    let deleted = items
+        .iter()
+        .find(|i| i.op == "crm_delete")
+        .expect("recorded");
+    assert_eq!(deleted.crm_id.map(|u| u.to_string()), Some(cid));
+    let before = deleted.before.as_ref().expect("previous values kept");
+    assert_eq!(before["job_title"], "Dev");
+    assert_eq!(before["email1"], "ann@x.test");
+}
+
+#[tokio::test]
+async fn first_sync_against_the_same_people_creates_no_duplicates() {
+    let w = World::new().await;
+    w.create_crm(
+        json!({"given_name": "Ann", "surname": "Lee", "email1": "ANN@x.test", "job_title": "Dev"}),
+    )
+    .await;
+    w.create_crm(json!({"full_name": "Bo Ek", "company": "Ek AB"}))
+        .await;
+    w.create_crm(json!({"full_name": "Only Crm", "email1": "only@crm.test"}))
+        .await;
+    w.seed(
+        "contacts",
+        vec![
+            json!({"display_name": "Ann Lee", "given_name": "Ann", "surname": "Lee", "email_addresses": {"EmailAddress2": "ann@x.test"}, "department": "R&D"}),
+            json!({"display_name": "Bo Ek", "company_name": "ek ab", "job_title": "Boss"}),
+            person("Only", "Exchange", "only@ex.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(counts.linked, 2, "{counts:?}");
+    assert_eq!(counts.crm_created, 1);
+    assert_eq!(counts.exchange_created, 1);
+    assert_eq!(w.crm_contacts().await.len(), 4);
+    assert_eq!(w.exchange("contacts").len(), 4);
+    let bo = w
+        .crm_contacts()
+        .await
+        .into_iter()
+        .find(|c| c["full_name"] == "Bo Ek")
+        .unwrap();
+    assert_eq!(bo["job_title"], "Boss", "matched pairs merge");
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn lost_sync_state_creates_no_duplicates() {
+    let w = World::new().await;
+    w.create_crm(json!({"full_name": "From Crm", "email1": "c@x.test"}))
+        .await;
+    w.seed(
+        "contacts",
+        vec![person("From", "Exchange", "e@x.test", None)],
+    );
+    w.profile(
+        json!({"import": {"enabled": true}, "export": {"enabled": true}, "match_existing": "none"}),
+    )
+    .await;
+    w.sync().await;
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    assert_eq!(w.exchange("contacts").len(), 2);
+    // Exchange forgets our state: the next run starts the folder again.
+    w.sim.add_fault(
+        serde_json::from_value(
+            json!({"operation": "SyncFolderItems", "count": 1, "kind": "invalid_sync_state"}),
+        )
+        .unwrap(),
+    );
+    let counts = w.sync().await;
+    assert_eq!(counts.writes(), 0, "{counts:?}");
+    // And a full run from scratch (lost state on our side) relinks by the CrmContactId stamps.
+    let (report, _) = w
+        .run_with(contactsync::domain::run::RunMode::TwoWay, false, true)
+        .await;
+    assert_eq!(report.counts.writes(), 0, "{report:?}");
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    assert_eq!(w.exchange("contacts").len(), 2);
+}
+
+#[tokio::test]
+async fn failing_items_do_not_fail_the_run_and_the_next_run_heals() {
+    let w = World::new().await;
+    for i in 0..5 {
+        w.create_crm(json!({"full_name": format!("Person {i}"), "email1": format!("p{i}@x.test")}))
+            .await;
+    }
+    w.profile(json!({"export": {"enabled": true}})).await;
+    w.sync().await;
+    let items = w.exchange("contacts");
+    assert_eq!(items.len(), 5);
+    // Edit all five in the CRM; two of their items fail on update.
+    for c in w.crm_contacts().await {
+        w.app
+            .patch(
+                &format!("/api/v1/contacts/{}", c["id"].as_str().unwrap()),
+                &w.token,
+                json!({"job_title": "Updated"}),
+            )
+            .await;
+    }
+    let failing: Vec<String> = items.iter().take(2).map(|i| i.id.clone()).collect();
+    w.sim.add_fault(
+        serde_json::from_value(json!({"operation": "UpdateItem", "kind": "item_error", "item_ids": failing, "code": "ErrorInternalServerTransientError", "count": 2})).unwrap(),
+    );
+    let (report, run_items) = w
+        .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
+        .await;
+    assert_eq!(
+        report.status,
+        contactsync::domain::run::RunStatus::PartiallyFailed,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.counts.exchange_updated, 3,
+        "{report:?} {run_items:#?}"
+    );
+    assert_eq!(report.counts.failed, 2);
+    let failed: Vec<_> = run_items
+        .iter()
+        .filter(|i| i.outcome == contactsync::domain::run::ItemOutcome::Failed)
+        .collect();
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed
+            .iter()
+            .all(|i| i.code.as_deref() == Some("ErrorInternalServerTransientError")),
+        "{failed:?}"
+    );
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_updated, 2, "healed: {counts:?}");
+    assert!(
+        w.exchange("contacts")
+            .iter()
+            .all(|i| i.data.job_title.as_deref() == Some("Updated"))
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn dry_run_plans_without_writing_and_modes_limit_directions() {
+    use contactsync::domain::run::RunMode;
+    let w = World::new().await;
+    w.create_crm(json!({"full_name": "Crm One"})).await;
+    w.seed("contacts", vec![person("Ex", "One", "e@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    let (report, items) = w.run_with(RunMode::TwoWay, true, false).await;
+    assert_eq!(report.counts.crm_created, 1);
+    assert_eq!(report.counts.exchange_created, 1);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.outcome == contactsync::domain::run::ItemOutcome::Planned)
+    );
+    assert_eq!(w.crm_contacts().await.len(), 1, "nothing written");
+    assert_eq!(w.exchange("contacts").len(), 1);
+    let (report, _) = w.run_with(RunMode::ImportOnly, false, false).await;
+    assert_eq!(
+        (report.counts.crm_created, report.counts.exchange_created),
+        (1, 0)
+    );
+    let (report, _) = w.run_with(RunMode::ExportOnly, false, false).await;
+    assert_eq!(
+        (report.counts.crm_created, report.counts.exchange_created),
+        (0, 1)
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_item_moved_between_folders_keeps_its_contact() {
+    let w = World::new().await;
+    let archive = w
+        .sim
+        .create_folder(ALICE, "contacts", "Archive", Some("IPF.Contact"))
+        .unwrap();
+    let ids = w.seed("contacts", vec![person("Mo", "Ved", "m@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}, "on_exchange_delete": "delete_in_crm"}))
+        .await;
+    w.sync().await;
+    let before = w.crm_contacts().await;
+    assert_eq!(before.len(), 1);
+    // Move = delete in one folder + create (new ItemId, same stamp) in another.
+    let item = w.sim.contact(ALICE, &ids[0]).unwrap();
+    w.sim.delete_contact(ALICE, &ids[0]).unwrap();
+    w.sim
+        .seed_contacts(ALICE, &archive, vec![item.data.clone()])
+        .unwrap();
+    let counts = w.sync().await;
+    assert_eq!(counts.crm_deleted, 0, "{counts:?}");
+    assert_eq!(counts.crm_created, 0, "{counts:?}");
+    let after = w.crm_contacts().await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["id"], before[0]["id"]);
+    w.assert_converged().await;
+}
