@@ -327,9 +327,17 @@ async fn exchange_folder_tree_includes_nested_folders() {
             Some("IPF.Contact"),
         )
         .unwrap();
-    let vip = sim
-        .create_folder("alice@example.com", &clients, "VIP", Some("IPF.Contact"))
+    // Through the control API, as a tester with curl would.
+    let created = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/mailboxes/alice@example.com/folders",
+            sim.base_url()
+        ))
+        .json(&json!({"parent": clients, "display_name": "VIP", "folder_class": "IPF.Contact"}))
+        .send()
+        .await
         .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
     let suppliers = sim
         .create_folder(
             "alice@example.com",
@@ -376,7 +384,8 @@ async fn exchange_folder_tree_includes_nested_folders() {
     assert_eq!(child["id"], clients.as_str());
     assert_eq!(child["name"], "Clients");
     assert_eq!(child["parent_id"], contacts["id"]);
-    assert_eq!(child["children"][0]["id"], vip.as_str());
+    assert_eq!(child["children"][0]["name"], "VIP");
+    assert_eq!(child["children"][0]["parent_id"], clients.as_str());
     assert!(roots.iter().any(|f| f["id"] == suppliers.as_str()));
 
     // Exchange down → 502 problem, not a 500.
