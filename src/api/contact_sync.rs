@@ -77,7 +77,7 @@ async fn check_exchange_folders(
         .store
         .mailbox_connection(&state.secrets, caller, mailbox_id)
         .await?;
-    let folders = match EwsTransport::open(&conn, &state.settings.ews_allowed_hosts).await {
+    let folders = match EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await {
         Ok(t) => t.contact_folders().await,
         Err(e) => Err(e),
     };

@@ -123,13 +123,30 @@ async fn resolve_checked(
 }
 
 impl EwsTransport {
-    /// A client for the mailbox after checking where its URL leads.
+    /// A client for the mailbox after checking where its URL leads, retrying as a
+    /// background run may (throttling and transient failures, with back-off).
     pub async fn open(
         conn: &MailboxConnection,
         allowed_hosts: &[String],
     ) -> Result<EwsTransport, TransportError> {
         resolve_checked(&conn.ews_url, allowed_hosts).await?;
         Self::build(conn, RetryPolicy::default())
+    }
+
+    /// The same for a request someone is waiting on: one retry at most, so an
+    /// unreachable server answers in seconds, not after the whole back-off.
+    pub async fn open_interactive(
+        conn: &MailboxConnection,
+        allowed_hosts: &[String],
+    ) -> Result<EwsTransport, TransportError> {
+        resolve_checked(&conn.ews_url, allowed_hosts).await?;
+        Self::build(
+            conn,
+            RetryPolicy {
+                max_attempts: 2,
+                ..RetryPolicy::default()
+            },
+        )
     }
 
     fn build(conn: &MailboxConnection, retry: RetryPolicy) -> Result<EwsTransport, TransportError> {
