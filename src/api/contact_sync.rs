@@ -55,6 +55,8 @@ async fn put_profile(
         .store
         .put_profile(&user.0, id.0, profile, if_match.0)
         .await?;
+    // Saving the profile resumes a suspended automatic sync and reschedules it.
+    state.store.profile_saved(id.0, chrono::Utc::now()).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(version)))
         .json(profile))
