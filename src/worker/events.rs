@@ -53,6 +53,15 @@ impl RunEvents {
         }
     }
 
+    /// How many clients follow a run now.
+    pub fn subscribers(&self, run_id: Uuid) -> usize {
+        self.channels
+            .lock()
+            .expect("events lock")
+            .get(&run_id)
+            .map_or(0, |tx| tx.receiver_count())
+    }
+
     /// Drops the channel of a run nobody listens to any more.
     pub fn forget_if_unused(&self, run_id: Uuid) {
         let mut channels = self.channels.lock().expect("events lock");

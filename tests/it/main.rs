@@ -7,4 +7,7 @@ mod contacts;
 mod folders;
 mod mailboxes;
 mod operations;
+mod runs;
+mod scheduler;
 mod support;
+mod workers;
