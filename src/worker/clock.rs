@@ -1,7 +1,7 @@
 //! Time as the queue and the scheduler see it, injectable so tests move it by hand.
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 /// The current time.
 pub trait Clock: Send + Sync + 'static {
@@ -24,9 +24,10 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
 
 impl ManualClock {
-    /// A clock showing `at`.
+    /// A clock showing `at`, cut to microseconds: PostgreSQL keeps no more, and times
+    /// read back must compare equal to the clock's.
     pub fn new(at: DateTime<Utc>) -> ManualClock {
-        ManualClock(Arc::new(Mutex::new(at)))
+        ManualClock(Arc::new(Mutex::new(at.trunc_subsecs(6))))
     }
 
     /// Moves the clock forward.
@@ -34,9 +35,9 @@ impl ManualClock {
         *self.0.lock().expect("clock lock") += by;
     }
 
-    /// Sets the clock.
+    /// Sets the clock (cut to microseconds).
     pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().expect("clock lock") = at;
+        *self.0.lock().expect("clock lock") = at.trunc_subsecs(6);
     }
 }
 
