@@ -141,6 +141,20 @@ async fn a_released_lease_is_resumed_by_the_next_claim() {
         .unwrap()
         .unwrap();
     assert!(!first.takeover && !first.resumed);
+    let run_id = first.request.run_id;
+    assert!(
+        app.store
+            .heartbeat(run_id, "w0", lease, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !app.store
+            .heartbeat(run_id, "intruder", lease, Utc::now())
+            .await
+            .unwrap(),
+        "only the holder renews a lease"
+    );
     let counts = contactsync::domain::run::RunCounts {
         crm_created: 3,
         ..Default::default()
