@@ -595,11 +595,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Run>> {
         let txn = self.write_txn().await?;
-        let m = sync_runs::Entity::find_by_id(run_id)
+        // Gone with its mailbox (deleted meanwhile): nothing left to record.
+        let Some(m) = sync_runs::Entity::find_by_id(run_id)
             .lock_exclusive()
             .one(&txn)
             .await?
-            .ok_or(StoreError::NotFound)?;
+        else {
+            return Ok(None);
+        };
         if m.status != RunStatus::Running.as_str() || m.lease_owner.as_deref() != Some(worker) {
             return Ok(None);
         }
