@@ -29,7 +29,8 @@ use crate::api::{self, AppState};
         (name = "contact-folders", description = "Static and dynamic contact folders"),
         (name = "users", description = "The caller"),
         (name = "mailboxes", description = "Exchange mailboxes of users"),
-        (name = "contact-sync", description = "Contact sync profiles and the field map"),
+        (name = "contact-sync", description = "Contact sync profiles, the field map and sync runs"),
+        (name = "notifications", description = "What the caller must know about its mailboxes and runs"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]
@@ -98,7 +99,9 @@ where
             .configure(api::contacts::configure)
             .configure(api::folders::configure)
             .configure(api::mailboxes::configure)
-            .configure(api::contact_sync::configure),
+            .configure(api::contact_sync::configure)
+            .configure(api::runs::configure)
+            .configure(api::notifications::configure),
     )
 }
 

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `openapi`, `token`, `ews-sim`.
+//! The command line: `serve` (default), `worker`, `migrate`, `openapi`, `token`, `ews-sim`.
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +9,8 @@ use crate::api::AppState;
 use crate::auth::{JwtVerifier, load_or_create_secret, mint_hs256};
 use crate::config::Settings;
 use crate::store::Store;
+use crate::worker::Background;
+use crate::worker::events::RunEvents;
 
 /// contactsync: keeps CRM contacts and Exchange mailbox contacts in sync.
 #[derive(Debug, Parser)]
@@ -24,8 +26,11 @@ pub struct Cli {
 /// Subcommands; none means `serve`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API (applies pending migrations first unless disabled).
+    /// Serve the HTTP API with the sync workers and scheduler (applies pending
+    /// migrations first unless disabled).
     Serve,
+    /// Run the sync workers and the scheduler only, no API (scale out on PostgreSQL).
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -113,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{}", mint_hs256(&secret, &sub, admin, ttl, &settings)?);
                     Ok(())
                 }
+                Some(Command::Worker) => worker(settings).await,
                 _ => serve(settings).await,
             }
         }
@@ -135,7 +141,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let secrets = crate::crypto::SecretBox::from_settings(&settings)?;
     let listen = settings.listen;
     let retention = chrono::Duration::days(i64::from(settings.tombstone_retention_days));
-    let state = web::Data::new(AppState::new(store.clone(), verifier, secrets, settings));
+    let events = RunEvents::default();
+    let background = Background::start(store.clone(), secrets.clone(), &settings, events.clone());
+    let state = web::Data::new(
+        AppState::new(store.clone(), verifier, secrets, settings).with_events(events),
+    );
     let running = crate::app::start(state, listen)?;
     tracing::info!(addr = %running.addr, "contactsync listening; API docs at /docs");
     let purge = tokio::spawn(async move {
@@ -149,11 +159,42 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         }
     });
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     tracing::info!("shutting down");
     running.handle.stop(true).await;
     purge.abort();
+    background.stop().await;
     Ok(())
+}
+
+/// Workers and scheduler without the API, until interrupted; a run in progress stops at
+/// its next batch and its lease is released for another process.
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let store = connect(&settings).await?;
+    if settings.migrate_on_start {
+        store.migrate().await?;
+    }
+    let secrets = crate::crypto::SecretBox::from_settings(&settings)?;
+    let background = Background::start(store, secrets, &settings, RunEvents::default());
+    tracing::info!(workers = settings.workers, "contactsync worker started");
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    background.stop().await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM (what `docker stop` sends).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 async fn run_sim(args: EwsSimArgs) -> anyhow::Result<()> {

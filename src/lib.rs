@@ -11,3 +11,4 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod transport;
+pub mod worker;

@@ -55,6 +55,8 @@ async fn put_profile(
         .store
         .put_profile(&user.0, id.0, profile, if_match.0)
         .await?;
+    // Saving the profile resumes a suspended automatic sync and reschedules it.
+    state.store.profile_saved(id.0, chrono::Utc::now()).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(version)))
         .json(profile))
@@ -77,10 +79,11 @@ async fn check_exchange_folders(
         .store
         .mailbox_connection(&state.secrets, caller, mailbox_id)
         .await?;
-    let folders = match EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await {
-        Ok(t) => t.contact_folders().await,
-        Err(e) => Err(e),
-    };
+    let folders =
+        match EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await {
+            Ok(t) => t.contact_folders().await,
+            Err(e) => Err(e),
+        };
     let folders = match folders {
         Ok(f) => f,
         Err(e) => {

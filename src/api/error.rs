@@ -234,6 +234,17 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Forbidden(why) => ApiError::new(ErrorCode::Forbidden, why),
             StoreError::Invalid(v) => v.into(),
+            StoreError::RunActive(id) => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("active_run_id".into(), id.to_string().into());
+                ApiError {
+                    code: ErrorCode::Conflict,
+                    detail: format!("run {id} of this mailbox is queued or running"),
+                    errors: Vec::new(),
+                    extra: Some(extra),
+                }
+            }
+            StoreError::Conflict(why) => ApiError::new(ErrorCode::Conflict, why),
             StoreError::Db(err) => {
                 tracing::error!(error = %err, "database error");
                 ApiError::new(

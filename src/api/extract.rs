@@ -40,21 +40,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let mime = v
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            })
-            .unwrap_or(false);
-        let bytes = web::Bytes::from_request(req, payload);
+        let content_type_ok = is_json(req);
+        let bytes = read_body(req, payload);
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::new(
@@ -62,46 +49,99 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                     "send the body as Content-Type: application/json",
                 ));
             }
-            let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code()
-                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                {
-                    ApiError::new(
-                        ErrorCode::PayloadTooLarge,
-                        "the body is larger than the configured limit",
-                    )
-                } else {
-                    ApiError::new(
-                        ErrorCode::InvalidBody,
-                        format!("could not read the body: {e}"),
-                    )
-                }
-            })?;
-            // Syntax first, so that a truncated body is "malformed JSON", not whatever
-            // field error the typed pass would reach before the end.
-            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::field(
-                    ErrorCode::InvalidBody,
-                    "body",
-                    format!("malformed JSON: {e}"),
-                )
-            })?;
-            // serde accepts an array for a struct (fields by position); only an object is a body.
-            if !value.is_object() {
-                return Err(ApiError::field(
-                    ErrorCode::InvalidBody,
-                    "body",
-                    "must be a JSON object",
-                ));
-            }
-            serde_path_to_error::deserialize::<_, T>(value)
-                .map(Json)
-                .map_err(|err| {
-                    let (field, message) = serde_field(err.path(), err.inner());
-                    ApiError::field(ErrorCode::InvalidBody, field, message)
-                })
+            let bytes = bytes.await?;
+            parse_body(&bytes).map(Json)
         })
     }
+}
+
+/// An optional JSON body: `None` when the request has no body, else parsed like [`Json`].
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json(req);
+        let bytes = read_body(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await?;
+            if bytes.is_empty() {
+                return Ok(OptionalJson(None));
+            }
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as Content-Type: application/json",
+                ));
+            }
+            parse_body(&bytes).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::Bytes, ApiError>> + 'static {
+    let bytes = web::Bytes::from_request(req, payload);
+    async move {
+        bytes.await.map_err(|e| {
+            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+            {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the body is larger than the configured limit",
+                )
+            } else {
+                ApiError::new(
+                    ErrorCode::InvalidBody,
+                    format!("could not read the body: {e}"),
+                )
+            }
+        })
+    }
+}
+
+fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, so that a truncated body is "malformed JSON", not whatever
+    // field error the typed pass would reach before the end.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::field(
+            ErrorCode::InvalidBody,
+            "body",
+            format!("malformed JSON: {e}"),
+        )
+    })?;
+    // serde accepts an array for a struct (fields by position); only an object is a body.
+    if !value.is_object() {
+        return Err(ApiError::field(
+            ErrorCode::InvalidBody,
+            "body",
+            "must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let (field, message) = serde_field(err.path(), err.inner());
+        ApiError::field(ErrorCode::InvalidBody, field, message)
+    })
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let mime = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
 }
 
 /// A query string deserialized strictly, naming the bad parameter.

@@ -166,7 +166,8 @@ async fn exchange_folders(
         .store
         .mailbox_connection(&state.secrets, &user.0, id.0)
         .await?;
-    let transport = EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await?;
+    let transport =
+        EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await?;
     let items = transport.contact_folders().await?;
     Ok(HttpResponse::Ok().json(ExchangeFolderTree { items }))
 }

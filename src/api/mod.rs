@@ -9,7 +9,9 @@ pub mod folders;
 pub mod health;
 pub mod mailboxes;
 pub mod me;
+pub mod notifications;
 pub mod pagination;
+pub mod runs;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,6 +26,7 @@ use crate::config::Settings;
 use crate::crypto::SecretBox;
 use crate::domain::Caller;
 use crate::store::Store;
+use crate::worker::events::RunEvents;
 use error::{ApiError, ErrorCode};
 
 /// What every handler shares.
@@ -33,6 +36,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Seals and opens mailbox secrets.
     pub secrets: SecretBox,
+    /// Live run events of this process's workers, and the bell that wakes them.
+    pub events: RunEvents,
     /// Users already upserted by this process, with the name and role last written, so
     /// that a request writes the users table only when something changed.
     seen_users: Mutex<HashMap<String, (String, bool)>>,
@@ -51,8 +56,17 @@ impl AppState {
             verifier,
             secrets,
             settings,
+            events: RunEvents::default(),
             seen_users: Mutex::new(HashMap::new()),
         }
+    }
+}
+
+impl AppState {
+    /// Shares `events` with the workers of this process.
+    pub fn with_events(mut self, events: RunEvents) -> AppState {
+        self.events = events;
+        self
     }
 }
 

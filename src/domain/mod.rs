@@ -6,6 +6,7 @@ pub mod folder;
 pub mod mailbox;
 pub mod profile;
 pub mod run;
+pub mod schedule;
 pub mod validation;
 
 pub use access::{Access, Caller, Grant};

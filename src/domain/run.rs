@@ -120,6 +120,8 @@ pub struct Run {
     pub trigger: String,
     pub counts: RunCounts,
     pub error: Option<String>,
+    /// A cancel was asked for; a running run stops at its next batch.
+    pub cancel_requested: bool,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,

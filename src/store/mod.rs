@@ -7,6 +7,9 @@ pub(crate) mod entities;
 pub mod folders;
 mod grants;
 pub mod mailboxes;
+pub mod notifications;
+pub mod runs;
+pub mod schedules;
 pub mod sync_state;
 pub mod users;
 
@@ -33,6 +36,12 @@ pub enum StoreError {
     /// The caller sees the record but may not do this to it.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The mailbox already has a queued or running run (its id).
+    #[error("run {0} of this mailbox is queued or running")]
+    RunActive(Uuid),
+    /// The request conflicts with the record's state.
+    #[error("{0}")]
+    Conflict(String),
     /// The input breaks a rule; every bad field is named.
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),

@@ -7,10 +7,18 @@ use contactsync::auth::{JwtVerifier, mint_hs256};
 use contactsync::config::Settings;
 use contactsync::crypto::SecretBox;
 use contactsync::store::Store;
+use contactsync::sync::engine::EngineContext;
+use contactsync::worker::clock::{Clock, SystemClock};
+use contactsync::worker::events::RunEvents;
+use contactsync::worker::pool::PoolConfig;
+use contactsync::worker::queue::Worker;
+use contactsync::worker::scheduler::Scheduler;
+use contactsync::worker::{Background, Shutdown};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
+use std::sync::Arc;
 
 pub const SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 
@@ -27,6 +35,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub store: Store,
     pub settings: Settings,
+    /// The live run events shared by the API and the workers of this app.
+    pub events: RunEvents,
+    /// The worker pool and scheduler, when `settings.workers` > 0.
+    _background: Option<Background>,
     running: contactsync::app::Running,
     pg_schema: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -93,6 +105,8 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             jwt_secret: Some(SECRET.into()),
             max_body_bytes: 64 * 1024,
+            // Tests drive workers by hand unless they ask for a pool.
+            workers: 0,
             ..Settings::default()
         };
         settings.ews_allowed_hosts = vec!["127.0.0.1".into()];
@@ -123,12 +137,26 @@ impl TestApp {
         store.migrate().await.expect("migrations apply");
         let verifier = JwtVerifier::from_settings(&settings).expect("verifier");
         let secrets = SecretBox::from_settings(&settings).expect("secret box");
-        let state = web::Data::new(AppState::new(
-            store.clone(),
-            verifier,
-            secrets,
-            settings.clone(),
-        ));
+        let events = RunEvents::default();
+        let background = (settings.workers > 0).then(|| {
+            let config = PoolConfig {
+                workers: settings.workers,
+                poll: Duration::from_millis(100),
+                ..PoolConfig::default()
+            };
+            Background::start_with(
+                store.clone(),
+                secrets.clone(),
+                &settings,
+                events.clone(),
+                &config,
+                Arc::new(SystemClock),
+            )
+        });
+        let state = web::Data::new(
+            AppState::new(store.clone(), verifier, secrets, settings.clone())
+                .with_events(events.clone()),
+        );
         let running = contactsync::app::start(state, settings.listen).expect("server starts");
         TestApp {
             base: format!("http://{}", running.addr),
@@ -138,10 +166,72 @@ impl TestApp {
                 .unwrap(),
             store,
             settings,
+            events,
+            _background: background,
             running,
             pg_schema,
             _dir: dir,
         }
+    }
+
+    /// What the sync engine needs, over this app's database.
+    pub fn engine(&self) -> EngineContext {
+        EngineContext {
+            store: self.store.clone(),
+            secrets: SecretBox::from_settings(&self.settings).expect("secret box"),
+            allowed_hosts: self.settings.ews_allowed_hosts.clone(),
+        }
+    }
+
+    /// A queue worker over this app's database, publishing to its events.
+    pub fn worker(&self, name: &str, clock: Arc<dyn Clock>, lease: chrono::Duration) -> Worker {
+        Worker::new(
+            name,
+            self.engine(),
+            self.events.clone(),
+            clock,
+            lease,
+            Shutdown::default(),
+        )
+    }
+
+    /// The scheduler over this app's database.
+    pub fn scheduler(&self, clock: Arc<dyn Clock>) -> Scheduler {
+        Scheduler::new(self.store.clone(), clock, self.events.clone())
+    }
+
+    /// Connects a mailbox of the simulator with Basic credentials; returns its id.
+    pub async fn connect_mailbox(
+        &self,
+        token: &str,
+        sim: &ews_sim::SimHandle,
+        email: &str,
+        password: &str,
+    ) -> String {
+        let body = serde_json::json!({"email": email, "display_name": email, "ews_url": sim.ews_url(),
+            "auth": {"kind": "basic", "username": email, "password": password}});
+        let m = self.create("/api/v1/mailboxes", token, body).await;
+        m["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The database URL another process uses to reach this app's database (its
+    /// PostgreSQL schema rides in the `options` parameter).
+    pub fn database_url_for_processes(&self) -> String {
+        match &self.pg_schema {
+            Some((url, schema)) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}options=-c%20search_path%3D{schema}")
+            }
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self._dir.path().join("test.db").display()
+            ),
+        }
+    }
+
+    /// True when the tests run on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.pg_schema.is_some()
     }
 
     /// A valid token for `sub`.
@@ -207,6 +297,11 @@ impl TestApp {
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
         self.send(Method::PATCH, path, Some(token), Some(&body), &[])
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(Method::PUT, path, Some(token), Some(&body), &[])
             .await
     }
 
@@ -324,4 +419,48 @@ pub async fn spawn_sim() -> ews_sim::SimHandle {
     })
     .await
     .expect("simulator starts")
+}
+
+/// One Server-Sent Event: its name and its JSON data.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: Value,
+}
+
+/// Splits an event stream's text into events (comments such as keep-alives skipped).
+pub fn parse_sse(text: &str) -> Vec<SseEvent> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut event = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            Some(SseEvent {
+                event: event?,
+                data: serde_json::from_str(&data).unwrap_or(Value::Null),
+            })
+        })
+        .collect()
+}
+
+/// Polls `check` every 20 ms until it holds, for at most `secs` seconds.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -8,13 +8,9 @@ pub mod contact_types;
 pub mod contacts;
 pub mod folder_sync_states;
 pub mod grants;
-#[allow(dead_code)] // TEMP: the run queue (issue 7) uses it
 pub mod mailbox_schedules;
 pub mod mailboxes;
-#[allow(dead_code)] // TEMP: the run queue (issue 7) uses it
 pub mod notifications;
-#[allow(dead_code)] // TEMP: the run queue (issue 7) uses it
 pub mod sync_run_items;
-#[allow(dead_code)] // TEMP: the run queue (issue 7) uses it
 pub mod sync_runs;
 pub mod users;

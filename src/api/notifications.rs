@@ -1,0 +1,40 @@
+//! `notifications`: what the caller must know (suspended mailboxes, failed runs).
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::error::{ApiResult, Problem};
+use super::extract::Query;
+use super::pagination::{Page, page_request};
+use super::{AppState, CurrentUser};
+use crate::domain::schedule::Notification;
+
+/// Query of `GET /notifications`.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Opaque cursor from `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// The caller's notifications, oldest first.
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Notification>), (status = 400, body = Problem)))]
+#[get("/notifications")]
+async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = page_request(query.0.cursor.as_deref(), query.0.limit)?;
+    let slice = state.store.list_notifications(&user.0, page).await?;
+    Ok(HttpResponse::Ok().json(Page::from(slice)))
+}
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list);
+}

@@ -1,0 +1,200 @@
+//! The worker's [`RunSink`]: persists item outcomes and counts, publishes them live, and
+//! tells the engine when to stop.
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::future::BoxFuture;
+use uuid::Uuid;
+
+use super::Shutdown;
+use super::events::{RunEvent, RunEvents};
+use crate::domain::run::{ItemOutcome, RunCounts, RunItem};
+use crate::store::Store;
+use crate::store::runs::Claim;
+use crate::sync::engine::RunSink;
+
+/// Items kept in memory before they are written in one statement.
+const FLUSH_AT: usize = 200;
+
+/// Why the engine was told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The owner asked for a cancel.
+    Cancelled,
+    /// Another worker holds the lease now.
+    LeaseLost,
+    /// This process is shutting down; the lease is given up for another worker.
+    Shutdown,
+}
+
+/// Adds one attempt's counts to those of earlier attempts of the same run.
+pub fn add_counts(a: &RunCounts, b: &RunCounts) -> RunCounts {
+    RunCounts {
+        crm_created: a.crm_created + b.crm_created,
+        crm_updated: a.crm_updated + b.crm_updated,
+        crm_deleted: a.crm_deleted + b.crm_deleted,
+        exchange_created: a.exchange_created + b.exchange_created,
+        exchange_updated: a.exchange_updated + b.exchange_updated,
+        exchange_deleted: a.exchange_deleted + b.exchange_deleted,
+        linked: a.linked + b.linked,
+        unlinked: a.unlinked + b.unlinked,
+        unchanged: a.unchanged + b.unchanged,
+        failed: a.failed + b.failed,
+    }
+}
+
+fn outcome_label(o: ItemOutcome) -> &'static str {
+    match o {
+        ItemOutcome::Applied => "applied",
+        ItemOutcome::Planned => "planned",
+        ItemOutcome::Failed => "failed",
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    next_seq: i64,
+    items: Vec<RunItem>,
+    counts: RunCounts,
+}
+
+/// Records one attempt of a run for the worker holding its lease.
+pub struct RunRecorder {
+    store: Store,
+    events: RunEvents,
+    run_id: Uuid,
+    worker: String,
+    /// Counts of earlier attempts (a resumed run continues them).
+    base: RunCounts,
+    pending: tokio::sync::Mutex<Pending>,
+    shutdown: Shutdown,
+    lease_lost: Arc<AtomicBool>,
+    stopped: Mutex<Option<StopReason>>,
+}
+
+impl RunRecorder {
+    /// A recorder for a claimed run.
+    pub fn new(
+        store: Store,
+        events: RunEvents,
+        claim: &Claim,
+        worker: &str,
+        shutdown: Shutdown,
+    ) -> RunRecorder {
+        RunRecorder {
+            store,
+            events,
+            run_id: claim.request.run_id,
+            worker: worker.to_owned(),
+            base: claim.counts,
+            pending: tokio::sync::Mutex::new(Pending {
+                next_seq: claim.next_seq,
+                ..Pending::default()
+            }),
+            shutdown,
+            lease_lost: Arc::new(AtomicBool::new(false)),
+            stopped: Mutex::new(None),
+        }
+    }
+
+    /// The flag the heartbeat raises when the lease is gone.
+    pub fn lease_lost_flag(&self) -> Arc<AtomicBool> {
+        self.lease_lost.clone()
+    }
+
+    /// Why the engine was told to stop, if it was.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        *self.stopped.lock().expect("stop lock")
+    }
+
+    /// The run's counts: earlier attempts plus this one's `counts`.
+    pub fn total(&self, counts: &RunCounts) -> RunCounts {
+        add_counts(&self.base, counts)
+    }
+
+    /// Writes the buffered items.
+    pub async fn flush(&self) -> crate::store::StoreResult<()> {
+        let mut p = self.pending.lock().await;
+        if p.items.is_empty() {
+            return Ok(());
+        }
+        let items = std::mem::take(&mut p.items);
+        self.store.append_run_items(self.run_id, &items).await
+    }
+
+    async fn record_item(&self, mut item: RunItem) {
+        metrics::counter!("sync_items_total", "operation" => item.op.clone(), "outcome" => outcome_label(item.outcome))
+            .increment(1);
+        let mut p = self.pending.lock().await;
+        item.seq = p.next_seq;
+        p.next_seq += 1;
+        self.events
+            .publish(self.run_id, RunEvent::Item(item.clone()));
+        p.items.push(item);
+        if p.items.len() >= FLUSH_AT {
+            let items = std::mem::take(&mut p.items);
+            if let Err(e) = self.store.append_run_items(self.run_id, &items).await {
+                tracing::warn!(run = %self.run_id, error = %e, "could not record run items");
+            }
+        }
+    }
+
+    async fn record_progress(&self, counts: RunCounts) {
+        if let Err(e) = self.flush().await {
+            tracing::warn!(run = %self.run_id, error = %e, "could not record run items");
+        }
+        let total = self.total(&counts);
+        self.pending.lock().await.counts = counts;
+        if let Err(e) = self
+            .store
+            .record_progress(self.run_id, &self.worker, &total)
+            .await
+        {
+            tracing::warn!(run = %self.run_id, error = %e, "could not record run progress");
+        }
+        self.events.publish(self.run_id, RunEvent::Progress(total));
+    }
+
+    /// The counts of this attempt last reported by the engine.
+    pub async fn last_counts(&self) -> RunCounts {
+        self.pending.lock().await.counts
+    }
+
+    async fn check_stop(&self) -> bool {
+        let reason = if self.shutdown.is_requested() {
+            Some(StopReason::Shutdown)
+        } else if self.lease_lost.load(Ordering::SeqCst) {
+            Some(StopReason::LeaseLost)
+        } else {
+            match self.store.run_control(self.run_id, &self.worker).await {
+                Ok(c) if !c.owned => Some(StopReason::LeaseLost),
+                Ok(c) if c.cancel_requested => Some(StopReason::Cancelled),
+                Ok(_) => None,
+                // A database hiccup is no reason to stop; the next batch asks again.
+                Err(e) => {
+                    tracing::warn!(run = %self.run_id, error = %e, "could not read run control");
+                    None
+                }
+            }
+        };
+        if let Some(r) = reason {
+            *self.stopped.lock().expect("stop lock") = Some(r);
+        }
+        reason.is_some()
+    }
+}
+
+impl RunSink for RunRecorder {
+    fn item(&self, item: RunItem) -> BoxFuture<'_, ()> {
+        Box::pin(self.record_item(item))
+    }
+
+    fn progress(&self, counts: RunCounts) -> BoxFuture<'_, ()> {
+        Box::pin(self.record_progress(counts))
+    }
+
+    fn should_stop(&self) -> BoxFuture<'_, bool> {
+        Box::pin(self.check_stop())
+    }
+}
