@@ -20,6 +20,9 @@ pub struct Settings {
     pub migrate_on_start: bool,
     /// Size of the sync worker pool inside `serve` and `worker`.
     pub workers: usize,
+    /// How long a worker's claim on a run lasts without a heartbeat (heartbeats come every
+    /// third of it); after it, another worker takes the run over.
+    pub lease_seconds: u32,
     /// HS256 secret; when neither it nor a public key is set, one is generated into `data_dir`.
     pub jwt_secret: Option<String>,
     /// PEM file with an RS256 or ES256 public key (used instead of the secret).
@@ -52,6 +55,7 @@ impl Default for Settings {
             database_url: None,
             migrate_on_start: true,
             workers: 2,
+            lease_seconds: 30,
             jwt_secret: None,
             jwt_public_key_file: None,
             jwt_algorithm: None,
@@ -101,6 +105,11 @@ impl Settings {
         if self.workers > 64 {
             return Err(ConfigError(
                 "workers (CONTACTSYNC_WORKERS) must be 0..=64".into(),
+            ));
+        }
+        if !(2..=3600).contains(&self.lease_seconds) {
+            return Err(ConfigError(
+                "lease_seconds (CONTACTSYNC_LEASE_SECONDS) must be 2..=3600".into(),
             ));
         }
         if self.max_body_bytes < 1024 {

@@ -70,6 +70,7 @@ impl Background {
     ) -> Background {
         let config = PoolConfig {
             workers: settings.workers,
+            lease: chrono::Duration::seconds(i64::from(settings.lease_seconds)),
             ..PoolConfig::default()
         };
         Self::start_with(

@@ -4,6 +4,7 @@ mod accounts;
 mod auth;
 mod bad_input;
 mod contacts;
+mod crash;
 mod folders;
 mod mailboxes;
 mod operations;

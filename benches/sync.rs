@@ -1,0 +1,208 @@
+//! Full import and export of 10k contacts against the simulator with 20 ms latency per
+//! request, and a run with nothing to do: prints wall time and EWS round trips.
+//!
+//!     cargo bench --bench sync            (SYNC_BENCH_N=1000 for a quicker look)
+use std::time::Instant;
+
+use contactsync::config::Settings;
+use contactsync::crypto::SecretBox;
+use contactsync::domain::Caller;
+use contactsync::domain::contact::ContactFields;
+use contactsync::domain::mailbox::{AuthWrite, MailboxWrite};
+use contactsync::domain::profile::ContactSyncProfile;
+use contactsync::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest};
+use contactsync::store::Store;
+use contactsync::store::sync_state::CrmWrite;
+use contactsync::sync::engine::{EngineContext, RunSink, execute};
+use futures_util::future::BoxFuture;
+use uuid::Uuid;
+
+struct Quiet;
+
+impl RunSink for Quiet {
+    fn item(&self, _: RunItem) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn progress(&self, _: RunCounts) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn should_stop(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { false })
+    }
+}
+
+struct Bench {
+    store: Store,
+    ctx: EngineContext,
+    sim: ews_sim::SimHandle,
+    owner: Caller,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    async fn new() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ews_allowed_hosts: vec!["127.0.0.1".into()],
+            ..Settings::default()
+        };
+        let store = Store::connect(&settings.effective_database_url(), None)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let sim = ews_sim::spawn(ews_sim::SimConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            mailboxes: vec![
+                ews_sim::Credential::new("importer@example.com", "pw"),
+                ews_sim::Credential::new("exporter@example.com", "pw"),
+            ],
+            service_accounts: vec![],
+            latency_ms: 0,
+            state_file: None,
+        })
+        .await
+        .unwrap();
+        let ctx = EngineContext {
+            store: store.clone(),
+            secrets: SecretBox::from_settings(&settings).unwrap(),
+            allowed_hosts: settings.ews_allowed_hosts.clone(),
+        };
+        let owner = Caller {
+            user_id: "bench".into(),
+            is_admin: false,
+        };
+        Bench {
+            store,
+            ctx,
+            sim,
+            owner,
+            _dir: dir,
+        }
+    }
+
+    async fn mailbox(&self, email: &str, profile: ContactSyncProfile) -> Uuid {
+        let owner = Caller {
+            user_id: format!("bench-{email}"),
+            is_admin: false,
+        };
+        let m = self
+            .store
+            .create_mailbox(
+                &self.ctx.secrets,
+                &owner,
+                MailboxWrite {
+                    email: Some(email.into()),
+                    ews_url: Some(self.sim.ews_url()),
+                    auth: Some(AuthWrite::Basic {
+                        username: Some(email.into()),
+                        password: Some("pw".into()),
+                    }),
+                    ..Default::default()
+                },
+                &self.ctx.allowed_hosts,
+            )
+            .await
+            .unwrap();
+        self.store
+            .put_profile(&owner, m.id, profile, None)
+            .await
+            .unwrap();
+        m.id
+    }
+
+    async fn run(&self, mailbox: Uuid, label: &str) -> RunReport {
+        self.sim.clear_requests();
+        let started = Instant::now();
+        let req = RunRequest {
+            run_id: Uuid::now_v7(),
+            mailbox_id: mailbox,
+            mode: RunMode::TwoWay,
+            dry_run: false,
+            full: false,
+        };
+        let report = execute(&self.ctx, &req, &Quiet).await;
+        let elapsed = started.elapsed();
+        let requests = self.sim.requests();
+        let mut by_op: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in &requests {
+            *by_op.entry(r.operation.clone()).or_default() += 1;
+        }
+        println!(
+            "{label:<34} {:>8.3} s  {:>5} round trips  {:?}  status {:?}  writes {}",
+            elapsed.as_secs_f64(),
+            requests.len(),
+            by_op,
+            report.status,
+            report.counts.writes()
+        );
+        report
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("SYNC_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let b = Bench::new().await;
+        println!("contactsync sync benchmark: {n} contacts, simulator on loopback");
+
+        // Import: n contacts in the mailbox's Contacts folder.
+        let data = (0..n)
+            .map(|i| {
+                serde_json::from_value::<ews_sim::ContactData>(serde_json::json!({
+                    "given_name": format!("Given{i}"), "surname": format!("Surname{i}"),
+                    "display_name": format!("Given{i} Surname{i}"), "company_name": format!("Company {}", i % 97),
+                    "job_title": "Engineer", "email_addresses": {"EmailAddress1": format!("person{i}@import.test")},
+                    "phone_numbers": {"MobilePhone": format!("+47 {i:08}")}
+                }))
+                .unwrap()
+            })
+            .collect();
+        b.sim.seed_contacts("importer@example.com", "contacts", data).unwrap();
+        let mut import = ContactSyncProfile::default();
+        import.import.enabled = true;
+        let importer = b.mailbox("importer@example.com", import).await;
+
+        // Export: n CRM contacts of another owner.
+        let exporter_owner = "bench-exporter@example.com";
+        let writes: Vec<CrmWrite> = (0..n)
+            .map(|i| {
+                let mut f = ContactFields {
+                    given_name: format!("Crm{i}"),
+                    surname: format!("Person{i}"),
+                    email1: format!("crm{i}@export.test"),
+                    job_title: "Buyer".into(),
+                    company: Some(format!("Customer {}", i % 89)),
+                    ..Default::default()
+                };
+                f.normalize();
+                CrmWrite::Create(f)
+            })
+            .collect();
+        for chunk in writes.chunks(1000) {
+            b.store.apply_crm_writes(exporter_owner, chunk.to_vec()).await.unwrap();
+        }
+        let mut export = ContactSyncProfile::default();
+        export.export.enabled = true;
+        let exporter = b.mailbox("exporter@example.com", export).await;
+
+        b.sim.set_latency_ms(20);
+        println!("-- 20 ms latency per EWS request");
+        b.run(importer, &format!("full import of {n}")).await;
+        b.run(exporter, &format!("full export of {n}")).await;
+        b.run(importer, "import mailbox, next run").await;
+        b.run(exporter, "export mailbox, next run").await;
+        b.sim.set_latency_ms(0);
+        println!("-- no latency");
+        b.run(importer, "nothing to do (import mailbox)").await;
+        b.run(exporter, "nothing to do (export mailbox)").await;
+        let _ = &b.owner;
+    });
+}
