@@ -90,16 +90,61 @@ fn visible(owner: &Caller) -> Option<sea_orm::sea_query::SimpleExpr> {
     )
 }
 
+/// What a run needs of every link to find what moved, without the snapshots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkHead {
+    pub crm_id: Uuid,
+    pub item_id: String,
+    pub change_key: String,
+    pub crm_version: i32,
+    pub crm_in_export_scope: bool,
+    pub detached: bool,
+}
+
 impl Store {
-    /// Every link of a mailbox.
-    pub async fn links(&self, mailbox_id: Uuid) -> StoreResult<Vec<Link>> {
-        Ok(contact_links::Entity::find()
+    /// The heads of every link of a mailbox: light rows, no snapshots.
+    pub async fn link_heads(&self, mailbox_id: Uuid) -> StoreResult<Vec<LinkHead>> {
+        let rows: Vec<(Uuid, String, String, i32, bool, bool)> = contact_links::Entity::find()
+            .select_only()
+            .column(contact_links::Column::CrmId)
+            .column(contact_links::Column::ItemId)
+            .column(contact_links::Column::ChangeKey)
+            .column(contact_links::Column::CrmVersion)
+            .column(contact_links::Column::CrmInExportScope)
+            .column(contact_links::Column::Detached)
             .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .into_tuple()
             .all(&self.db)
-            .await?
+            .await?;
+        Ok(rows
             .into_iter()
-            .map(link_of)
+            .map(
+                |(crm_id, item_id, change_key, crm_version, crm_in_export_scope, detached)| {
+                    LinkHead {
+                        crm_id,
+                        item_id,
+                        change_key,
+                        crm_version,
+                        crm_in_export_scope,
+                        detached,
+                    }
+                },
+            )
             .collect())
+    }
+
+    /// The whole links (with their snapshots) of some CRM contacts of a mailbox.
+    pub async fn links_for(&self, mailbox_id: Uuid, crm_ids: &[Uuid]) -> StoreResult<Vec<Link>> {
+        let mut out = Vec::with_capacity(crm_ids.len());
+        for chunk in crm_ids.chunks(500) {
+            let rows = contact_links::Entity::find()
+                .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+                .filter(contact_links::Column::CrmId.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            out.extend(rows.into_iter().map(link_of));
+        }
+        Ok(out)
     }
 
     /// Records links as given (one per CRM contact and per item: the older rows of either

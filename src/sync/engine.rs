@@ -36,7 +36,7 @@ use crate::domain::run::{
     ItemOutcome, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
 };
 use crate::store::Store;
-use crate::store::sync_state::{CrmRecord, CrmWrite};
+use crate::store::sync_state::{CrmRecord, CrmWrite, LinkHead};
 use crate::transport::ews::EwsTransport;
 use crate::transport::{
     ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, ITEM_BATCH, ItemUpdate, RemoteContact,
@@ -154,8 +154,12 @@ struct Run<'a, T: ExchangeContacts> {
     /// Folders whose feed is read: the import folders and the export target.
     watched: Vec<String>,
     target_folder: String,
-    links_by_item: HashMap<String, Link>,
+    /// Every link's head, by ItemId: enough to tell echoes and moved contacts apart.
+    heads: HashMap<String, LinkHead>,
     item_by_crm: HashMap<Uuid, String>,
+    /// Whole links of the pairs in play, loaded per chunk (memory follows the work, not
+    /// the mailbox).
+    links_by_item: HashMap<String, Link>,
     /// CRM contacts the owner may see (tombstones included).
     visible: HashSet<Uuid>,
     /// A `specific` export scope's selection.
@@ -231,8 +235,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             owner,
             watched,
             target_folder,
-            links_by_item: HashMap::new(),
+            heads: HashMap::new(),
             item_by_crm: HashMap::new(),
+            links_by_item: HashMap::new(),
             visible: HashSet::new(),
             specific: None,
             done_crm: HashSet::new(),
@@ -250,9 +255,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             return Ok(());
         }
         let store = &self.ctx.store;
-        for link in store.links(self.req.mailbox_id).await? {
-            self.item_by_crm.insert(link.crm_id, link.item_id.clone());
-            self.links_by_item.insert(link.item_id.clone(), link);
+        for head in store.link_heads(self.req.mailbox_id).await? {
+            self.item_by_crm.insert(head.crm_id, head.item_id.clone());
+            self.heads.insert(head.item_id.clone(), head);
         }
         self.visible = store
             .visible_contact_versions(&self.owner)
@@ -355,7 +360,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                                     item_id,
                                     change_key,
                                 } => {
-                                    let echo = self.links_by_item.get(&item_id).is_some_and(|l| {
+                                    let echo = self.heads.get(&item_id).is_some_and(|l| {
                                         l.change_key == change_key && !change_key.is_empty()
                                     });
                                     if !echo && seen.insert(item_id.clone()) {
@@ -409,6 +414,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     }
 
     async fn upsert_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
+        self.links_by_item.clear();
         let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
         let results = self.read_items(&ids).await?;
         let mut items = Vec::new();
@@ -434,15 +440,13 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         let linked_crm: Vec<Uuid> = items
             .iter()
             .filter_map(|(_, c)| {
-                self.links_by_item
-                    .get(&c.item_id)
-                    .map(|l| l.crm_id)
-                    .or_else(|| {
-                        c.crm_contact_id
-                            .filter(|id| self.item_by_crm.contains_key(id))
-                    })
+                self.heads.get(&c.item_id).map(|l| l.crm_id).or_else(|| {
+                    c.crm_contact_id
+                        .filter(|id| self.item_by_crm.contains_key(id))
+                })
             })
             .collect();
+        self.load_links(&linked_crm).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
             .ctx
             .store
@@ -551,6 +555,12 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     }
 
     async fn delete_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
+        self.links_by_item.clear();
+        let crm_ids: Vec<Uuid> = chunk
+            .iter()
+            .filter_map(|(_, item)| self.heads.get(item).map(|h| h.crm_id))
+            .collect();
+        self.load_links(&crm_ids).await?;
         let links: Vec<(String, Link)> = chunk
             .iter()
             .filter_map(|(folder, item)| {
@@ -595,11 +605,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 continue;
             }
             let in_scope = self.in_export_scope(v.id);
-            match self
-                .item_by_crm
-                .get(&v.id)
-                .and_then(|i| self.links_by_item.get(i))
-            {
+            match self.item_by_crm.get(&v.id).and_then(|i| self.heads.get(i)) {
                 Some(l) if l.detached => {}
                 Some(l) => {
                     if l.crm_version != v.version || l.crm_in_export_scope != in_scope || v.deleted
@@ -623,7 +629,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             if !seen.contains(crm_id)
                 && !self.done_crm.contains(crm_id)
                 && self
-                    .links_by_item
+                    .heads
                     .get(item)
                     .is_some_and(|l| !l.detached && l.crm_in_export_scope)
             {
@@ -632,6 +638,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         }
         for chunk in moved.chunks(CHUNK) {
             self.stop_requested().await?;
+            self.links_by_item.clear();
+            self.load_links(chunk).await?;
             let mut records: HashMap<Uuid, CrmRecord> = self
                 .ctx
                 .store
@@ -1143,6 +1151,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 let previous = self.item_by_crm.get(&old.crm_id).cloned();
                 if let Some(prev) = previous.filter(|p| *p != ex.item_id) {
                     self.links_by_item.remove(&prev);
+                    self.heads.remove(&prev);
                 }
             }
         }
@@ -1152,6 +1161,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .await?;
         for l in links {
             self.item_by_crm.insert(l.crm_id, l.item_id.clone());
+            self.heads.insert(l.item_id.clone(), head_of(&l));
             self.links_by_item.insert(l.item_id.clone(), l);
         }
         Ok(())
@@ -1178,6 +1188,11 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
             return Ok(());
         }
+        let crm_ids: Vec<Uuid> = item_ids
+            .iter()
+            .filter_map(|i| self.heads.get(i).map(|h| h.crm_id))
+            .collect();
+        self.load_links(&crm_ids).await?;
         let fresh = self.read_items(&item_ids).await?;
         let mut pairs = Vec::new();
         for (id, result) in item_ids.iter().zip(fresh) {
@@ -1222,6 +1237,31 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             results,
             &batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
         ))
+    }
+
+    /// Loads the whole links of these CRM contacts that are not loaded yet.
+    async fn load_links(&mut self, crm_ids: &[Uuid]) -> Result<(), Halt> {
+        let missing: Vec<Uuid> = crm_ids
+            .iter()
+            .filter(|id| {
+                self.item_by_crm
+                    .get(id)
+                    .is_some_and(|item| !self.links_by_item.contains_key(item))
+            })
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for link in self
+            .ctx
+            .store
+            .links_for(self.req.mailbox_id, &missing)
+            .await?
+        {
+            self.links_by_item.insert(link.item_id.clone(), link);
+        }
+        Ok(())
     }
 
     // ---- Reporting ------------------------------------------------------------------
@@ -1351,6 +1391,17 @@ fn all_changes(fields: &MappedContact) -> Changes {
         .iter()
         .map(|(f, v)| (f, Some(v.to_owned())))
         .collect()
+}
+
+fn head_of(l: &Link) -> LinkHead {
+    LinkHead {
+        crm_id: l.crm_id,
+        item_id: l.item_id.clone(),
+        change_key: l.change_key.clone(),
+        crm_version: l.crm_version,
+        crm_in_export_scope: l.crm_in_export_scope,
+        detached: l.detached,
+    }
 }
 
 fn crm_from_link(l: &Link) -> CrmSide {
