@@ -92,20 +92,7 @@ impl Store {
             .limit(page.limit + 1)
             .all(&self.db)
             .await?;
-        let slice = Slice::from_overfetch(rows, page.limit, |m| m.id);
-        let ids: Vec<Uuid> = slice.items.iter().map(|m| m.id).collect();
-        let mut g = grants::of_records(&self.db, &ids).await?;
-        Ok(Slice {
-            items: slice
-                .items
-                .into_iter()
-                .map(|m| {
-                    let list = g.remove(&m.id).unwrap_or_default();
-                    to_account(m, list)
-                })
-                .collect(),
-            next_after: slice.next_after,
-        })
+        Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_account).await?)
     }
 
     /// One visible account.

@@ -82,6 +82,31 @@ pub async fn of_records(
     Ok(map)
 }
 
+/// A page of rows with each record's grants attached (one query for the whole page):
+/// `rows` is a `limit + 1` fetch ordered by id.
+pub async fn page_with_grants<M, T>(
+    db: &impl ConnectionTrait,
+    rows: Vec<M>,
+    limit: u64,
+    id_of: impl Fn(&M) -> Uuid,
+    build: impl Fn(M, Vec<Grant>) -> T,
+) -> Result<super::Slice<T>, DbErr> {
+    let slice = super::Slice::from_overfetch(rows, limit, &id_of);
+    let ids: Vec<Uuid> = slice.items.iter().map(&id_of).collect();
+    let mut shares = of_records(db, &ids).await?;
+    Ok(super::Slice {
+        items: slice
+            .items
+            .into_iter()
+            .map(|m| {
+                let list = shares.remove(&id_of(&m)).unwrap_or_default();
+                build(m, list)
+            })
+            .collect(),
+        next_after: slice.next_after,
+    })
+}
+
 /// Replaces the grant list of a record.
 pub async fn replace(
     db: &impl ConnectionTrait,
