@@ -140,6 +140,51 @@ impl Bench {
     }
 }
 
+impl Bench {
+    /// Where the time of a run with nothing to do goes.
+    async fn breakdown(&self, mailbox: Uuid) {
+        use contactsync::transport::ExchangeContacts;
+        let t = Instant::now();
+        let (conn, _) = self
+            .store
+            .mailbox_for_sync(&self.ctx.secrets, mailbox)
+            .await
+            .unwrap();
+        let load = t.elapsed();
+        let t = Instant::now();
+        let transport =
+            contactsync::transport::ews::EwsTransport::open(&conn, &self.ctx.allowed_hosts)
+                .await
+                .unwrap();
+        let open = t.elapsed();
+        let t = Instant::now();
+        let folders = transport.contact_folders().await.unwrap();
+        let tree = t.elapsed();
+        let t = Instant::now();
+        let heads = self.store.link_heads(mailbox).await.unwrap();
+        let heads_t = t.elapsed();
+        let owner = contactsync::domain::Caller {
+            user_id: conn.owner_id.clone(),
+            is_admin: false,
+        };
+        let t = Instant::now();
+        let versions = self.store.visible_contact_versions(&owner).await.unwrap();
+        let versions_t = t.elapsed();
+        let states = self.store.sync_states(mailbox).await.unwrap();
+        let t = Instant::now();
+        for (folder, state) in &states {
+            transport.changes(folder, Some(state)).await.unwrap();
+        }
+        let feed = t.elapsed();
+        println!(
+            "  breakdown: mailbox {load:?}, client {open:?}, folder tree ({}) {tree:?}, {} link heads {heads_t:?}, {} versions {versions_t:?}, feeds {feed:?}",
+            folders.len(),
+            heads.len(),
+            versions.len()
+        );
+    }
+}
+
 fn main() {
     let n: usize = std::env::var("SYNC_BENCH_N")
         .ok()
@@ -203,6 +248,7 @@ fn main() {
         println!("-- no latency");
         b.run(importer, "nothing to do (import mailbox)").await;
         b.run(exporter, "nothing to do (export mailbox)").await;
+        b.breakdown(importer).await;
         let _ = &b.owner;
     });
 }

@@ -63,8 +63,9 @@ pub trait RunSink: Send + Sync {
     fn should_stop(&self) -> BoxFuture<'_, bool>;
 }
 
-/// Pairs planned and applied together: four item batches, sent side by side.
-const CHUNK: usize = ITEM_BATCH * 4;
+/// Pairs planned and applied together: eight item batches, sent side by side (well
+/// under Exchange's 27 concurrent requests per user).
+const CHUNK: usize = ITEM_BATCH * 8;
 
 /// Why a run stopped before its end.
 enum Halt {

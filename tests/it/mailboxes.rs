@@ -680,10 +680,24 @@ async fn only_the_owner_and_admins_reach_a_mailbox() {
         1
     );
 
+    // Synchronize now: not for bob, yes for an administrator.
+    app.post(&format!("{base}/contact-sync/runs"), &bob, json!({}))
+        .await
+        .assert_problem(404, "not_found");
+    let run = app
+        .post(&format!("{base}/contact-sync/runs"), &admin, json!({}))
+        .await;
+    assert_eq!(run.status, 202, "{}", run.text);
+
     // Deleting the mailbox removes its profile, never CRM contacts.
     app.create("/api/v1/contacts", &alice, json!({"full_name": "Stays"}))
         .await;
     assert_eq!(app.delete(&base, &admin).await.status, 204);
     assert_eq!(app.count_rows("contact_sync_profiles").await, 0);
+    assert_eq!(
+        app.count_rows("sync_runs").await,
+        0,
+        "queued runs go with the mailbox"
+    );
     assert_eq!(app.count_rows("contacts").await, 1);
 }
