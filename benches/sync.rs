@@ -160,16 +160,20 @@ impl Bench {
         let t = Instant::now();
         let folders = transport.contact_folders().await.unwrap();
         let tree = t.elapsed();
-        let t = Instant::now();
-        let heads = self.store.link_heads(mailbox).await.unwrap();
-        let heads_t = t.elapsed();
         let owner = contactsync::domain::Caller {
             user_id: conn.owner_id.clone(),
             is_admin: false,
         };
         let t = Instant::now();
-        let versions = self.store.visible_contact_versions(&owner).await.unwrap();
-        let versions_t = t.elapsed();
+        let moves = self.store.crm_moves(&owner, mailbox, true).await.unwrap();
+        let moves_t = t.elapsed();
+        let t = Instant::now();
+        let gone = self
+            .store
+            .links_gone_from_view(&owner, mailbox)
+            .await
+            .unwrap();
+        let gone_t = t.elapsed();
         let states = self.store.sync_states(mailbox).await.unwrap();
         let t = Instant::now();
         for (folder, state) in &states {
@@ -177,10 +181,10 @@ impl Bench {
         }
         let feed = t.elapsed();
         println!(
-            "  breakdown: mailbox {load:?}, client {open:?}, folder tree ({}) {tree:?}, {} link heads {heads_t:?}, {} versions {versions_t:?}, feeds {feed:?}",
+            "  breakdown: mailbox {load:?}, client {open:?}, folder tree ({}) {tree:?}, {} CRM moves {moves_t:?}, {} links out of view {gone_t:?}, feeds {feed:?}",
             folders.len(),
-            heads.len(),
-            versions.len()
+            moves.len(),
+            gone.len()
         );
     }
 }

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -29,14 +29,6 @@ pub struct CrmRecord {
     pub fields: ContactFields,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
-    pub deleted: bool,
-}
-
-/// A CRM contact's version, for finding what moved without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContactVersion {
-    pub id: Uuid,
-    pub version: i32,
     pub deleted: bool,
 }
 
@@ -101,24 +93,175 @@ pub struct LinkHead {
     pub detached: bool,
 }
 
+/// A CRM contact that moved for a mailbox's sync: what it is now and what its link says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmMove {
+    pub id: Uuid,
+    pub version: i32,
+    pub deleted: bool,
+    /// `(crm_version, crm_in_export_scope, detached)` of its link, if it has one.
+    pub link: Option<(i32, bool, bool)>,
+}
+
+/// The SQL of "visible to the owner" over `contacts c`, and its parameters.
+fn visible_sql(
+    owner: &Caller,
+    backend: DbBackend,
+    next: &mut usize,
+) -> (String, Vec<sea_orm::Value>) {
+    if owner.is_admin {
+        return ("1 = 1".into(), Vec::new());
+    }
+    let a = placeholder(backend, next);
+    let sql = format!(
+        "(c.owner_id = {a} OR c.id IN (SELECT g.record_id FROM grants g \
+         WHERE g.record_kind = 'contact' AND (g.grantee = {a2} OR g.grantee = '*')))",
+        a2 = placeholder(backend, next)
+    );
+    (
+        sql,
+        vec![owner.user_id.clone().into(), owner.user_id.clone().into()],
+    )
+}
+
+/// The next positional parameter of the backend's SQL dialect.
+fn placeholder(backend: DbBackend, next: &mut usize) -> String {
+    *next += 1;
+    match backend {
+        DbBackend::Postgres => format!("${next}"),
+        _ => "?".into(),
+    }
+}
+
 impl Store {
-    /// The heads of every link of a mailbox: light rows, no snapshots.
-    pub async fn link_heads(&self, mailbox_id: Uuid) -> StoreResult<Vec<LinkHead>> {
-        let rows: Vec<(Uuid, String, String, i32, bool, bool)> = contact_links::Entity::find()
-            .select_only()
-            .column(contact_links::Column::CrmId)
-            .column(contact_links::Column::ItemId)
-            .column(contact_links::Column::ChangeKey)
-            .column(contact_links::Column::CrmVersion)
-            .column(contact_links::Column::CrmInExportScope)
-            .column(contact_links::Column::Detached)
-            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
-            .into_tuple()
-            .all(&self.db)
+    /// The owner's contacts that a mailbox's run must look at, found in the database: new
+    /// (unlinked, live), moved since their link (version), or — with `scope_all` — newly in
+    /// scope. Without `scope_all` every visible linked contact comes back, for the caller
+    /// to compare with its scope.
+    pub async fn crm_moves(
+        &self,
+        owner: &Caller,
+        mailbox_id: Uuid,
+        scope_all: bool,
+    ) -> StoreResult<Vec<CrmMove>> {
+        let backend = self.db.get_database_backend();
+        let mut next = 0;
+        let m = placeholder(backend, &mut next);
+        let (visible, mut values) = visible_sql(owner, backend, &mut next);
+        let filter = if scope_all {
+            "((l.id IS NULL AND c.deleted_at IS NULL) OR (l.detached = FALSE AND (l.crm_version <> c.version OR l.crm_in_export_scope = FALSE)))"
+        } else {
+            "((l.id IS NULL AND c.deleted_at IS NULL) OR l.detached = FALSE)"
+        };
+        let sql = format!(
+            "SELECT c.id AS id, c.version AS version, \
+             CASE WHEN c.deleted_at IS NULL THEN 0 ELSE 1 END AS deleted, \
+             l.crm_version AS l_version, \
+             CASE WHEN l.crm_in_export_scope THEN 1 ELSE 0 END AS l_scope, \
+             CASE WHEN l.detached THEN 1 ELSE 0 END AS l_detached, \
+             CASE WHEN l.id IS NULL THEN 0 ELSE 1 END AS linked \
+             FROM contacts c LEFT JOIN contact_links l ON l.crm_id = c.id AND l.mailbox_id = {m} \
+             WHERE {visible} AND {filter}"
+        );
+        values.insert(0, mailbox_id.into());
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(
+        rows.into_iter()
+            .map(|r| {
+                let linked: i32 = r.try_get("", "linked")?;
+                Ok(CrmMove {
+                    id: r.try_get("", "id")?,
+                    version: r.try_get("", "version")?,
+                    deleted: r.try_get::<i32>("", "deleted")? == 1,
+                    link: if linked == 1 {
+                        Some((
+                            r.try_get("", "l_version")?,
+                            r.try_get::<i32>("", "l_scope")? == 1,
+                            r.try_get::<i32>("", "l_detached")? == 1,
+                        ))
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(StoreError::from)
+    }
+
+    /// CRM ids of a mailbox's live, in-scope links whose contacts the owner no longer
+    /// sees (unshared or purged).
+    pub async fn links_gone_from_view(
+        &self,
+        owner: &Caller,
+        mailbox_id: Uuid,
+    ) -> StoreResult<Vec<Uuid>> {
+        let backend = self.db.get_database_backend();
+        let mut next = 0;
+        let m = placeholder(backend, &mut next);
+        let (visible, mut values) = visible_sql(owner, backend, &mut next);
+        values.insert(0, mailbox_id.into());
+        let sql = format!(
+            "SELECT l.crm_id AS crm_id FROM contact_links l WHERE l.mailbox_id = {m} \
+             AND l.detached = FALSE AND l.crm_in_export_scope = TRUE \
+             AND l.crm_id NOT IN (SELECT c.id FROM contacts c WHERE {visible})"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        rows.into_iter()
+            .map(|r| r.try_get("", "crm_id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Which of these contacts the owner may see.
+    pub async fn visible_among(&self, owner: &Caller, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let mut q = contacts::Entity::find()
+                .select_only()
+                .column(contacts::Column::Id)
+                .filter(contacts::Column::Id.is_in(chunk.iter().copied()));
+            if let Some(c) = visible(owner) {
+                q = q.filter(c);
+            }
+            let rows: Vec<Uuid> = q.into_tuple().all(&self.db).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The heads of the links of some items, or of some CRM contacts, of a mailbox.
+    pub async fn link_heads_of(
+        &self,
+        mailbox_id: Uuid,
+        item_ids: &[String],
+        crm_ids: &[Uuid],
+    ) -> StoreResult<Vec<LinkHead>> {
+        let mut out = Vec::new();
+        let by_item = item_ids
+            .chunks(500)
+            .map(|c| contact_links::Column::ItemId.is_in(c.iter().cloned()));
+        let by_crm = crm_ids
+            .chunks(500)
+            .map(|c| contact_links::Column::CrmId.is_in(c.iter().copied()));
+        for cond in by_item.chain(by_crm) {
+            let rows: Vec<(Uuid, String, String, i32, bool, bool)> = contact_links::Entity::find()
+                .select_only()
+                .column(contact_links::Column::CrmId)
+                .column(contact_links::Column::ItemId)
+                .column(contact_links::Column::ChangeKey)
+                .column(contact_links::Column::CrmVersion)
+                .column(contact_links::Column::CrmInExportScope)
+                .column(contact_links::Column::Detached)
+                .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+                .filter(cond)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(rows.into_iter().map(
                 |(crm_id, item_id, change_key, crm_version, crm_in_export_scope, detached)| {
                     LinkHead {
                         crm_id,
@@ -129,8 +272,9 @@ impl Store {
                         detached,
                     }
                 },
-            )
-            .collect())
+            ));
+        }
+        Ok(out)
     }
 
     /// The whole links (with their snapshots) of some CRM contacts of a mailbox.
@@ -230,30 +374,6 @@ impl Store {
         Ok(())
     }
 
-    /// Versions of every contact the owner may see, tombstones included.
-    pub async fn visible_contact_versions(
-        &self,
-        owner: &Caller,
-    ) -> StoreResult<Vec<ContactVersion>> {
-        let mut q = contacts::Entity::find()
-            .select_only()
-            .column(contacts::Column::Id)
-            .column(contacts::Column::Version)
-            .column(contacts::Column::DeletedAt);
-        if let Some(c) = visible(owner) {
-            q = q.filter(c);
-        }
-        let rows: Vec<(Uuid, i32, Option<DateTime<Utc>>)> = q.into_tuple().all(&self.db).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, version, deleted_at)| ContactVersion {
-                id,
-                version,
-                deleted: deleted_at.is_some(),
-            })
-            .collect())
-    }
-
     /// The ids a `specific` export scope selects (before visibility): contacts of the
     /// chosen types and members of the chosen folders. `None` for scope `all`.
     pub async fn export_scope_ids(
@@ -334,9 +454,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Live contacts the owner may see, for first-sync matching.
-    pub async fn match_candidates(&self, owner: &Caller) -> StoreResult<Vec<CrmRecord>> {
-        let mut q = contacts::Entity::find().filter(contacts::Column::DeletedAt.is_null());
+    /// Live contacts the owner may see and no link of the mailbox holds, for first-sync
+    /// matching.
+    pub async fn match_candidates(
+        &self,
+        owner: &Caller,
+        mailbox_id: Uuid,
+    ) -> StoreResult<Vec<CrmRecord>> {
+        let linked = Query::select()
+            .column(contact_links::Column::CrmId)
+            .from(contact_links::Entity)
+            .and_where(contact_links::Column::MailboxId.eq(mailbox_id))
+            .to_owned();
+        let mut q = contacts::Entity::find()
+            .filter(contacts::Column::DeletedAt.is_null())
+            .filter(Expr::col((contacts::Entity, contacts::Column::Id)).not_in_subquery(linked));
         if let Some(c) = visible(owner) {
             q = q.filter(c);
         }
@@ -460,16 +592,5 @@ impl Store {
         }
         txn.commit().await?;
         Ok(out)
-    }
-
-    /// How many pairs of a mailbox are linked (detached ones not counted).
-    pub async fn link_count(&self, mailbox_id: Uuid) -> StoreResult<u64> {
-        let db = &self.db;
-        let n = contact_links::Entity::find()
-            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
-            .filter(contact_links::Column::Detached.eq(false))
-            .count(db)
-            .await?;
-        Ok(n)
     }
 }

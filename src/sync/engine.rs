@@ -256,16 +256,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             return Ok(());
         }
         let store = &self.ctx.store;
-        for head in store.link_heads(self.req.mailbox_id).await? {
-            self.item_by_crm.insert(head.crm_id, head.item_id.clone());
-            self.heads.insert(head.item_id.clone(), head);
-        }
-        self.visible = store
-            .visible_contact_versions(&self.owner)
-            .await?
-            .into_iter()
-            .map(|v| v.id)
-            .collect();
         self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
         let saved = if self.req.full {
             HashMap::new()
@@ -355,6 +345,15 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             loop {
                 match self.t.changes(&folder, state.as_deref()).await {
                     Ok(page) => {
+                        let ids: Vec<String> = page
+                            .changes
+                            .iter()
+                            .map(|c| match c {
+                                FeedChange::Upsert { item_id, .. }
+                                | FeedChange::Delete { item_id } => item_id.clone(),
+                            })
+                            .collect();
+                        self.load_heads(&ids, &[]).await?;
                         for c in page.changes {
                             match c {
                                 FeedChange::Upsert {
@@ -438,6 +437,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
             }
         }
+        let stamps: Vec<Uuid> = items.iter().filter_map(|(_, c)| c.crm_contact_id).collect();
+        self.load_heads(&[], &stamps).await?;
         let linked_crm: Vec<Uuid> = items
             .iter()
             .filter_map(|(_, c)| {
@@ -448,6 +449,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             })
             .collect();
         self.load_links(&linked_crm).await?;
+        self.note_visible(&linked_crm).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
             .ctx
             .store
@@ -510,14 +512,15 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     /// company), or none.
     async fn new_exchange_pair(&mut self, ex: ExSide, c: &RemoteContact) -> Result<Pair, Halt> {
         if self.crm_matcher.is_none() {
-            let linked: HashSet<Uuid> = self.item_by_crm.keys().copied().collect();
             let candidates = self
                 .ctx
                 .store
-                .match_candidates(&self.owner)
-                .await?
+                .match_candidates(&self.owner, self.req.mailbox_id)
+                .await?;
+            // Candidates are visible to the owner by construction.
+            self.visible.extend(candidates.iter().map(|r| r.id));
+            let candidates = candidates
                 .into_iter()
-                .filter(|r| !linked.contains(&r.id))
                 .map(|r| Candidate {
                     key: r.id,
                     crm_id: Some(r.id),
@@ -571,6 +574,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             })
             .collect();
         let ids: Vec<Uuid> = links.iter().map(|(_, l)| l.crm_id).collect();
+        self.note_visible(&ids).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
             .ctx
             .store
@@ -597,46 +601,45 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     // ---- CRM phase ------------------------------------------------------------------
 
     async fn crm_phase(&mut self) -> Result<(), Halt> {
-        let versions = self.ctx.store.visible_contact_versions(&self.owner).await?;
+        // The database finds what moved; a run with nothing to do reads no contact.
+        let scope_all = self.specific.is_none();
+        let moves = self
+            .ctx
+            .store
+            .crm_moves(&self.owner, self.req.mailbox_id, scope_all)
+            .await?;
+        let export_new = self.profile.export.enabled && self.mode != Mode::ImportOnly;
         let mut moved: Vec<Uuid> = Vec::new();
-        let mut seen = HashSet::new();
-        for v in &versions {
-            seen.insert(v.id);
+        for v in &moves {
+            // Every row is a contact the owner sees.
+            self.visible.insert(v.id);
             if self.done_crm.contains(&v.id) {
                 continue;
             }
             let in_scope = self.in_export_scope(v.id);
-            match self.item_by_crm.get(&v.id).and_then(|i| self.heads.get(i)) {
-                Some(l) if l.detached => {}
-                Some(l) => {
-                    if l.crm_version != v.version || l.crm_in_export_scope != in_scope || v.deleted
-                    {
-                        moved.push(v.id);
-                    }
+            let is_move = match v.link {
+                Some((_, _, true)) => false,
+                Some((version, was_in_scope, false)) => {
+                    version != v.version || was_in_scope != in_scope
                 }
-                None => {
-                    if !v.deleted
-                        && in_scope
-                        && self.profile.export.enabled
-                        && self.mode != Mode::ImportOnly
-                    {
-                        moved.push(v.id);
-                    }
-                }
+                None => !v.deleted && in_scope && export_new,
+            };
+            if is_move {
+                moved.push(v.id);
             }
         }
         // Linked contacts the owner no longer sees (unshared or purged).
-        for (crm_id, item) in &self.item_by_crm {
-            if !seen.contains(crm_id)
-                && !self.done_crm.contains(crm_id)
-                && self
-                    .heads
-                    .get(item)
-                    .is_some_and(|l| !l.detached && l.crm_in_export_scope)
-            {
-                moved.push(*crm_id);
+        for crm_id in self
+            .ctx
+            .store
+            .links_gone_from_view(&self.owner, self.req.mailbox_id)
+            .await?
+        {
+            if !self.done_crm.contains(&crm_id) {
+                moved.push(crm_id);
             }
         }
+        self.load_heads(&[], &moved).await?;
         for chunk in moved.chunks(CHUNK) {
             self.stop_requested().await?;
             self.links_by_item.clear();
@@ -1194,6 +1197,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .filter_map(|i| self.heads.get(i).map(|h| h.crm_id))
             .collect();
         self.load_links(&crm_ids).await?;
+        self.note_visible(&crm_ids).await?;
         let fresh = self.read_items(&item_ids).await?;
         let mut pairs = Vec::new();
         for (id, result) in item_ids.iter().zip(fresh) {
@@ -1238,6 +1242,47 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             results,
             &batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
         ))
+    }
+
+    /// Learns which of these contacts the owner sees (the export scope needs it).
+    async fn note_visible(&mut self, ids: &[Uuid]) -> Result<(), Halt> {
+        let unknown: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !self.visible.contains(id))
+            .copied()
+            .collect();
+        if !unknown.is_empty() {
+            let seen = self.ctx.store.visible_among(&self.owner, &unknown).await?;
+            self.visible.extend(seen);
+        }
+        Ok(())
+    }
+
+    /// Loads the heads of the links of these items and CRM contacts not known yet.
+    async fn load_heads(&mut self, item_ids: &[String], crm_ids: &[Uuid]) -> Result<(), Halt> {
+        let items: Vec<String> = item_ids
+            .iter()
+            .filter(|i| !self.heads.contains_key(*i))
+            .cloned()
+            .collect();
+        let crms: Vec<Uuid> = crm_ids
+            .iter()
+            .filter(|c| !self.item_by_crm.contains_key(c))
+            .copied()
+            .collect();
+        if items.is_empty() && crms.is_empty() {
+            return Ok(());
+        }
+        for head in self
+            .ctx
+            .store
+            .link_heads_of(self.req.mailbox_id, &items, &crms)
+            .await?
+        {
+            self.item_by_crm.insert(head.crm_id, head.item_id.clone());
+            self.heads.insert(head.item_id.clone(), head);
+        }
+        Ok(())
     }
 
     /// Loads the whole links of these CRM contacts that are not loaded yet.

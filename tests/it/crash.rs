@@ -40,7 +40,7 @@ async fn crm_contacts(app: &TestApp) -> Vec<ContactFields> {
         is_admin: false,
     };
     app.store
-        .match_candidates(&caller)
+        .match_candidates(&caller, Uuid::nil())
         .await
         .unwrap()
         .into_iter()
@@ -115,10 +115,13 @@ async fn a_worker_killed_mid_run_is_taken_over_without_loss_or_duplicates() {
     // Edits on both sides, then thousands of new contacts on both sides.
     let crm_base: Vec<_> = app
         .store
-        .match_candidates(&contactsync::domain::Caller {
-            user_id: "alice".into(),
-            is_admin: false,
-        })
+        .match_candidates(
+            &contactsync::domain::Caller {
+                user_id: "alice".into(),
+                is_admin: false,
+            },
+            Uuid::nil(),
+        )
         .await
         .unwrap()
         .into_iter()
