@@ -154,6 +154,11 @@ struct Run<'a, T: ExchangeContacts> {
     owner: Caller,
     /// Folders whose feed is read: the import folders and the export target.
     watched: Vec<String>,
+    /// Folders whose new items are imported (the export target alone is not one).
+    import_folders: HashSet<String>,
+    /// Items the feeds of this run report deleted (a stamp seen on a new ItemId is a
+    /// move only when the old item is gone).
+    feed_deletes: HashSet<String>,
     target_folder: String,
     /// Every link's head, by ItemId: enough to tell echoes and moved contacts apart.
     heads: HashMap<String, LinkHead>,
@@ -222,6 +227,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 ImportScope::Folders => watched.extend(profile.import.folder_ids.iter().cloned()),
             }
         }
+        let import_folders: HashSet<String> = watched.iter().cloned().collect();
         if profile.export.enabled && !watched.contains(&target_folder) && !target_folder.is_empty()
         {
             watched.push(target_folder.clone());
@@ -235,6 +241,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             mode,
             owner,
             watched,
+            import_folders,
+            feed_deletes: HashSet::new(),
             target_folder,
             heads: HashMap::new(),
             item_by_crm: HashMap::new(),
@@ -388,6 +396,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                     Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
                     Err(e) => {
                         self.failed_folders.insert(folder.clone());
+                        self.counts.failed += 1;
                         self.record(
                             "exchange_read",
                             ItemOutcome::Failed,
@@ -402,9 +411,19 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
             }
         }
+        self.feed_deletes = deletes.iter().map(|(_, id)| id.clone()).collect();
+        let failed_before = self.counts.failed;
         for chunk in upserts.chunks(CHUNK) {
             self.stop_requested().await?;
             self.upsert_chunk(chunk).await?;
+        }
+        if self.counts.failed > failed_before {
+            // A failed upsert may be the new half of a move: its old half's deletion
+            // waits for the next run, which reads these folders again.
+            for (folder, _) in &deletes {
+                self.failed_folders.insert(folder.clone());
+            }
+            return Ok(states);
         }
         for chunk in deletes.chunks(CHUNK) {
             self.stop_requested().await?;
@@ -425,6 +444,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 Err(e) if e.kind == ErrorKind::NotFound => {}
                 Err(e) => {
                     self.failed_folders.insert(folder.clone());
+                    self.counts.failed += 1;
                     self.record(
                         "exchange_read",
                         ItemOutcome::Failed,
@@ -458,18 +478,51 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .into_iter()
             .map(|r| (r.id, r))
             .collect();
+        // A stamp on a new ItemId whose linked item is gone is a move (or a recreate): the
+        // pair follows the item. If the old item is still there, this is a copy, and a
+        // copy is a new contact.
+        let stamped_elsewhere: Vec<String> = items
+            .iter()
+            .filter(|(_, c)| !self.heads.contains_key(&c.item_id))
+            .filter_map(|(_, c)| self.item_by_crm.get(&c.crm_contact_id?).cloned())
+            .filter(|old| !self.feed_deletes.contains(old))
+            .collect();
+        let mut gone_items: HashSet<String> = self.feed_deletes.clone();
+        if !stamped_elsewhere.is_empty() {
+            for (old, result) in stamped_elsewhere
+                .iter()
+                .zip(self.read_items(&stamped_elsewhere).await?)
+            {
+                if matches!(
+                    result,
+                    Err(TransportError {
+                        kind: ErrorKind::NotFound,
+                        ..
+                    })
+                ) {
+                    gone_items.insert(old.clone());
+                }
+            }
+        }
         let mut pairs = Vec::new();
         for (folder, c) in items {
-            let ex = self.ex_side(&c, &folder);
+            let mut ex = self.ex_side(&c, &folder);
             let link = self.links_by_item.get(&c.item_id).cloned().or_else(|| {
-                // Moved or recreated: the same CRM id under a new ItemId.
                 let crm_id = c.crm_contact_id?;
                 let old_item = self.item_by_crm.get(&crm_id)?;
+                if !gone_items.contains(old_item) {
+                    return None;
+                }
                 self.links_by_item.get(old_item).map(|l| Link {
                     item_id: c.item_id.clone(),
                     ..l.clone()
                 })
             });
+            if link.is_none() {
+                // Only an import folder brings new contacts in; the export target alone
+                // does not.
+                ex.in_import_scope = self.import_folders.contains(&ex.folder_id);
+            }
             let pair = match link {
                 Some(link) => {
                     let record = records.remove(&link.crm_id);
@@ -730,6 +783,19 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                     (p, ops)
                 })
                 .collect();
+            for (p, ops) in &planned {
+                if ops.iter().all(|o| matches!(o, Op::Unchanged)) {
+                    self.counts.unchanged += 1;
+                }
+                if self.req.dry_run
+                    && p.link.is_none()
+                    && p.crm.is_some()
+                    && p.ex.is_some()
+                    && ops.iter().any(|o| matches!(o, Op::Link { .. }))
+                {
+                    self.counts.linked += 1;
+                }
+            }
             if self.req.dry_run {
                 for (p, ops) in &planned {
                     for op in ops {
@@ -864,7 +930,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     }
 
     /// Exchange writes; answers the pairs whose ChangeKey moved (to re-read and re-plan).
-    async fn apply_exchange(&mut self, work: &mut [Work]) -> Result<Vec<String>, Halt> {
+    async fn apply_exchange(&mut self, work: &mut [Work]) -> Result<Vec<Pair>, Halt> {
         let mut creates: Vec<(usize, Uuid, MappedContact)> = Vec::new();
         let mut updates: Vec<(usize, Option<usize>, ItemUpdate)> = Vec::new();
         let mut deletes: Vec<(usize, usize, String)> = Vec::new();
@@ -1010,7 +1076,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
                 Err(e) if e.kind == ErrorKind::Conflict && oi.is_some() => {
                     work[wi].failed = true;
-                    conflicts.push(update.item_id);
+                    conflicts.push(work[wi].pair.clone());
                 }
                 Err(e) if e.kind == ErrorKind::NotFound && oi.is_some() => {
                     // Deleted under us: plan the pair again as an Exchange deletion.
@@ -1096,6 +1162,31 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         let mut links = Vec::new();
         for w in work.iter() {
             if w.failed {
+                if let Some(ex) = w.pair.ex.as_ref().filter(|e| !e.deleted) {
+                    // Read the item's folder again next run rather than past this change.
+                    self.failed_folders.insert(ex.folder_id.clone());
+                    // The CRM side was written but Exchange was not: record the pair
+                    // as never merged (empty bases, no version, no ChangeKey), so the
+                    // next run merges it again instead of finding a stranger to create.
+                    if let Some(crm) = &w.crm_now
+                        && w.pair.link.is_none()
+                    {
+                        let empty = MappedContact::default();
+                        links.push(Link {
+                            crm_id: crm.id,
+                            item_id: ex.item_id.clone(),
+                            change_key: String::new(),
+                            folder_id: ex.folder_id.clone(),
+                            crm_version: -1,
+                            crm_in_export_scope: crm.in_export_scope,
+                            crm_fingerprint: empty.fingerprint(),
+                            ex_fingerprint: empty.fingerprint(),
+                            crm_base: empty.clone(),
+                            ex_base: empty,
+                            detached: false,
+                        });
+                    }
+                }
                 continue;
             }
             for op in &w.ops {
@@ -1172,18 +1263,28 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     }
 
     /// Re-reads items whose ChangeKey moved under an update and plans them again, once.
-    async fn replan_conflicts(&mut self, item_ids: Vec<String>, retry: bool) -> Result<(), Halt> {
+    async fn replan_conflicts(&mut self, pairs: Vec<Pair>, retry: bool) -> Result<(), Halt> {
+        let item_ids: Vec<String> = pairs
+            .iter()
+            .filter_map(|p| {
+                p.ex.as_ref()
+                    .map(|e| e.item_id.clone())
+                    .or(p.link.as_ref().map(|l| l.item_id.clone()))
+            })
+            .collect();
         if !retry {
-            for id in &item_ids {
+            for (p, id) in pairs.iter().zip(&item_ids) {
                 let err = TransportError {
                     kind: ErrorKind::Conflict,
                     code: Some("ErrorIrresolvableConflict".into()),
                     message: "changed again while being updated".into(),
                 };
+                self.counts.failed += 1;
+                let crm_id = p.crm.as_ref().map(|c| c.id);
                 self.record(
                     "exchange_update",
                     ItemOutcome::Failed,
-                    None,
+                    crm_id,
                     Some(id),
                     Some(&err),
                     None,
@@ -1192,37 +1293,59 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
             return Ok(());
         }
-        let crm_ids: Vec<Uuid> = item_ids
+        let crm_ids: Vec<Uuid> = pairs
             .iter()
-            .filter_map(|i| self.heads.get(i).map(|h| h.crm_id))
+            .filter_map(|p| p.crm.as_ref().map(|c| c.id))
             .collect();
-        self.load_links(&crm_ids).await?;
         self.note_visible(&crm_ids).await?;
+        let mut records: HashMap<Uuid, CrmRecord> = self
+            .ctx
+            .store
+            .contacts_for_sync(&crm_ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
         let fresh = self.read_items(&item_ids).await?;
-        let mut pairs = Vec::new();
-        for (id, result) in item_ids.iter().zip(fresh) {
-            let Some(link) = self.links_by_item.get(id).cloned() else {
-                continue;
-            };
-            let record = self
-                .ctx
-                .store
-                .contacts_for_sync(&[link.crm_id])
-                .await?
-                .pop();
-            let crm = record.as_ref().map(|r| self.crm_side(r));
+        let mut again = Vec::new();
+        for ((pair, id), result) in pairs.into_iter().zip(&item_ids).zip(fresh) {
+            let folder = pair
+                .ex
+                .as_ref()
+                .map(|e| e.folder_id.clone())
+                .or(pair.link.as_ref().map(|l| l.folder_id.clone()))
+                .unwrap_or_default();
             let ex = match result {
-                Ok(c) => self.ex_side(&c, &link.folder_id.clone()),
-                Err(_) => ExSide::deleted(id.clone(), link.folder_id.clone()),
+                Ok(c) => self.ex_side(&c, &folder),
+                Err(e) if e.kind == ErrorKind::NotFound => ExSide::deleted(id.clone(), folder),
+                // Not a deletion: retried by the next run, which reads the folder again.
+                Err(e) => {
+                    self.failed_folders.insert(folder);
+                    self.counts.failed += 1;
+                    let crm_id = pair.crm.as_ref().map(|c| c.id);
+                    self.record(
+                        "exchange_read",
+                        ItemOutcome::Failed,
+                        crm_id,
+                        Some(id),
+                        Some(&e),
+                        None,
+                    )
+                    .await;
+                    continue;
+                }
             };
-            pairs.push(Pair {
+            // The CRM side as it is now (this run may have written it).
+            let record = pair.crm.as_ref().and_then(|c| records.remove(&c.id));
+            let crm = record.as_ref().map(|r| self.crm_side(r)).or(pair.crm);
+            again.push(Pair {
                 crm,
                 record,
                 ex: Some(ex),
-                link: Some(link),
+                link: pair.link,
             });
         }
-        self.apply(pairs, false).await
+        self.apply(again, false).await
     }
 
     /// Reads items in batches side by side; one result per id, in order.
@@ -1321,13 +1444,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         before: Option<serde_json::Value>,
     ) {
         let (name, crm_id, item_id): (&str, Option<Uuid>, Option<String>) = match op {
-            Op::Unchanged => {
-                if outcome != ItemOutcome::Failed {
-                    self.counts.unchanged += 1;
-                }
-                return;
-            }
-            Op::Link { .. } => return,
+            // Counted per pair where the pairs are planned.
+            Op::Unchanged | Op::Link { .. } => return,
             Op::CreateInCrm { item_id, .. } => (
                 "crm_create",
                 pair.record.as_ref().map(|r| r.id),
@@ -1383,12 +1501,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         err: Option<&TransportError>,
         before: Option<serde_json::Value>,
     ) {
-        if outcome == ItemOutcome::Failed
-            && matches!(op, "exchange_read" | "exchange_update")
-            && crm_id.is_none()
-        {
-            self.counts.failed += 1;
-        }
         self.seq += 1;
         let item = RunItem {
             seq: self.seq,
