@@ -670,3 +670,123 @@ async fn an_item_moved_between_folders_keeps_its_contact() {
     assert_eq!(after[0]["id"], before[0]["id"]);
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn the_export_target_is_not_an_import_folder() {
+    let w = World::new().await;
+    let clients = w
+        .sim
+        .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
+        .unwrap();
+    w.seed(
+        "contacts",
+        vec![person("Private", "Person", "p@x.test", None)],
+    );
+    w.seed(&clients, vec![person("Client", "One", "c@x.test", None)]);
+    w.create_crm(json!({"full_name": "Exported", "email1": "e@x.test"}))
+        .await;
+    w.profile(
+        json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [clients]},
+                     "export": {"enabled": true}}),
+    )
+    .await;
+    w.sync().await;
+    let mut names: Vec<_> = w
+        .crm_contacts()
+        .await
+        .iter()
+        .map(|c| c["full_name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["Client One", "Exported"],
+        "the private contact of Contacts stays out"
+    );
+    assert_eq!(
+        w.exchange("contacts").len(),
+        2,
+        "exported next to the private one"
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_copied_item_is_a_new_contact_and_the_original_stays_linked() {
+    let w = World::new().await;
+    let ids = w.seed("contacts", vec![person("Orig", "Inal", "o@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    w.sync().await;
+    let original = w.sim.contact(ALICE, &ids[0]).unwrap();
+    // Outlook copies the item, stamp included; the copy gets its own address.
+    let mut copy = original.data.clone();
+    copy.email_addresses
+        .insert("EmailAddress1".into(), "copy@x.test".into());
+    w.sim.seed_contacts(ALICE, "contacts", vec![copy]).unwrap();
+    let counts = w.sync().await;
+    assert_eq!(counts.crm_created, 1, "{counts:?}");
+    let crm = w.crm_contacts().await;
+    assert_eq!(crm.len(), 2);
+    // A CRM edit of the original still reaches the original item.
+    let orig = crm.iter().find(|c| c["email1"] == "o@x.test").unwrap();
+    w.app
+        .patch(
+            &format!("/api/v1/contacts/{}", orig["id"].as_str().unwrap()),
+            &w.token,
+            json!({"job_title": "Still linked"}),
+        )
+        .await;
+    w.sync().await;
+    assert_eq!(
+        w.sim
+            .contact(ALICE, &ids[0])
+            .unwrap()
+            .data
+            .job_title
+            .as_deref(),
+        Some("Still linked")
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_failed_stamp_creates_no_duplicate_later() {
+    let w = World::new().await;
+    let ids = w.seed(
+        "contacts",
+        vec![
+            person("A", "One", "a@x.test", None),
+            person("B", "Two", "b@x.test", None),
+        ],
+    );
+    w.profile(
+        json!({"import": {"enabled": true}, "export": {"enabled": true}, "match_existing": "none"}),
+    )
+    .await;
+    w.sim.add_fault(
+        serde_json::from_value(json!({"operation": "UpdateItem", "kind": "item_error", "item_ids": [ids[0]], "code": "ErrorInternalServerTransientError", "count": 1})).unwrap(),
+    );
+    let (report, _) = w
+        .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
+        .await;
+    assert_eq!(
+        report.status,
+        contactsync::domain::run::RunStatus::PartiallyFailed,
+        "{report:?}"
+    );
+    assert_eq!(report.counts.crm_created, 2);
+    // The next runs heal the stamp and create nothing twice, on either side.
+    w.sync().await;
+    w.assert_converged().await;
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    assert_eq!(w.exchange("contacts").len(), 2);
+    let stamped = w.sim.contact(ALICE, &ids[0]).unwrap();
+    assert!(
+        stamped
+            .data
+            .extended_properties
+            .iter()
+            .any(|p| p.uri.property_name.as_deref() == Some("CrmContactId"))
+    );
+}
