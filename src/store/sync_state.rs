@@ -216,6 +216,39 @@ impl Store {
             .collect()
     }
 
+    /// Which of these contacts the owner may change (owner, edit grant, or administrator).
+    pub async fn editable_among(&self, owner: &Caller, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let mut q = contacts::Entity::find()
+                .select_only()
+                .column(contacts::Column::Id)
+                .filter(contacts::Column::Id.is_in(chunk.iter().copied()));
+            if !owner.is_admin {
+                let shared = Query::select()
+                    .column(super::entities::grants::Column::RecordId)
+                    .from(super::entities::grants::Entity)
+                    .and_where(super::entities::grants::Column::RecordKind.eq("contact"))
+                    .and_where(super::entities::grants::Column::Access.eq("edit"))
+                    .and_where(super::entities::grants::Column::Grantee.is_in([
+                        owner.user_id.clone(),
+                        crate::domain::access::EVERYONE.to_owned(),
+                    ]))
+                    .to_owned();
+                q = q.filter(
+                    Condition::any()
+                        .add(contacts::Column::OwnerId.eq(owner.user_id.clone()))
+                        .add(
+                            Expr::col((contacts::Entity, contacts::Column::Id)).in_subquery(shared),
+                        ),
+                );
+            }
+            let rows: Vec<Uuid> = q.into_tuple().all(&self.db).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// Which of these contacts the owner may see.
     pub async fn visible_among(&self, owner: &Caller, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
         let mut out = HashSet::new();

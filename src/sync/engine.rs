@@ -845,10 +845,32 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             link_account(company, list)
         };
 
+        // Sync acts for the owner: a contact the owner may only read is not changed or
+        // deleted by it; the Exchange change is absorbed, as one that may not flow.
+        let touched: Vec<Uuid> = work
+            .iter()
+            .flat_map(|w| w.ops.iter())
+            .filter_map(|op| match op {
+                Op::UpdateCrm { crm_id, .. } | Op::DeleteInCrm { crm_id } => Some(*crm_id),
+                _ => None,
+            })
+            .collect();
+        let editable = if touched.is_empty() {
+            HashSet::new()
+        } else {
+            self.ctx.store.editable_among(&self.owner, &touched).await?
+        };
+
         let mut writes = Vec::new();
         let mut targets: Vec<(usize, usize)> = Vec::new();
         for (wi, w) in work.iter().enumerate() {
             for (oi, op) in w.ops.iter().enumerate() {
+                if let Op::UpdateCrm { crm_id, .. } | Op::DeleteInCrm { crm_id } = op
+                    && !editable.contains(crm_id)
+                {
+                    tracing::info!(mailbox = %self.req.mailbox_id, contact = %crm_id, "read-only for the mailbox owner: not changed by sync");
+                    continue;
+                }
                 let write = match op {
                     Op::CreateInCrm { fields, .. } => {
                         let mut f = ContactFields::default();

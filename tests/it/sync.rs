@@ -790,3 +790,44 @@ async fn a_failed_stamp_creates_no_duplicate_later() {
             .any(|p| p.uri.property_name.as_deref() == Some("CrmContactId"))
     );
 }
+
+#[tokio::test]
+async fn sync_never_changes_a_contact_the_owner_may_only_read() {
+    let w = World::new().await;
+    let bob = w.app.token("bob");
+    let shared = w
+        .app
+        .create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"full_name": "Bob Shared", "email1": "s@bob.test", "job_title": "Boss",
+            "grants": [{"user_id": "alice", "access": "read"}]}),
+        )
+        .await;
+    let sid = shared["id"].as_str().unwrap().to_owned();
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_exchange_delete": "delete_in_crm"})).await;
+    w.sync().await;
+    let item = w
+        .exchange("contacts")
+        .pop()
+        .expect("exported: alice may see it");
+    w.edit(&item.id, json!({"job_title": "Changed in Outlook"}));
+    w.sync().await;
+    let got = w
+        .app
+        .get(&format!("/api/v1/contacts/{sid}"), &bob)
+        .await
+        .body;
+    assert_eq!(got["job_title"], "Boss", "read-only for alice: not changed");
+    w.sim.delete_contact(ALICE, &item.id).unwrap();
+    w.sync().await;
+    assert_eq!(
+        w.app
+            .get(&format!("/api/v1/contacts/{sid}"), &bob)
+            .await
+            .status,
+        200,
+        "not deleted"
+    );
+    w.assert_converged().await;
+}
