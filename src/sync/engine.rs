@@ -280,7 +280,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             let folders = states.keys().cloned().collect();
             states = self.exchange_phase(folders, &states).await?;
         }
-        if !self.req.dry_run {
+        // An export-only run saves no feed state: the Exchange changes it saw but may not
+        // import are read again by the next run.
+        if !self.req.dry_run && self.mode != Mode::ExportOnly {
             for (folder, state) in states {
                 if !self.failed_folders.contains(&folder) {
                     store
@@ -1225,7 +1227,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                             .or_else(|| w.pair.ex.clone())
                             .or_else(|| w.pair.link.as_ref().map(ex_from_link));
                         if let (Some(crm), Some(ex)) = (crm, ex) {
-                            links.push(Link::new(&crm, &ex));
+                            links.push(self.link_after(w.pair.link.as_ref(), &crm, &ex));
                         }
                         break;
                     }
@@ -1282,6 +1284,29 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             self.links_by_item.insert(l.item_id.clone(), l);
         }
         Ok(())
+    }
+
+    /// The link of a pair after this run. A one-way run must not record the other side as
+    /// synced: it keeps that side's old snapshot (and version or ChangeKey), so its edits
+    /// still flow on the next two-way run.
+    fn link_after(&self, old: Option<&Link>, crm: &CrmSide, ex: &ExSide) -> Link {
+        let mut link = Link::new(crm, ex);
+        if let Some(old) = old {
+            match self.mode {
+                Mode::ImportOnly => {
+                    link.crm_version = old.crm_version;
+                    link.crm_base = old.crm_base.clone();
+                    link.crm_fingerprint = old.crm_fingerprint.clone();
+                }
+                Mode::ExportOnly => {
+                    link.change_key = old.change_key.clone();
+                    link.ex_base = old.ex_base.clone();
+                    link.ex_fingerprint = old.ex_fingerprint.clone();
+                }
+                Mode::TwoWay => {}
+            }
+        }
+        link
     }
 
     /// Re-reads items whose ChangeKey moved under an update and plans them again, once.

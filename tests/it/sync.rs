@@ -831,3 +831,53 @@ async fn sync_never_changes_a_contact_the_owner_may_only_read() {
     );
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn one_way_runs_keep_the_other_sides_edits_for_later() {
+    use contactsync::domain::run::{RunMode, RunStatus};
+    let w = World::new().await;
+    let (cid, item) = synced_pair(
+        &w,
+        json!({"import": {"enabled": true}, "export": {"enabled": true}}),
+    )
+    .await;
+    let path = format!("/api/v1/contacts/{cid}");
+    // An import-only run must not swallow a CRM edit...
+    w.app
+        .patch(&path, &w.token, json!({"job_title": "CRM edit"}))
+        .await;
+    let (r, _) = w.run_with(RunMode::ImportOnly, false, false).await;
+    assert_eq!(r.status, RunStatus::Succeeded);
+    assert_eq!(r.counts.exchange_updated, 0);
+    // ...nor an export-only run an Exchange edit.
+    w.edit(
+        &item,
+        json!({"department": "ignored", "company_name": "EX edit"}),
+    );
+    let (r, _) = w.run_with(RunMode::ExportOnly, false, false).await;
+    assert_eq!(r.status, RunStatus::Succeeded);
+    // The export-only run carries the CRM edit the import-only run left pending...
+    assert_eq!(
+        (r.counts.crm_updated, r.counts.exchange_updated),
+        (0, 1),
+        "{r:?}"
+    );
+    // ...and the next two-way run the Exchange edit the export-only run left pending.
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_updated, counts.exchange_updated),
+        (1, 0),
+        "{counts:?}"
+    );
+    assert_eq!(w.crm_contact(&cid).await["company"], "EX edit");
+    assert_eq!(
+        w.sim
+            .contact(ALICE, &item)
+            .unwrap()
+            .data
+            .job_title
+            .as_deref(),
+        Some("CRM edit")
+    );
+    w.assert_converged().await;
+}
