@@ -216,6 +216,19 @@ impl Store {
             .collect()
     }
 
+    /// The folders that hold the mailbox's live linked items.
+    pub async fn linked_folders(&self, mailbox_id: Uuid) -> StoreResult<Vec<String>> {
+        Ok(contact_links::Entity::find()
+            .select_only()
+            .column(contact_links::Column::FolderId)
+            .distinct()
+            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .filter(contact_links::Column::Detached.eq(false))
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
+
     /// Which of these contacts the owner may change (owner, edit grant, or administrator).
     pub async fn editable_among(&self, owner: &Caller, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
         let mut out = HashSet::new();

@@ -156,6 +156,8 @@ struct Run<'a, T: ExchangeContacts> {
     watched: Vec<String>,
     /// Folders whose new items are imported (the export target alone is not one).
     import_folders: HashSet<String>,
+    /// Every contacts folder the mailbox has now.
+    existing_folders: HashSet<String>,
     /// Items the feeds of this run report deleted (a stamp seen on a new ItemId is a
     /// move only when the old item is gone).
     feed_deletes: HashSet<String>,
@@ -242,6 +244,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             owner,
             watched,
             import_folders,
+            existing_folders: all_ids(folders).into_iter().collect(),
             feed_deletes: HashSet::new(),
             target_folder,
             heads: HashMap::new(),
@@ -265,6 +268,13 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         }
         let store = &self.ctx.store;
         self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
+        // Folders that still hold linked items stay watched (an export target or import
+        // folder changed in the profile): their edits and deletions must not be missed.
+        for folder in store.linked_folders(self.req.mailbox_id).await? {
+            if self.existing_folders.contains(&folder) && !self.watched.contains(&folder) {
+                self.watched.push(folder);
+            }
+        }
         let saved = if self.req.full {
             HashMap::new()
         } else {

@@ -881,3 +881,33 @@ async fn one_way_runs_keep_the_other_sides_edits_for_later() {
     );
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn changing_the_export_target_keeps_watching_linked_items() {
+    let w = World::new().await;
+    let (cid, item) = synced_pair(&w, json!({"export": {"enabled": true}, "import": {"enabled": true, "scope": "folders",
+        "folder_ids": [w.sim.create_folder(ALICE, "contacts", "Imports", Some("IPF.Contact")).unwrap()]}}))
+    .await;
+    let newer = w
+        .sim
+        .create_folder(ALICE, "contacts", "Exports", Some("IPF.Contact"))
+        .unwrap();
+    let profile = w
+        .app
+        .get(
+            &format!("/api/v1/mailboxes/{}/contact-sync", w.mailbox),
+            &w.token,
+        )
+        .await
+        .body;
+    let mut profile = profile.clone();
+    profile["export"]["target_folder_id"] = json!(newer);
+    w.profile(profile).await;
+    w.edit(&item, json!({"job_title": "Edited in the old target"}));
+    w.sync().await;
+    assert_eq!(
+        w.crm_contact(&cid).await["job_title"],
+        "Edited in the old target"
+    );
+    w.assert_converged().await;
+}
