@@ -179,6 +179,8 @@ struct Run<'a, T: ExchangeContacts> {
     /// Exchange items of the target folder left unlinked, for matching new CRM contacts.
     unlinked_items: Vec<RemoteContact>,
     failed_folders: HashSet<String>,
+    /// Item failures that hold their folder's state back (worth reading again).
+    held: usize,
     /// Something was written to Exchange (its echo is in the feeds).
     wrote_exchange: bool,
     counts: RunCounts,
@@ -256,6 +258,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             crm_matcher: None,
             unlinked_items: Vec::new(),
             failed_folders: HashSet::new(),
+            held: 0,
             wrote_exchange: false,
             counts: RunCounts::default(),
             seq: 0,
@@ -424,12 +427,12 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
         }
         self.feed_deletes = deletes.iter().map(|(_, id)| id.clone()).collect();
-        let failed_before = self.counts.failed;
+        let held_before = self.held;
         for chunk in upserts.chunks(CHUNK) {
             self.stop_requested().await?;
             self.upsert_chunk(chunk).await?;
         }
-        if self.counts.failed > failed_before {
+        if self.held > held_before {
             // A failed upsert may be the new half of a move: its old half's deletion
             // waits for the next run, which reads these folders again.
             for (folder, _) in &deletes {
@@ -455,7 +458,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 // Gone between the feed and the read: its deletion follows in a later feed.
                 Err(e) if e.kind == ErrorKind::NotFound => {}
                 Err(e) => {
-                    self.failed_folders.insert(folder.clone());
+                    self.hold(folder, e.kind);
                     self.counts.failed += 1;
                     self.record(
                         "exchange_read",
@@ -943,7 +946,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         .await;
                 }
                 Err(e) => {
-                    work[wi].failed = true;
+                    work[wi].fail(ErrorKind::Transient);
                     let err = TransportError {
                         kind: ErrorKind::Permanent,
                         code: None,
@@ -1059,7 +1062,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                     if e.kind == ErrorKind::Auth {
                         return Err(Halt::Failed(e.to_string()));
                     }
-                    work[wi].failed = true;
+                    work[wi].fail(e.kind);
                     self.count_and_record(&op, &work[wi].pair, ItemOutcome::Failed, Some(&e), None)
                         .await;
                 }
@@ -1109,19 +1112,19 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                     }
                 }
                 Err(e) if e.kind == ErrorKind::Conflict && oi.is_some() => {
-                    work[wi].failed = true;
+                    work[wi].fail(ErrorKind::Conflict);
                     conflicts.push(work[wi].pair.clone());
                 }
                 Err(e) if e.kind == ErrorKind::NotFound && oi.is_some() => {
                     // Deleted under us: plan the pair again as an Exchange deletion.
-                    work[wi].failed = true;
+                    work[wi].fail(ErrorKind::NotFound);
                     work[wi].gone = true;
                 }
                 Err(e) => {
                     if e.kind == ErrorKind::Auth {
                         return Err(Halt::Failed(e.to_string()));
                     }
-                    work[wi].failed = true;
+                    work[wi].fail(e.kind);
                     let op = oi
                         .map(|oi| work[wi].ops[oi].clone())
                         .unwrap_or(Op::UpdateExchange {
@@ -1158,7 +1161,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         .await;
                 }
                 Err(e) => {
-                    work[wi].failed = true;
+                    work[wi].fail(e.kind);
                     self.count_and_record(&op, &work[wi].pair, ItemOutcome::Failed, Some(&e), None)
                         .await;
                 }
@@ -1197,8 +1200,12 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         for w in work.iter() {
             if w.failed {
                 if let Some(ex) = w.pair.ex.as_ref().filter(|e| !e.deleted) {
-                    // Read the item's folder again next run rather than past this change.
-                    self.failed_folders.insert(ex.folder_id.clone());
+                    // Read the item's folder again next run rather than past this change
+                    // (unless the failure is permanent: reading it again would fail again
+                    // and hold the folder back for good).
+                    if let Some(kind) = w.failure {
+                        self.hold(&ex.folder_id, kind);
+                    }
                     // The CRM side was written but Exchange was not: record the pair
                     // as never merged (empty bases, no version, no ChangeKey), so the
                     // next run merges it again instead of finding a stranger to create.
@@ -1377,7 +1384,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 Err(e) if e.kind == ErrorKind::NotFound => ExSide::deleted(id.clone(), folder),
                 // Not a deletion: retried by the next run, which reads the folder again.
                 Err(e) => {
-                    self.failed_folders.insert(folder);
+                    self.hold(&folder, e.kind);
                     self.counts.failed += 1;
                     let crm_id = pair.crm.as_ref().map(|c| c.id);
                     self.record(
@@ -1422,6 +1429,17 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             results,
             &batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
         ))
+    }
+
+    /// Keeps a folder's state from moving past a failed item worth reading again.
+    fn hold(&mut self, folder: &str, kind: ErrorKind) {
+        if matches!(
+            kind,
+            ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::Conflict
+        ) {
+            self.failed_folders.insert(folder.to_owned());
+            self.held += 1;
+        }
     }
 
     /// Learns which of these contacts the owner sees (the export scope needs it).
@@ -1583,6 +1601,8 @@ struct Work {
     ex_now: Option<ExSide>,
     /// A write of this pair failed: its link stays as it was, the next run retries.
     failed: bool,
+    /// The kind of that failure.
+    failure: Option<ErrorKind>,
     /// The item vanished under an update.
     gone: bool,
 }
@@ -1595,8 +1615,15 @@ impl Work {
             crm_now: None,
             ex_now: None,
             failed: false,
+            failure: None,
             gone: false,
         }
+    }
+
+    /// Marks a write of this pair failed.
+    fn fail(&mut self, kind: ErrorKind) {
+        self.failed = true;
+        self.failure = Some(kind);
     }
 }
 

@@ -911,3 +911,35 @@ async fn changing_the_export_target_keeps_watching_linked_items() {
     );
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn a_permanently_failing_item_does_not_hold_its_folder_back() {
+    use contactsync::domain::run::{RunMode, RunStatus};
+    let w = World::new().await;
+    let ids = w.seed(
+        "contacts",
+        vec![
+            person("Bad", "Item", "bad@x.test", None),
+            person("Good", "Item", "good@x.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}})).await;
+    // Exchange refuses to read one item, for good.
+    w.sim.add_fault(
+        serde_json::from_value(json!({"operation": "GetItem", "kind": "item_error", "item_ids": [ids[0]], "code": "ErrorCorruptData"})).unwrap(),
+    );
+    let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+    assert_eq!(r.status, RunStatus::PartiallyFailed, "{r:?}");
+    assert_eq!(r.counts.crm_created, 1);
+    assert!(
+        items
+            .iter()
+            .any(|i| i.code.as_deref() == Some("ErrorCorruptData")),
+        "{items:?}"
+    );
+    // The folder's state moved on: the next run does not read the bad item again.
+    w.edit(&ids[1], json!({"job_title": "Edited"}));
+    let (r, _) = w.run_with(RunMode::TwoWay, false, false).await;
+    assert_eq!(r.status, RunStatus::Succeeded, "{r:?}");
+    assert_eq!(r.counts.crm_updated, 1);
+}
