@@ -127,9 +127,9 @@ impl Store {
         let m = accounts::Entity::insert(row)
             .exec_with_returning(&txn)
             .await?;
-        grants::replace(&txn, RecordKind::Account, m.id, &grant_list).await?;
+        let list = grants::replace(&txn, RecordKind::Account, m.id, grant_list).await?;
         txn.commit().await?;
-        Ok(to_account(m, sorted(grant_list)))
+        Ok(to_account(m, list))
     }
 
     /// Changes the fields present in `w`.
@@ -178,13 +178,9 @@ impl Store {
         am.version = Set(version);
         am.updated_at = Set(Utc::now());
         let m = am.update(&txn).await?;
-        let list = match w.grants {
-            Some(g) => {
-                grants::replace(&txn, RecordKind::Account, id, &g).await?;
-                sorted(g)
-            }
-            None => current_grants,
-        };
+        let list =
+            grants::replace_if_given(&txn, RecordKind::Account, id, w.grants, current_grants)
+                .await?;
         txn.commit().await?;
         Ok(to_account(m, list))
     }
@@ -226,10 +222,4 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
-}
-
-/// Grants in the order listings return them.
-pub(crate) fn sorted(mut g: Vec<crate::domain::Grant>) -> Vec<crate::domain::Grant> {
-    g.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-    g
 }

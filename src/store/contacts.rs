@@ -287,9 +287,9 @@ impl Store {
         let m = contacts::Entity::insert(am)
             .exec_with_returning(&txn)
             .await?;
-        grants::replace(&txn, RecordKind::Contact, m.id, &grant_list).await?;
+        let list = grants::replace(&txn, RecordKind::Contact, m.id, grant_list).await?;
         txn.commit().await?;
-        Ok(to_contact(m, super::accounts::sorted(grant_list)))
+        Ok(to_contact(m, list))
     }
 
     /// Changes the fields present in `w`.
@@ -341,13 +341,9 @@ impl Store {
         am.version = Set(version);
         am.updated_at = Set(Utc::now());
         let m = am.update(&txn).await?;
-        let list = match new_grants {
-            Some(g) => {
-                grants::replace(&txn, RecordKind::Contact, id, &g).await?;
-                super::accounts::sorted(g)
-            }
-            None => current_grants,
-        };
+        let list =
+            grants::replace_if_given(&txn, RecordKind::Contact, id, new_grants, current_grants)
+                .await?;
         txn.commit().await?;
         Ok(to_contact(m, list))
     }

@@ -150,9 +150,9 @@ impl Store {
         let m = contact_folders::Entity::insert(row)
             .exec_with_returning(&txn)
             .await?;
-        grants::replace(&txn, RecordKind::ContactFolder, m.id, &grant_list).await?;
+        let list = grants::replace(&txn, RecordKind::ContactFolder, m.id, grant_list).await?;
         txn.commit().await?;
-        Ok(to_folder(m, super::accounts::sorted(grant_list)))
+        Ok(to_folder(m, list))
     }
 
     /// Renames, refilters or reshares a folder; its kind is fixed.
@@ -205,13 +205,14 @@ impl Store {
         am.version = Set(version);
         am.updated_at = Set(Utc::now());
         let m = am.update(&txn).await?;
-        let list = match w.grants {
-            Some(g) => {
-                grants::replace(&txn, RecordKind::ContactFolder, id, &g).await?;
-                super::accounts::sorted(g)
-            }
-            None => current_grants,
-        };
+        let list = grants::replace_if_given(
+            &txn,
+            RecordKind::ContactFolder,
+            id,
+            w.grants,
+            current_grants,
+        )
+        .await?;
         txn.commit().await?;
         Ok(to_folder(m, list))
     }

@@ -76,10 +76,10 @@ pub async fn of_records(
             access,
         });
     }
-    for list in map.values_mut() {
-        list.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-    }
-    Ok(map)
+    Ok(map
+        .into_iter()
+        .map(|(id, list)| (id, sorted(list)))
+        .collect())
 }
 
 /// A page of rows with each record's grants attached (one query for the whole page):
@@ -107,25 +107,44 @@ pub async fn page_with_grants<M, T>(
     })
 }
 
-/// Replaces the grant list of a record.
+/// Grants in the order listings return them (by grantee).
+fn sorted(mut list: Vec<Grant>) -> Vec<Grant> {
+    list.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    list
+}
+
+/// Replaces the grant list of a record; answers it as listings return it.
 pub async fn replace(
     db: &impl ConnectionTrait,
     kind: RecordKind,
     id: Uuid,
-    list: &[Grant],
-) -> Result<(), DbErr> {
+    list: Vec<Grant>,
+) -> Result<Vec<Grant>, DbErr> {
     remove_for_records(db, &[id]).await?;
-    if list.is_empty() {
-        return Ok(());
+    if !list.is_empty() {
+        let rows = list.iter().map(|g| grants::ActiveModel {
+            record_id: Set(id),
+            grantee: Set(g.user_id.clone()),
+            record_kind: Set(kind.as_str().to_owned()),
+            access: Set(g.access.as_str().to_owned()),
+        });
+        grants::Entity::insert_many(rows).exec(db).await?;
     }
-    let rows = list.iter().map(|g| grants::ActiveModel {
-        record_id: Set(id),
-        grantee: Set(g.user_id.clone()),
-        record_kind: Set(kind.as_str().to_owned()),
-        access: Set(g.access.as_str().to_owned()),
-    });
-    grants::Entity::insert_many(rows).exec(db).await?;
-    Ok(())
+    Ok(sorted(list))
+}
+
+/// The grants of a record after an update: `new` replaces them when given.
+pub async fn replace_if_given(
+    db: &impl ConnectionTrait,
+    kind: RecordKind,
+    id: Uuid,
+    new: Option<Vec<Grant>>,
+    current: Vec<Grant>,
+) -> Result<Vec<Grant>, DbErr> {
+    match new {
+        Some(list) => replace(db, kind, id, list).await,
+        None => Ok(current),
+    }
 }
 
 /// Removes every grant of a record (when the record itself goes).
