@@ -161,8 +161,12 @@ pub struct Running {
 pub fn start(state: web::Data<AppState>, listen: SocketAddr) -> std::io::Result<Running> {
     // Counters recorded before the recorder exists are lost: install it first.
     crate::telemetry::metrics_handle();
+    // Nagle's algorithm holds back the last small segment of a response until the client
+    // ACKs the previous one, and clients delay that ACK by up to 40 ms: a gzip-compressed
+    // body leaves in several writes and would wait on it for every request.
     let server = HttpServer::new(move || build(state.clone()))
         .workers(2)
+        .tcp_nodelay(true)
         .bind(listen)?;
     let addr = server.addrs()[0];
     let server = server.run();
