@@ -5,7 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, Error, HttpResponse, HttpServer, web};
+use actix_web::{App, Error, HttpResponse, HttpServer, ResponseError, web};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -22,6 +22,8 @@ use crate::api::{self, AppState};
         license(name = "MIT")
     ),
     modifiers(&BearerAuth),
+    // Every error answer carries a `Problem` (see `api::responses`).
+    components(schemas(crate::api::error::Problem)),
     tags(
         (name = "accounts", description = "Companies contacts link to"),
         (name = "contacts", description = "CRM contacts"),
@@ -83,8 +85,75 @@ async fn request_id(
     Ok(res)
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(ErrorCode::NotFound, "no such route"))
+/// The methods each documented path answers, so that a request no route takes is told
+/// apart: a known path with another method is a 405 naming the methods (RFC 9110), any
+/// other path a 404.
+struct RouteTable(Vec<(Vec<String>, Vec<&'static str>)>);
+
+impl RouteTable {
+    fn from_document(api: &utoipa::openapi::OpenApi) -> RouteTable {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path.split('/').map(str::to_owned).collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, present)| present.then_some(m))
+                .collect();
+                (segments, methods)
+            })
+            .collect();
+        RouteTable(routes)
+    }
+
+    /// The methods of the documented path `path` matches, if any.
+    fn methods_of(&self, path: &str) -> Option<&[&'static str]> {
+        let wanted: Vec<&str> = path.split('/').collect();
+        let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
+        // A literal segment beats a parameter, as in the router: the match with the
+        // fewest parameters wins.
+        self.0
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == wanted.len()
+                    && segments
+                        .iter()
+                        .zip(&wanted)
+                        .all(|(s, w)| s == w || (is_param(s) && !w.is_empty()))
+            })
+            .min_by_key(|(segments, _)| segments.iter().filter(|s| is_param(s)).count())
+            .map(|(_, methods)| methods.as_slice())
+    }
+}
+
+async fn no_route(
+    req: actix_web::HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, ApiError> {
+    match routes.methods_of(req.path()) {
+        Some(methods) => {
+            let allow = methods.join(", ");
+            let mut res = ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not allowed here; use {allow}", req.method()),
+            )
+            .error_response();
+            res.headers_mut().insert(
+                actix_web::http::header::ALLOW,
+                HeaderValue::from_str(&allow).expect("method names are ASCII"),
+            );
+            Ok(res)
+        }
+        None => Err(ApiError::new(ErrorCode::NotFound, "no such route")),
+    }
 }
 
 fn routes<T>(app: utoipa_actix_web::UtoipaApp<T>) -> utoipa_actix_web::UtoipaApp<T>
@@ -107,8 +176,9 @@ where
 
 /// The OpenAPI document of the service, as `contactsync openapi` prints it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) =
+    let (_, mut api) =
         routes(App::new().into_utoipa_app().openapi(ApiDoc::openapi())).split_for_parts();
+    api::responses::declare(&mut api);
     api
 }
 
@@ -132,7 +202,7 @@ pub fn build(
     >,
 > {
     let max_body = state.settings.max_body_bytes;
-    let (app, api) = routes(
+    let (app, mut api) = routes(
         App::new()
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
@@ -140,9 +210,12 @@ pub fn build(
             .app_data(web::PayloadConfig::new(max_body)),
     )
     .split_for_parts();
-    app.service(web::redirect("/docs", "/docs/"))
+    api::responses::declare(&mut api);
+    let route_table = web::Data::new(RouteTable::from_document(&api));
+    app.app_data(route_table)
+        .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
-        .default_service(web::to(not_found))
+        .default_service(web::to(no_route))
         .wrap(from_fn(request_id))
         .wrap(actix_web::middleware::Compress::default())
 }

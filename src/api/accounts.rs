@@ -4,7 +4,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
 use super::extract::{IfMatch, Json, Query, RecordId, etag};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
@@ -26,8 +26,8 @@ pub struct ListQuery {
 }
 
 /// Lists the accounts the caller may see.
-#[utoipa::path(tag = "accounts", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Page<Account>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+#[utoipa::path(operation_id = "list_accounts", tag = "accounts", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of the accounts the caller may see", body = Page<Account>)))]
 #[get("/accounts")]
 async fn list(
     state: web::Data<AppState>,
@@ -45,9 +45,9 @@ async fn list(
 }
 
 /// One account.
-#[utoipa::path(tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_account", tag = "accounts", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "account id")),
-    responses((status = 200, body = Account, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The account", body = Account, headers(("ETag" = String, description = "the version, for `If-Match`")))))]
 #[get("/accounts/{id}")]
 async fn get_one(
     state: web::Data<AppState>,
@@ -61,9 +61,10 @@ async fn get_one(
 }
 
 /// Creates an account.
-#[utoipa::path(tag = "accounts", security(("bearer" = [])), request_body = AccountWrite,
-    responses((status = 201, body = Account, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(operation_id = "create_account", tag = "accounts", security(("bearer" = [])), request_body = AccountWrite,
+    responses((status = 201, description = "The account, created", body = Account, headers(("ETag" = String, description = "the version, for `If-Match`"), ("Location" = String, description = "the new account"))),
+        (status = 403, description = "Only an administrator may give a new account another owner"),
+        (status = 422, description = "A field breaks a rule; `errors` names each")))]
 #[post("/accounts")]
 async fn create(
     state: web::Data<AppState>,
@@ -78,11 +79,12 @@ async fn create(
 }
 
 /// Changes the fields given; honours `If-Match`.
-#[utoipa::path(tag = "accounts", security(("bearer" = [])), request_body = AccountWrite,
+#[utoipa::path(operation_id = "update_account", tag = "accounts", security(("bearer" = [])), request_body = AccountWrite,
     params(("id" = uuid::Uuid, Path, description = "account id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 200, body = Account, headers(("ETag" = String))), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The account, changed", body = Account, headers(("ETag" = String, description = "the new version"))),
+        (status = 403, description = "A read grant only, or a change of owner or grants by someone else than the owner"),
+        (status = 422, description = "A field breaks a rule; `errors` names each")))]
 #[patch("/accounts/{id}")]
 async fn update(
     state: web::Data<AppState>,
@@ -101,10 +103,10 @@ async fn update(
 }
 
 /// Deletes an account; its contacts stay, unlinked.
-#[utoipa::path(tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_account", tag = "accounts", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "account id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 204, description = "Deleted"), (status = 403, description = "A read grant only")))]
 #[delete("/accounts/{id}")]
 async fn remove(
     state: web::Data<AppState>,

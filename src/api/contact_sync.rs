@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
 use super::extract::{IfMatch, Json, RecordId, etag};
 use super::{AppState, CurrentUser};
 use crate::domain::ValidationErrors;
@@ -19,9 +19,9 @@ pub struct FieldMap {
 }
 
 /// The sync profile (defaults until first saved; ETag `"0"` then).
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_contact_sync_profile", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "mailbox id")),
-    responses((status = 200, body = ContactSyncProfile, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The profile", body = ContactSyncProfile, headers(("ETag" = String, description = "the version, for `If-Match` (`\"0\"` until first saved)")))))]
 #[get("/mailboxes/{id}/contact-sync")]
 async fn get_profile(
     state: web::Data<AppState>,
@@ -36,11 +36,11 @@ async fn get_profile(
 
 /// Replaces the sync profile; absent settings take their defaults. Each bad field is
 /// named; Exchange folder ids are checked against the mailbox when it can be reached.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])), request_body = ContactSyncProfile,
+#[utoipa::path(operation_id = "put_contact_sync_profile", tag = "contact-sync", security(("bearer" = [])), request_body = ContactSyncProfile,
     params(("id" = uuid::Uuid, Path, description = "mailbox id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 200, body = ContactSyncProfile, headers(("ETag" = String))), (status = 400, body = Problem),
-        (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The profile, saved", body = ContactSyncProfile, headers(("ETag" = String, description = "the new version"))),
+        (status = 422, description = "A setting breaks a rule; `errors` names each")))]
 #[put("/mailboxes/{id}/contact-sync")]
 async fn put_profile(
     state: web::Data<AppState>,
@@ -116,8 +116,8 @@ async fn check_exchange_folders(
 }
 
 /// The field map with default directions (profiles override per field).
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
-    responses((status = 200, body = FieldMap)))]
+#[utoipa::path(operation_id = "list_contact_sync_fields", tag = "contact-sync", security(("bearer" = [])),
+    responses((status = 200, description = "Every mapped field with its default direction", body = FieldMap)))]
 #[get("/contact-sync/fields")]
 async fn fields(_user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(FieldMap {

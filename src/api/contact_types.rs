@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::error::{ApiError, ApiResult, ErrorCode, Problem};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Json, RecordId};
 use super::{AppState, CurrentUser};
 use crate::store::contact_types::ContactType;
@@ -23,8 +23,8 @@ pub struct ContactTypeWrite {
 }
 
 /// Lists contact types.
-#[utoipa::path(tag = "contact-types", security(("bearer" = [])),
-    responses((status = 200, body = ContactTypeList), (status = 401, body = Problem)))]
+#[utoipa::path(operation_id = "list_contact_types", tag = "contact-types", security(("bearer" = [])),
+    responses((status = 200, description = "Every contact type", body = ContactTypeList)))]
 #[get("/contact-types")]
 async fn list(state: web::Data<AppState>, _user: CurrentUser) -> ApiResult<HttpResponse> {
     let items = state.store.list_contact_types().await?;
@@ -32,9 +32,9 @@ async fn list(state: web::Data<AppState>, _user: CurrentUser) -> ApiResult<HttpR
 }
 
 /// One contact type.
-#[utoipa::path(tag = "contact-types", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_contact_type", tag = "contact-types", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "contact type id")),
-    responses((status = 200, body = ContactType), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The contact type", body = ContactType)))]
 #[get("/contact-types/{id}")]
 async fn get_one(
     state: web::Data<AppState>,
@@ -45,8 +45,9 @@ async fn get_one(
 }
 
 /// Adds a contact type (administrators only).
-#[utoipa::path(tag = "contact-types", security(("bearer" = [])), request_body = ContactTypeWrite,
-    responses((status = 201, body = ContactType), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(operation_id = "create_contact_type", tag = "contact-types", security(("bearer" = [])), request_body = ContactTypeWrite,
+    responses((status = 201, description = "The contact type, added", body = ContactType, headers(("Location" = String, description = "the new type"))),
+        (status = 403, description = "Not an administrator"), (status = 422, description = "A blank, too long or taken name")))]
 #[post("/contact-types")]
 async fn create(
     state: web::Data<AppState>,

@@ -6,7 +6,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
 use super::extract::{IfMatch, Json, Query, RecordId, etag};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
@@ -34,8 +34,8 @@ pub struct ListQuery {
 }
 
 /// Lists the contacts the caller may see.
-#[utoipa::path(tag = "contacts", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Page<Contact>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+#[utoipa::path(operation_id = "list_contacts", tag = "contacts", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of the contacts the caller may see", body = Page<Contact>)))]
 #[get("/contacts")]
 async fn list(
     state: web::Data<AppState>,
@@ -57,9 +57,9 @@ async fn list(
 }
 
 /// One contact.
-#[utoipa::path(tag = "contacts", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_contact", tag = "contacts", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "contact id")),
-    responses((status = 200, body = Contact, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The contact", body = Contact, headers(("ETag" = String, description = "the version, for `If-Match`")))))]
 #[get("/contacts/{id}")]
 async fn get_one(
     state: web::Data<AppState>,
@@ -73,9 +73,10 @@ async fn get_one(
 }
 
 /// Creates a contact.
-#[utoipa::path(tag = "contacts", security(("bearer" = [])), request_body = ContactWrite,
-    responses((status = 201, body = Contact, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(operation_id = "create_contact", tag = "contacts", security(("bearer" = [])), request_body = ContactWrite,
+    responses((status = 201, description = "The contact, created", body = Contact, headers(("ETag" = String, description = "the version, for `If-Match`"), ("Location" = String, description = "the new contact"))),
+        (status = 403, description = "Only an administrator may give a new contact another owner"),
+        (status = 422, description = "A field breaks a rule; `errors` names each")))]
 #[post("/contacts")]
 async fn create(
     state: web::Data<AppState>,
@@ -90,11 +91,12 @@ async fn create(
 }
 
 /// Changes the fields given (`null` clears nullable ones); honours `If-Match`.
-#[utoipa::path(tag = "contacts", security(("bearer" = [])), request_body = ContactWrite,
+#[utoipa::path(operation_id = "update_contact", tag = "contacts", security(("bearer" = [])), request_body = ContactWrite,
     params(("id" = Uuid, Path, description = "contact id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 200, body = Contact, headers(("ETag" = String))), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The contact, changed", body = Contact, headers(("ETag" = String, description = "the new version"))),
+        (status = 403, description = "A read grant only, or a change of owner or grants by someone else than the owner"),
+        (status = 422, description = "A field breaks a rule; `errors` names each")))]
 #[patch("/contacts/{id}")]
 async fn update(
     state: web::Data<AppState>,
@@ -113,10 +115,10 @@ async fn update(
 }
 
 /// Deletes a contact (kept as a tombstone for sync until purged).
-#[utoipa::path(tag = "contacts", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_contact", tag = "contacts", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "contact id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 204, description = "Deleted (a tombstone stays for sync)"), (status = 403, description = "A read grant only")))]
 #[delete("/contacts/{id}")]
 async fn remove(
     state: web::Data<AppState>,

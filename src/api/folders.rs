@@ -4,7 +4,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
 use super::extract::{ContactIdPath, IfMatch, Json, Query, RecordId, etag};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
@@ -21,8 +21,8 @@ pub struct ListQuery {
 }
 
 /// Lists the folders the caller may see.
-#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Page<ContactFolder>), (status = 400, body = Problem)))]
+#[utoipa::path(operation_id = "list_contact_folders", tag = "contact-folders", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of the folders the caller may see", body = Page<ContactFolder>)))]
 #[get("/contact-folders")]
 async fn list(
     state: web::Data<AppState>,
@@ -35,9 +35,9 @@ async fn list(
 }
 
 /// One folder (its members: `GET /contacts?folder_id=`).
-#[utoipa::path(tag = "contact-folders", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_contact_folder", tag = "contact-folders", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "folder id")),
-    responses((status = 200, body = ContactFolder, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The folder", body = ContactFolder, headers(("ETag" = String, description = "the version, for `If-Match`")))))]
 #[get("/contact-folders/{id}")]
 async fn get_one(
     state: web::Data<AppState>,
@@ -51,9 +51,10 @@ async fn get_one(
 }
 
 /// Creates a folder: `static`, or `dynamic` with a `filter`.
-#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), request_body = ContactFolderWrite,
-    responses((status = 201, body = ContactFolder, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(operation_id = "create_contact_folder", tag = "contact-folders", security(("bearer" = [])), request_body = ContactFolderWrite,
+    responses((status = 201, description = "The folder, created", body = ContactFolder, headers(("ETag" = String, description = "the version, for `If-Match`"), ("Location" = String, description = "the new folder"))),
+        (status = 403, description = "Only an administrator may give a new folder another owner"),
+        (status = 422, description = "A field breaks a rule; `errors` names each")))]
 #[post("/contact-folders")]
 async fn create(
     state: web::Data<AppState>,
@@ -68,11 +69,12 @@ async fn create(
 }
 
 /// Renames, refilters or reshares a folder; honours `If-Match`.
-#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), request_body = ContactFolderWrite,
+#[utoipa::path(operation_id = "update_contact_folder", tag = "contact-folders", security(("bearer" = [])), request_body = ContactFolderWrite,
     params(("id" = uuid::Uuid, Path, description = "folder id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 200, body = ContactFolder, headers(("ETag" = String))), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The folder, changed", body = ContactFolder, headers(("ETag" = String, description = "the new version"))),
+        (status = 403, description = "A read grant only, or a change of owner or grants by someone else than the owner"),
+        (status = 422, description = "A field breaks a rule; `errors` names each")))]
 #[patch("/contact-folders/{id}")]
 async fn update(
     state: web::Data<AppState>,
@@ -91,10 +93,10 @@ async fn update(
 }
 
 /// Deletes a folder; its contacts stay.
-#[utoipa::path(tag = "contact-folders", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_contact_folder", tag = "contact-folders", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "folder id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 204, description = "Deleted; its contacts stay"), (status = 403, description = "A read grant only")))]
 #[delete("/contact-folders/{id}")]
 async fn remove(
     state: web::Data<AppState>,
@@ -107,9 +109,10 @@ async fn remove(
 }
 
 /// Adds contacts to a static folder.
-#[utoipa::path(tag = "contact-folders", security(("bearer" = [])), request_body = MembersWrite,
+#[utoipa::path(operation_id = "add_contact_folder_members", tag = "contact-folders", security(("bearer" = [])), request_body = MembersWrite,
     params(("id" = uuid::Uuid, Path, description = "folder id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 204, description = "The contacts are members"), (status = 403, description = "A read grant only"),
+        (status = 422, description = "Not a static folder, or a contact id names no visible contact; `errors` names each")))]
 #[post("/contact-folders/{id}/members")]
 async fn add_members(
     state: web::Data<AppState>,
@@ -125,10 +128,11 @@ async fn add_members(
 }
 
 /// Removes a contact from a static folder.
-#[utoipa::path(tag = "contact-folders", security(("bearer" = [])),
+#[utoipa::path(operation_id = "remove_contact_folder_member", tag = "contact-folders", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "folder id"),
         ("contact_id" = uuid::Uuid, Path, description = "member contact id")),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 204, description = "The contact is no longer a member"), (status = 403, description = "A read grant only"),
+        (status = 422, description = "Not a static folder")))]
 #[delete("/contact-folders/{id}/members/{contact_id}")]
 async fn remove_member(
     state: web::Data<AppState>,

@@ -17,7 +17,7 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(operation_id = "healthz", tag = "operations", responses((status = 200, description = "The process is up", body = Health)))]
 #[get("/healthz")]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
@@ -27,7 +27,7 @@ async fn healthz() -> HttpResponse {
 }
 
 /// The database is reachable and every migration is applied.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(operation_id = "readyz", tag = "operations", responses((status = 200, description = "Ready to serve", body = Health), (status = 503, description = "Not ready; `reason` says why", body = Health)))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let reason = match state.store.is_migrated().await {
@@ -51,7 +51,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(operation_id = "metrics", tag = "operations", responses((status = 200, description = "The metrics", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 async fn metrics() -> HttpResponse {
     HttpResponse::Ok()

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
 use super::extract::{IfMatch, Json, Query, RecordId, etag};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
@@ -30,8 +30,8 @@ pub struct ExchangeFolderTree {
 }
 
 /// The caller's mailboxes (every mailbox for an administrator).
-#[utoipa::path(tag = "mailboxes", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Page<Mailbox>), (status = 400, body = Problem)))]
+#[utoipa::path(operation_id = "list_mailboxes", tag = "mailboxes", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of the caller's mailboxes", body = Page<Mailbox>)))]
 #[get("/mailboxes")]
 async fn list(
     state: web::Data<AppState>,
@@ -44,9 +44,9 @@ async fn list(
 }
 
 /// One mailbox (secrets are never returned).
-#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_mailbox", tag = "mailboxes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "mailbox id")),
-    responses((status = 200, body = Mailbox, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The mailbox", body = Mailbox, headers(("ETag" = String, description = "the version, for `If-Match`")))))]
 #[get("/mailboxes/{id}")]
 async fn get_one(
     state: web::Data<AppState>,
@@ -60,9 +60,9 @@ async fn get_one(
 }
 
 /// Connects a mailbox. Secrets are write-only and encrypted at rest.
-#[utoipa::path(tag = "mailboxes", security(("bearer" = [])), request_body = MailboxWrite,
-    responses((status = 201, body = Mailbox, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(operation_id = "create_mailbox", tag = "mailboxes", security(("bearer" = [])), request_body = MailboxWrite,
+    responses((status = 201, description = "The mailbox, connected", body = Mailbox, headers(("ETag" = String, description = "the version, for `If-Match`"), ("Location" = String, description = "the new mailbox"))),
+        (status = 422, description = "A field breaks a rule (e.g. an `ews_url` not allowed); `errors` names each")))]
 #[post("/mailboxes")]
 async fn create(
     state: web::Data<AppState>,
@@ -86,11 +86,11 @@ async fn create(
 
 /// Changes the fields given. Credentials of the same `kind` keep the stored secret when
 /// it is not resent.
-#[utoipa::path(tag = "mailboxes", security(("bearer" = [])), request_body = MailboxWrite,
+#[utoipa::path(operation_id = "update_mailbox", tag = "mailboxes", security(("bearer" = [])), request_body = MailboxWrite,
     params(("id" = uuid::Uuid, Path, description = "mailbox id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 200, body = Mailbox, headers(("ETag" = String))), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The mailbox, changed", body = Mailbox, headers(("ETag" = String, description = "the new version"))),
+        (status = 422, description = "A field breaks a rule; `errors` names each")))]
 #[patch("/mailboxes/{id}")]
 async fn update(
     state: web::Data<AppState>,
@@ -116,10 +116,10 @@ async fn update(
 }
 
 /// Disconnects a mailbox: its profile and sync state go; CRM contacts stay.
-#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_mailbox", tag = "mailboxes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "mailbox id"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read")),
-    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+    responses((status = 204, description = "Disconnected")))]
 #[delete("/mailboxes/{id}")]
 async fn remove(
     state: web::Data<AppState>,
@@ -135,9 +135,9 @@ async fn remove(
 }
 
 /// Tests the connection step by step: DNS, connect, TLS, auth, mailbox access, Contacts.
-#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+#[utoipa::path(operation_id = "test_mailbox", tag = "mailboxes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "mailbox id")),
-    responses((status = 200, body = Diagnosis), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The result of each step (a failed step is not an HTTP error)", body = Diagnosis)))]
 #[post("/mailboxes/{id}/test")]
 async fn test(
     state: web::Data<AppState>,
@@ -153,9 +153,9 @@ async fn test(
 }
 
 /// The mailbox's contacts folders as a tree, for choosing import folders.
-#[utoipa::path(tag = "mailboxes", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_exchange_folders", tag = "mailboxes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "mailbox id")),
-    responses((status = 200, body = ExchangeFolderTree), (status = 404, body = Problem), (status = 502, body = Problem)))]
+    responses((status = 200, description = "The contacts folder tree", body = ExchangeFolderTree), (status = 502)))]
 #[get("/mailboxes/{id}/exchange-folders")]
 async fn exchange_folders(
     state: web::Data<AppState>,

@@ -14,8 +14,8 @@ pub struct Me {
 }
 
 /// The caller, as its token identifies it.
-#[utoipa::path(tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Me), (status = 401, body = super::error::Problem)))]
+#[utoipa::path(operation_id = "get_me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = Me)))]
 #[get("/me")]
 async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(Me {

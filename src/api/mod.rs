@@ -11,6 +11,7 @@ pub mod mailboxes;
 pub mod me;
 pub mod notifications;
 pub mod pagination;
+pub mod responses;
 pub mod runs;
 
 use std::collections::HashMap;

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
 use super::extract::Query;
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
@@ -21,8 +21,8 @@ pub struct ListQuery {
 }
 
 /// The caller's notifications, oldest first.
-#[utoipa::path(tag = "notifications", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Page<Notification>), (status = 400, body = Problem)))]
+#[utoipa::path(operation_id = "list_notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of the caller's notifications", body = Page<Notification>)))]
 #[get("/notifications")]
 async fn list(
     state: web::Data<AppState>,

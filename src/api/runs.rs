@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::error::{ApiError, ApiResult, ErrorCode, Problem};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{OptionalJson, Query, RecordId};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
@@ -115,11 +115,12 @@ fn run_path(id: Uuid) -> String {
 /// "Synchronize now": queues a run of the mailbox. One run per mailbox may be queued or
 /// running; a second request answers 409 with `active_run_id`. A retry with the same
 /// `Idempotency-Key` answers the run the key created.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])), request_body(content = Option<RunOptions>),
+#[utoipa::path(operation_id = "start_run", tag = "contact-sync", security(("bearer" = [])), request_body(content = Option<RunOptions>),
     params(("id" = Uuid, Path, description = "mailbox id"),
         ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe: the same key answers the same run")),
-    responses((status = 202, body = Run, headers(("Location" = String))), (status = 400, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "a run is active; `active_run_id` names it")))]
+    responses((status = 202, description = "The run, queued (or the run an `Idempotency-Key` created before)", body = Run, headers(("Location" = String, description = "the run"))),
+        (status = 409, description = "A run is active; `active_run_id` names it"),
+        (status = 422, description = "A bad `Idempotency-Key`")))]
 #[post("/mailboxes/{id}/contact-sync/runs")]
 async fn start_run(
     state: web::Data<AppState>,
@@ -146,9 +147,9 @@ async fn start_run(
 
 /// "Synchronize contacts → Synchronize now" for every mailbox of the caller: a new run
 /// each, or the run already active.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])), request_body(content = Option<RunOptions>),
+#[utoipa::path(operation_id = "start_all_runs", tag = "contact-sync", security(("bearer" = [])), request_body(content = Option<RunOptions>),
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe, per mailbox")),
-    responses((status = 202, body = RunsStarted), (status = 400, body = Problem)))]
+    responses((status = 202, description = "A run per mailbox of the caller", body = RunsStarted), (status = 422, description = "A bad `Idempotency-Key`")))]
 #[post("/contact-sync/runs")]
 async fn start_all_runs(
     state: web::Data<AppState>,
@@ -175,8 +176,8 @@ async fn start_all_runs(
 }
 
 /// Runs of the caller's mailboxes (every run for an administrator), oldest first.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Page<Run>), (status = 400, body = Problem)))]
+#[utoipa::path(operation_id = "list_runs", tag = "contact-sync", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of the runs of the caller's mailboxes", body = Page<Run>)))]
 #[get("/contact-sync/runs")]
 async fn list_runs(
     state: web::Data<AppState>,
@@ -194,9 +195,9 @@ async fn list_runs(
 }
 
 /// One run.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_run", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "run id")),
-    responses((status = 200, body = Run), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The run", body = Run)))]
 #[get("/contact-sync/runs/{id}")]
 async fn get_run(
     state: web::Data<AppState>,
@@ -207,9 +208,9 @@ async fn get_run(
 }
 
 /// The item outcomes of a run, in order (`before` keeps CRM values sync overwrote).
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_run_items", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "run id"), ItemsQuery),
-    responses((status = 200, body = Page<RunItem>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, description = "A page of the run's items", body = Page<RunItem>)))]
 #[get("/contact-sync/runs/{id}/items")]
 async fn list_items(
     state: web::Data<AppState>,
@@ -228,9 +229,9 @@ async fn list_items(
 
 /// Cancels a run: a queued run at once; a running one stops at its next batch (what
 /// was applied stays applied). A finished run answers 409.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+#[utoipa::path(operation_id = "cancel_run", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "run id")),
-    responses((status = 200, body = Run), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, description = "The run, cancelled or asked to stop", body = Run), (status = 409, description = "The run has finished")))]
 #[post("/contact-sync/runs/{id}/cancel")]
 async fn cancel_run(
     state: web::Data<AppState>,
@@ -247,11 +248,10 @@ async fn cancel_run(
 /// Server-Sent Events of a run: `state` (the run now), then `progress` (counts) and
 /// `item` (one outcome) as they happen, and `end` (the final run); then the stream
 /// closes. A finished run answers `state` and `end` at once.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+#[utoipa::path(operation_id = "run_events", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "run id")),
     responses((status = 200, content_type = "text/event-stream", body = String,
-        description = "events `state`, `progress`, `item`, `end`; each `data` is JSON"),
-        (status = 404, body = Problem)))]
+        description = "events `state`, `progress`, `item`, `end`; each `data` is JSON")))]
 #[get("/contact-sync/runs/{id}/events")]
 async fn run_events(
     state: web::Data<AppState>,
@@ -357,9 +357,9 @@ async fn follow(
 
 /// The sync status of a mailbox: automatic sync, next due time, failures in a row,
 /// suspension, the active run and the last finished one.
-#[utoipa::path(tag = "contact-sync", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_sync_status", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "mailbox id")),
-    responses((status = 200, body = SyncStatus), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The sync status", body = SyncStatus)))]
 #[get("/mailboxes/{id}/contact-sync/status")]
 async fn sync_status(
     state: web::Data<AppState>,

@@ -7,6 +7,7 @@ mod contacts;
 mod crash;
 mod folders;
 mod mailboxes;
+mod openapi_document;
 mod operations;
 mod runs;
 mod scheduler;
