@@ -3,8 +3,8 @@ use std::net::SocketAddr;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{Next, from_fn};
+use actix_web::http::header::HeaderValue;
+use actix_web::middleware::from_fn;
 use actix_web::{App, Error, HttpResponse, HttpServer, ResponseError, web};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -49,41 +49,7 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The header that carries the request id.
-pub const REQUEST_ID: &str = "x-request-id";
-
-/// Gives every response a request id (the caller's, if it sent a sane one) and counts
-/// requests by method and status.
-async fn request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let method = req.method().to_string();
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
-    let _guard = span.enter();
-    drop(_guard);
-    let mut res = next.call(req).await?;
-    let status = res.status();
-    metrics::counter!("http_requests_total", "method" => method, "status" => status.as_u16().to_string())
-        .increment(1);
-    res.headers_mut().insert(
-        HeaderName::from_static(REQUEST_ID),
-        HeaderValue::from_str(&id).expect("request id is ASCII"),
-    );
-    Ok(res)
-}
+pub use crate::middleware::request_log::REQUEST_ID;
 
 /// The methods each documented path answers, so that a request no route takes is told
 /// apart: a known path with another method is a 405 naming the methods (RFC 9110), any
@@ -216,8 +182,11 @@ pub fn build(
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
         .default_service(web::to(no_route))
-        .wrap(from_fn(request_id))
+        .wrap(from_fn(crate::middleware::cors::cors))
         .wrap(actix_web::middleware::Compress::default())
+        // Outermost, so the access log sees every answer (preflights included) and the
+        // request's span covers everything below.
+        .wrap(from_fn(crate::middleware::request_log::request_log))
 }
 
 /// A running HTTP server.

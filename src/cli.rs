@@ -2,11 +2,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actix_web::web;
 use clap::{Parser, Subcommand};
 
-use crate::api::AppState;
-use crate::auth::{JwtVerifier, load_or_create_secret, mint_hs256};
+use crate::auth::{load_or_create_secret, mint_hs256};
 use crate::config::Settings;
 use crate::store::Store;
 use crate::worker::Background;
@@ -49,6 +47,9 @@ pub enum Command {
     },
     /// Run the EWS simulator (a fake Exchange server for tests and demos).
     EwsSim(EwsSimArgs),
+    /// Try it all at once: the simulator with a mailbox of a few hundred contacts, the
+    /// service on SQLite with a seeded CRM, one two-way sync, then serve until stopped.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Flags of `contactsync ews-sim`.
@@ -98,6 +99,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::EwsSim(args)) => run_sim(args).await,
+        Some(Command::Demo(args)) => {
+            // The summary is the demo's output; logs only when something is wrong.
+            crate::telemetry::init_logging_with("text", "warn");
+            crate::demo::run(args).await
+        }
         command => {
             let settings = Settings::load(cli.config.as_deref())?;
             crate::telemetry::init_logging(&settings.log_format);
@@ -125,7 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database_url.is_none() {
         std::fs::create_dir_all(&settings.data_dir)?;
     }
@@ -133,37 +139,11 @@ async fn connect(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let store = connect(&settings).await?;
-    if settings.migrate_on_start {
-        store.migrate().await?;
-    }
-    let verifier = JwtVerifier::from_settings(&settings)?;
-    let secrets = crate::crypto::SecretBox::from_settings(&settings)?;
-    let listen = settings.listen;
-    let retention = chrono::Duration::days(i64::from(settings.tombstone_retention_days));
-    let events = RunEvents::default();
-    let background = Background::start(store.clone(), secrets.clone(), &settings, events.clone());
-    let state = web::Data::new(
-        AppState::new(store.clone(), verifier, secrets, settings).with_events(events),
-    );
-    let running = crate::app::start(state, listen)?;
-    tracing::info!(addr = %running.addr, "contactsync listening; API docs at /docs");
-    let purge = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match store.purge_tombstones(chrono::Utc::now() - retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged contact tombstones"),
-                Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
-            }
-        }
-    });
+    let service = crate::service::Service::start(settings).await?;
+    tracing::info!(addr = %service.addr(), "contactsync listening; API docs at /docs");
     shutdown_signal().await?;
     tracing::info!("shutting down");
-    running.handle.stop(true).await;
-    purge.abort();
-    background.stop().await;
+    service.stop().await;
     Ok(())
 }
 
@@ -184,7 +164,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Completes on Ctrl-C or SIGTERM (what `docker stop` sends).
-async fn shutdown_signal() -> std::io::Result<()> {
+pub(crate) async fn shutdown_signal() -> std::io::Result<()> {
     #[cfg(unix)]
     {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

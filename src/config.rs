@@ -45,6 +45,9 @@ pub struct Settings {
     pub tombstone_retention_days: u32,
     /// `text` or `json` log lines.
     pub log_format: String,
+    /// Browser origins (`https://crm.example.com`) allowed to call the API (CORS).
+    #[serde(deserialize_with = "comma_list")]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
             max_body_bytes: 256 * 1024,
             tombstone_retention_days: 30,
             log_format: "text".into(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -122,6 +126,11 @@ impl Settings {
                 "log_format (CONTACTSYNC_LOG_FORMAT) must be `text` or `json`".into(),
             ));
         }
+        if let Some(bad) = self.cors_origins.iter().find(|o| !is_origin(o)) {
+            return Err(ConfigError(format!(
+                "cors_origins (CONTACTSYNC_CORS_ORIGINS): `{bad}` is not an origin like https://crm.example.com (scheme and host, no path)"
+            )));
+        }
         if self.jwt_public_key_file.is_some() {
             match self.jwt_algorithm.as_deref() {
                 Some("RS256" | "ES256") => {}
@@ -174,6 +183,20 @@ impl Settings {
             ),
         }
     }
+}
+
+/// `http(s)://host[:port]`, nothing after: what a browser sends in `Origin`.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 /// Accepts `"a,b"` (as environment variables give it) or a TOML array.

@@ -1,12 +1,18 @@
 //! Logs (tracing) and metrics (Prometheus), each installed once per process.
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the log subscriber: `RUST_LOG` filters (default `info`), text or JSON lines.
 pub fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_with(format, "info")
+}
+
+/// Like [`init_logging`], with another filter when `RUST_LOG` is unset.
+pub fn init_logging_with(format: &str, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
@@ -23,7 +29,18 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Durations are histograms with buckets (not summaries), so they can be
+            // aggregated across processes; from 5 ms requests to hour-long runs.
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                        300.0, 900.0, 3600.0,
+                    ],
+                )
+                .expect("bucket list is not empty")
+                .build_recorder();
             let handle = recorder.handle();
             // Another recorder may already be set (e.g. by an embedding program); then
             // this handle renders an empty page rather than failing start-up.

@@ -97,6 +97,8 @@ impl FromRequest for CurrentUser {
                     ApiError::new(ErrorCode::Unauthorized, detail)
                 })?;
             let caller = claims.caller();
+            // With the request id of the enclosing span, this ties a request to its caller.
+            tracing::debug!(user = %caller.user_id, admin = caller.is_admin, "caller authenticated");
             let name = claims
                 .name
                 .clone()

@@ -82,11 +82,13 @@ pub struct ContactFolder {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The body of `POST /contact-folders` (name and kind required) and `PATCH` (kind fixed).
+/// The body of `POST /contact-folders` (name required; without `kind` a static folder)
+/// and `PATCH` (kind fixed).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactFolderWrite {
     pub name: Option<String>,
+    /// `static` (the default) or `dynamic` (needs `filter`).
     pub kind: Option<FolderKind>,
     pub filter: Option<FolderFilter>,
     pub owner_id: Option<String>,

@@ -119,13 +119,8 @@ impl Store {
         errors.check_required("name", &name);
         errors.check_len("name", &name, 250);
         validate_grants(&grant_list, &mut errors);
-        let kind = match w.kind {
-            Some(k) => k,
-            None => {
-                errors.add("kind", "required: `static` or `dynamic`");
-                FolderKind::Static
-            }
-        };
+        // A folder is a hand-picked list unless the caller asks for a dynamic one.
+        let kind = w.kind.unwrap_or(FolderKind::Static);
         match (kind, &w.filter) {
             (FolderKind::Static, Some(_)) => {
                 errors.add("filter", "only dynamic folders have a filter")

@@ -229,7 +229,8 @@ pub(crate) async fn enqueue_locked(
     let m = sync_runs::Entity::insert(row)
         .exec_with_returning(db)
         .await?;
-    metrics::counter!("sync_runs_enqueued_total", "trigger" => new.trigger.as_str()).increment(1);
+    metrics::counter!("contactsync_sync_runs_enqueued_total", "trigger" => new.trigger.as_str())
+        .increment(1);
     Ok(Enqueued {
         run: to_run(m),
         created: true,

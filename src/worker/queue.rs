@@ -114,7 +114,7 @@ impl Worker {
         };
         let run_id = claim.request.run_id;
         if claim.takeover {
-            metrics::counter!("sync_lease_takeovers_total").increment(1);
+            metrics::counter!("contactsync_sync_lease_takeovers_total").increment(1);
             tracing::warn!(run = %run_id, worker = %self.id, attempt = claim.attempts, "took over an expired lease");
         }
         tracing::info!(run = %run_id, mailbox = %claim.request.mailbox_id, worker = %self.id,
@@ -172,7 +172,13 @@ impl Worker {
             .await?
         {
             Some(run) => {
-                metrics::counter!("sync_runs_total", "outcome" => run.status.as_str()).increment(1);
+                metrics::counter!("contactsync_sync_runs_total", "outcome" => run.status.as_str())
+                    .increment(1);
+                if let (Some(started), Some(finished)) = (run.started_at, run.finished_at) {
+                    let seconds = (finished - started).num_milliseconds().max(0) as f64 / 1000.0;
+                    metrics::histogram!("contactsync_sync_run_duration_seconds", "outcome" => run.status.as_str())
+                        .record(seconds);
+                }
                 tracing::info!(run = %run_id, status = run.status.as_str(), error = run.error.as_deref().unwrap_or(""), "run finished");
                 self.events
                     .publish(run_id, RunEvent::End(Box::new(run.clone())));

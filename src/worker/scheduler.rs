@@ -38,7 +38,7 @@ impl Scheduler {
         if !enqueued.is_empty() {
             self.events.wake_workers();
         }
-        metrics::gauge!("sync_queue_depth").set(self.store.queued_runs().await? as f64);
+        metrics::gauge!("contactsync_sync_queue_depth").set(self.store.queued_runs().await? as f64);
         Ok(enqueued)
     }
 

@@ -184,7 +184,7 @@ async fn folder_crud_validation_and_visibility() {
         .post("/api/v1/contact-folders", &alice, json!({"name": ""}))
         .await;
     r.assert_problem(422, "validation_failed");
-    assert_eq!(r.error_fields(), ["name", "kind"]);
+    assert_eq!(r.error_fields(), ["name"]);
     let r = app
         .post(
             "/api/v1/contact-folders",
@@ -227,4 +227,25 @@ async fn folder_crud_validation_and_visibility() {
     app.get(&path, &alice)
         .await
         .assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_folder_created_without_kind_is_static() {
+    let app = TestApp::spawn().await;
+    let alice = app.token("alice");
+    let r = app
+        .post(
+            "/api/v1/contact-folders",
+            &alice,
+            json!({"name": "Customers"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["kind"], "static");
+    let id = r.body["id"].as_str().unwrap();
+    let r = app
+        .get(&format!("/api/v1/contact-folders/{id}"), &alice)
+        .await;
+    assert_eq!(r.body["kind"], "static");
+    assert_eq!(r.body["name"], "Customers");
 }

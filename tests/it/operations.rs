@@ -38,7 +38,7 @@ async fn probes_metrics_and_request_ids() {
         .await;
     assert_eq!(metrics.status, 200);
     assert!(
-        metrics.text.contains("http_requests_total"),
+        metrics.text.contains("contactsync_http_requests_total"),
         "{}",
         metrics.text
     );

@@ -108,11 +108,15 @@ async fn sync_now_answers_202_and_the_event_stream_ends_with_the_final_state() {
     assert!(
         metrics
             .text
-            .contains("sync_runs_total{outcome=\"succeeded\"}"),
+            .contains("contactsync_sync_runs_total{outcome=\"succeeded\"}"),
         "{}",
         metrics.text
     );
-    assert!(metrics.text.contains("sync_runs_total{outcome=\"failed\"}"));
+    assert!(
+        metrics
+            .text
+            .contains("contactsync_sync_runs_total{outcome=\"failed\"}")
+    );
     let notes = app.get("/api/v1/notifications", &alice).await;
     let kinds: Vec<&str> = notes.body["items"]
         .as_array()

@@ -111,7 +111,9 @@ async fn an_expired_lease_is_taken_over_by_another_worker_and_the_run_finishes()
     );
     let metrics = app.send(Method::GET, "/metrics", None, None, &[]).await;
     assert!(
-        metrics.text.contains("sync_lease_takeovers_total"),
+        metrics
+            .text
+            .contains("contactsync_sync_lease_takeovers_total"),
         "{}",
         metrics.text
     );

@@ -226,10 +226,12 @@ impl EwsClient {
             .build();
         let mut attempt = 1;
         loop {
+            let started = std::time::Instant::now();
             let result = self
                 .send_once::<O>(&xml)
                 .await
                 .and_then(all_throttled_is_error);
+            record_call(O::NAME, started.elapsed(), result.as_ref().err());
             let error = match result {
                 Ok(response) => return Ok(response),
                 Err(e) if e.is_retryable() && attempt < policy.max_attempts => e,
@@ -248,6 +250,7 @@ impl EwsClient {
                 } => *hint,
                 _ => backoff.next().unwrap_or(policy.max_delay),
             };
+            metrics::counter!("contactsync_ews_retries_total", "operation" => O::NAME).increment(1);
             tracing::warn!(operation = O::NAME, attempt, ?delay, error = %error, "EWS call failed, retrying");
             tokio::time::sleep(delay).await;
             attempt += 1;
@@ -392,6 +395,26 @@ impl EwsClient {
         let response = self.post(xml, Some(&authenticate)).await?;
         *authenticated = response.status() != StatusCode::UNAUTHORIZED;
         Ok(response)
+    }
+}
+
+/// Records one EWS exchange: `contactsync_ews_request_duration_seconds{operation,
+/// outcome}` and, when Exchange asked us to slow down, `contactsync_ews_throttled_total`.
+fn record_call(operation: &'static str, elapsed: std::time::Duration, error: Option<&Error>) {
+    let outcome = match error {
+        None => "ok",
+        Some(Error::Throttled { .. }) => "throttled",
+        Some(Error::Transient { .. }) => "transient",
+        Some(Error::Auth { .. }) => "auth",
+        Some(Error::NotFound { .. }) => "not_found",
+        Some(Error::ChangeKeyConflict { .. }) => "conflict",
+        Some(_) => "error",
+    };
+    metrics::histogram!("contactsync_ews_request_duration_seconds",
+        "operation" => operation, "outcome" => outcome)
+    .record(elapsed.as_secs_f64());
+    if outcome == "throttled" {
+        metrics::counter!("contactsync_ews_throttled_total", "operation" => operation).increment(1);
     }
 }
 
