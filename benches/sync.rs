@@ -60,6 +60,7 @@ impl Bench {
             service_accounts: vec![],
             latency_ms: 0,
             state_file: None,
+            apps: Vec::new(),
         })
         .await
         .unwrap();

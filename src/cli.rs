@@ -65,7 +65,11 @@ pub struct EwsSimArgs {
     /// A service account `email:password` that may impersonate every mailbox; repeatable.
     #[arg(long = "service-account", value_name = "EMAIL:PASSWORD")]
     pub service_accounts: Vec<String>,
-    /// Latency added to every EWS request, in milliseconds.
+    /// An app `tenant:client_id:secret` that may use Microsoft Graph on every mailbox
+    /// (token endpoint `/{tenant}/oauth2/v2.0/token`, Graph at `/v1.0`); repeatable.
+    #[arg(long = "app", value_name = "TENANT:CLIENT_ID:SECRET")]
+    pub apps: Vec<String>,
+    /// Latency added to every EWS and Graph request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
     /// Keep the simulator's mailboxes in this JSON file across restarts.

@@ -19,7 +19,15 @@ pub async fn run(args: EwsSimArgs) -> anyhow::Result<()> {
         service_accounts: parse(&args.service_accounts, "--service-account")?,
         latency_ms: args.latency_ms,
         state_file: args.state,
+        apps: args
+            .apps
+            .iter()
+            .map(|s| {
+                s.parse::<ews_sim::GraphApp>()
+                    .map_err(|e| anyhow::anyhow!("--app: {e}"))
+            })
+            .collect::<anyhow::Result<_>>()?,
     };
-    tracing::info!(listen = %config.listen, mailboxes = config.mailboxes.len(), "EWS simulator starting; EWS at /EWS/Exchange.asmx, control API at /_sim");
+    tracing::info!(listen = %config.listen, mailboxes = config.mailboxes.len(), "EWS simulator starting; EWS at /EWS/Exchange.asmx, Microsoft Graph at /v1.0 (token endpoint /{{tenant}}/oauth2/v2.0/token), control API at /_sim");
     ews_sim::run(config).await.context("EWS simulator")
 }

@@ -416,6 +416,7 @@ pub async fn spawn_sim() -> ews_sim::SimHandle {
         service_accounts: vec![ews_sim::Credential::new("svc@example.com", "svc-pw-S3cret")],
         latency_ms: 0,
         state_file: None,
+        apps: Vec::new(),
     })
     .await
     .expect("simulator starts")

@@ -33,6 +33,7 @@ pub fn start(sim: Arc<Sim>) -> std::io::Result<(actix_web::dev::Server, std::net
             .app_data(web::PayloadConfig::new(MAX_BODY))
             .app_data(web::JsonConfig::default().limit(MAX_BODY))
             .wrap(actix_web::middleware::Compress::default())
+            .configure(crate::graph::configure)
             .configure(crate::control::configure)
             .default_service(web::to(fallback))
     })

@@ -7,6 +7,7 @@
 mod control;
 mod envelope;
 pub mod faults;
+pub mod graph;
 mod http;
 mod ops;
 mod persist;
@@ -21,6 +22,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 pub use faults::{FaultKind, FaultRule};
+pub use graph::{GraphApp, GraphFault, GraphFaultRule};
 pub use reqlog::RequestRecord;
 pub use store::{Address, ContactData, ExtendedFieldUri, ExtendedProperty, Store};
 
@@ -77,6 +79,8 @@ pub struct SimConfig {
     pub latency_ms: u64,
     /// JSON file the store is loaded from at start and saved to on change.
     pub state_file: Option<PathBuf>,
+    /// Apps that may use Microsoft Graph on every mailbox.
+    pub apps: Vec<GraphApp>,
 }
 
 impl Default for SimConfig {
@@ -87,6 +91,7 @@ impl Default for SimConfig {
             service_accounts: Vec::new(),
             latency_ms: 0,
             state_file: None,
+            apps: Vec::new(),
         }
     }
 }
@@ -212,6 +217,52 @@ impl SimHandle {
             s.mailbox_mut(mailbox)
                 .ok_or_else(|| store::EwsError::non_existent_mailbox(mailbox))?
                 .delete_item(item_id, store::DeleteType::HardDelete)
+        })
+    }
+
+    /// `http://ADDR/v1.0`: the Graph version root (`graph_url`).
+    pub fn graph_url(&self) -> String {
+        format!("{}/v1.0", self.base_url())
+    }
+
+    /// `http://ADDR`: the token endpoint's authority (`authority_url`).
+    pub fn authority_url(&self) -> String {
+        self.base_url()
+    }
+
+    /// Injects a Graph fault; answers the rule with its id.
+    pub fn add_graph_fault(&self, rule: GraphFaultRule) -> GraphFaultRule {
+        self.sim.graph.faults.lock().expect("faults lock").add(rule)
+    }
+
+    /// Revokes every Graph token (the next request with one answers 401).
+    pub fn revoke_graph_tokens(&self) {
+        self.sim
+            .graph
+            .tokens
+            .lock()
+            .expect("tokens lock")
+            .revoke_all();
+    }
+
+    /// Moves a contact to another folder as the Exchange user (a new ItemId, the same
+    /// immutable Graph id); answers the new ItemId.
+    pub fn move_contact(
+        &self,
+        mailbox: &str,
+        item_id: &str,
+        folder: &str,
+    ) -> Result<String, store::EwsError> {
+        self.with_store(|s| {
+            let mb = s
+                .mailbox_mut(mailbox)
+                .ok_or_else(|| store::EwsError::non_existent_mailbox(mailbox))?;
+            let target = mb
+                .folder_by_any(folder)
+                .ok_or_else(store::EwsError::folder_not_found)?
+                .id
+                .clone();
+            Ok(mb.move_item(item_id, &store::FolderRef::Id(target))?.0)
         })
     }
 

@@ -18,6 +18,8 @@ pub struct Sim {
     pub requests: Mutex<RequestLog>,
     /// Latency added to every EWS request.
     pub latency_ms: AtomicU64,
+    /// The Graph front end's tokens, faults and in-flight counts.
+    pub graph: crate::graph::GraphState,
     /// The configuration it was started with.
     pub config: SimConfig,
 }
@@ -37,6 +39,7 @@ impl Sim {
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(RequestLog::default()),
             latency_ms: AtomicU64::new(config.latency_ms),
+            graph: crate::graph::GraphState::default(),
             config,
         })
     }
@@ -59,6 +62,7 @@ impl Sim {
         }
         *self.store.lock().expect("store lock") = store;
         self.faults.lock().expect("faults lock").clear();
+        self.graph.faults.lock().expect("faults lock").clear();
         self.requests.lock().expect("log lock").clear();
         self.latency_ms
             .store(self.config.latency_ms, std::sync::atomic::Ordering::Relaxed);

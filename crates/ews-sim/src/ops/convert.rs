@@ -139,6 +139,7 @@ fn full_contact(it: &store::Item) -> Contact {
             .birthday
             .as_deref()
             .and_then(|b| NaiveDate::parse_from_str(b.get(..10).unwrap_or(b), "%Y-%m-%d").ok()),
+        complete_name: complete_name(d),
         ..Default::default()
     };
     for (k, v) in &d.email_addresses {
@@ -167,6 +168,34 @@ fn full_contact(it: &store::Item) -> Contact {
         }
     }
     c
+}
+
+/// The read-only CompleteName Exchange composes from the name fields.
+fn complete_name(d: &store::ContactData) -> Option<ews::types::CompleteName> {
+    let parts: Vec<&str> = [&d.given_name, &d.middle_name, &d.surname]
+        .into_iter()
+        .filter_map(|p| p.as_deref().filter(|s| !s.trim().is_empty()))
+        .collect();
+    if parts.is_empty() && d.nickname.is_none() {
+        return None;
+    }
+    let initials: String = parts
+        .iter()
+        .filter_map(|p| p.chars().next())
+        .map(|c| format!("{}.", c.to_uppercase()))
+        .collect();
+    Some(ews::types::CompleteName {
+        first_name: d.given_name.clone(),
+        middle_name: d.middle_name.clone(),
+        last_name: d.surname.clone(),
+        initials: (!initials.is_empty()).then_some(initials),
+        full_name: d
+            .display_name
+            .clone()
+            .or_else(|| (!parts.is_empty()).then(|| parts.join(" "))),
+        nickname: d.nickname.clone(),
+        ..Default::default()
+    })
 }
 
 /// Copies what `path` names from `full` into `out`.
@@ -234,6 +263,7 @@ fn copy_path(item: &store::Item, full: &Contact, out: &mut Contact, path: &Prope
                 "contacts:PhysicalAddresses" => physical_addresses,
                 "contacts:PhoneNumbers" => phone_numbers,
                 "contacts:Birthday" => birthday,
+                "contacts:CompleteName" => complete_name,
                 "contacts:BusinessHomePage" => business_home_page,
                 "contacts:Department" => department,
                 "contacts:JobTitle" => job_title,

@@ -165,8 +165,23 @@ pub struct Item {
     pub modified: DateTime<Utc>,
     /// Creation order (FindItem and listings sort by it).
     pub created_seq: u64,
+    /// The number of the item's first ItemId: kept when it moves, so that Graph's
+    /// immutable id stays the same (0 in state files from before: `created_seq`).
+    #[serde(default)]
+    pub origin: u64,
     /// The contact's properties.
     pub data: ContactData,
+}
+
+impl Item {
+    /// The number of the item's first ItemId, kept across moves.
+    pub fn origin(&self) -> u64 {
+        if self.origin == 0 {
+            self.created_seq
+        } else {
+            self.origin
+        }
+    }
 }
 
 /// One mailbox.
@@ -394,12 +409,13 @@ impl Mailbox {
         v
     }
 
-    fn log(&mut self, folder_id: &str, item_id: &str, kind: sync::ChangeKind) {
+    fn log(&mut self, folder_id: &str, item_id: &str, origin: u64, kind: sync::ChangeKind) {
         let seq = self.next();
         if let Some(f) = self.folders.get_mut(folder_id) {
             f.log.push(sync::LogEntry {
                 seq,
                 item_id: item_id.to_string(),
+                origin,
                 kind,
             });
         }
@@ -416,7 +432,7 @@ impl Mailbox {
             return Err(EwsError::non_contact_folder());
         }
         let folder_id = f.id.clone();
-        Ok(self.insert_item(&folder_id, data, now()))
+        Ok(self.insert_item(&folder_id, data, now(), None))
     }
 
     fn insert_item(
@@ -424,6 +440,7 @@ impl Mailbox {
         folder_id: &str,
         mut data: ContactData,
         created: DateTime<Utc>,
+        origin: Option<u64>,
     ) -> (String, String) {
         if data.file_as.is_none() {
             data.file_as = default_file_as(&data);
@@ -440,10 +457,16 @@ impl Mailbox {
                 created,
                 modified: now(),
                 created_seq: n,
+                origin: origin.unwrap_or(n),
                 data,
             },
         );
-        self.log(folder_id, &id, sync::ChangeKind::Created);
+        self.log(
+            folder_id,
+            &id,
+            origin.unwrap_or(n),
+            sync::ChangeKind::Created,
+        );
         (id, change_key)
     }
 
@@ -486,7 +509,8 @@ impl Mailbox {
         item.change_key = change_key.clone();
         item.modified = now();
         let folder_id = item.folder_id.clone();
-        self.log(&folder_id, id, sync::ChangeKind::Updated);
+        let origin = item.origin();
+        self.log(&folder_id, id, origin, sync::ChangeKind::Updated);
         (id.to_string(), change_key)
     }
 
@@ -495,11 +519,50 @@ impl Mailbox {
         let item = self.item(id)?.clone();
         let bin = self.distinguished_id("deleteditems").expect("well-known");
         self.items.remove(id);
-        self.log(&item.folder_id, id, sync::ChangeKind::Deleted);
+        self.log(
+            &item.folder_id,
+            id,
+            item.origin(),
+            sync::ChangeKind::Deleted,
+        );
         if how == DeleteType::MoveToDeletedItems && item.folder_id != bin {
-            self.insert_item(&bin, item.data, item.created);
+            let origin = item.origin();
+            self.insert_item(&bin, item.data, item.created, Some(origin));
         }
         Ok(())
+    }
+
+    /// Moves an item to another folder: a new ItemId (as Exchange gives without
+    /// immutable ids), the same immutable identity; answers the new ItemId and ChangeKey.
+    pub fn move_item(&mut self, id: &str, to: &FolderRef) -> Result<(String, String), EwsError> {
+        let target = self.folder(to)?;
+        if !target.is_contact_folder() && target.distinguished.as_deref() != Some("deleteditems") {
+            return Err(EwsError::non_contact_folder());
+        }
+        let target = target.id.clone();
+        let item = self.item(id)?.clone();
+        if item.folder_id == target {
+            return Ok((item.id, item.change_key));
+        }
+        self.items.remove(id);
+        self.log(
+            &item.folder_id,
+            id,
+            item.origin(),
+            sync::ChangeKind::Deleted,
+        );
+        let origin = item.origin();
+        Ok(self.insert_item(&target, item.data, item.created, Some(origin)))
+    }
+
+    /// The item whose immutable identity is `origin` (see [`Item::origin`]).
+    pub fn item_by_origin(&self, origin: u64) -> Option<&Item> {
+        let direct = ids::item_id(self.epoch, self.n, origin);
+        match self.items.get(&direct) {
+            Some(it) if it.origin() == origin => Some(it),
+            // Moved at least once: rare, so a scan is fine.
+            _ => self.items.values().find(|it| it.origin() == origin),
+        }
     }
 
     /// FindItem: items of a folder whose extended property (or field) equals `value`.

@@ -30,6 +30,9 @@ pub struct LogEntry {
     pub seq: u64,
     /// The item.
     pub item_id: String,
+    /// The item's immutable identity (see `Item::origin`; 0 in old state files).
+    #[serde(default)]
+    pub origin: u64,
     /// What happened.
     pub kind: ChangeKind,
 }
