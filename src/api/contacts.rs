@@ -20,12 +20,14 @@ pub struct ListQuery {
     /// Opaque cursor from `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Case-insensitive text in the full name, company or e-mail addresses.
     pub q: Option<String>,
     pub type_id: Option<Uuid>,
     pub account_id: Option<Uuid>,
-    /// Members of this contact folder (static or dynamic).
+    /// Members of this contact folder (static or dynamic); a folder the caller may not
+    /// see is a 404.
     pub folder_id: Option<Uuid>,
     /// Only contacts changed at or after this instant (RFC 3339).
     pub updated_since: Option<DateTime<Utc>>,
@@ -35,7 +37,8 @@ pub struct ListQuery {
 
 /// Lists the contacts the caller may see.
 #[utoipa::path(operation_id = "list_contacts", tag = "contacts", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of the contacts the caller may see", body = Page<Contact>)))]
+    responses((status = 200, description = "A page of the contacts the caller may see", body = Page<Contact>),
+        (status = 404, description = "`folder_id` names no folder the caller may see")))]
 #[get("/contacts")]
 async fn list(
     state: web::Data<AppState>,

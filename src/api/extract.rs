@@ -55,7 +55,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// An optional JSON body: `None` when the request has no body, else parsed like [`Json`].
+/// An optional JSON body: `None` when the request has no body or `null`, else parsed like
+/// [`Json`].
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
@@ -67,7 +68,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
         let bytes = read_body(req, payload);
         Box::pin(async move {
             let bytes = bytes.await?;
-            if bytes.is_empty() {
+            // No body, or `null` (the document's optional body allows it): no options.
+            let is_null =
+                || serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.is_null());
+            if bytes.is_empty() || (content_type_ok && is_null()) {
                 return Ok(OptionalJson(None));
             }
             if !content_type_ok {
@@ -122,10 +126,30 @@ fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "must be a JSON object",
         ));
     }
+    let mut value = value;
+    integral_numbers_as_integers(&mut value);
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let (field, message) = serde_field(err.path(), err.inner());
         ApiError::field(ErrorCode::InvalidBody, field, message)
     })
+}
+
+/// JSON (and JSON Schema) has one number type: `72.0` is the integer 72, and the
+/// document's `integer` fields must take it; serde would refuse it as a float.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        serde_json::Value::Object(members) => {
+            members.values_mut().for_each(integral_numbers_as_integers)
+        }
+        _ => {}
+    }
 }
 
 fn is_json(req: &HttpRequest) -> bool {

@@ -19,6 +19,7 @@ pub struct ListQuery {
     /// Opaque cursor from `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

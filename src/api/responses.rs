@@ -6,8 +6,11 @@
 //! too large (413) or not JSON (415), an `If-Match` can fail (412). So a new route is
 //! documented truthfully by default; only the answers its own rules give (403, 409,
 //! 422, 502) are listed on the route.
+use std::collections::BTreeMap;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+
+use utoipa::openapi::schema::AdditionalProperties;
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema};
 
 use super::error::ErrorCode;
 
@@ -143,6 +146,7 @@ pub fn declare(api: &mut OpenApi) {
         }
     }
     let components = api.components.get_or_insert_with(Default::default);
+    close_tagged_variants(&mut components.schemas);
     for p in PROBLEM_RESPONSES {
         components
             .responses
@@ -174,5 +178,22 @@ fn declare_on(op: &mut Operation) {
         } else {
             RefOr::T(problem_response(&r.description))
         };
+    }
+}
+
+/// Bodies internally tagged by `kind` whose variants refuse unknown members
+/// (`deny_unknown_fields`), which utoipa does not carry into the variants' schemas.
+const CLOSED_TAGGED_BODIES: &[&str] = &["AuthWrite"];
+
+fn close_tagged_variants(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
+    for name in CLOSED_TAGGED_BODIES {
+        let Some(RefOr::T(Schema::OneOf(one_of))) = schemas.get_mut(*name) else {
+            panic!("{name} is no longer a tagged body: update CLOSED_TAGGED_BODIES");
+        };
+        for variant in &mut one_of.items {
+            if let RefOr::T(Schema::Object(o)) = variant {
+                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
     }
 }

@@ -53,6 +53,28 @@ pub struct RunsStarted {
     pub items: Vec<RunStarted>,
 }
 
+/// One event of a run's stream as an event-stream parser gives it (OpenAPI 3.1 describes
+/// a stream by its events). Only the document uses this type: the stream is written by
+/// `actix_web_lab::sse`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RunStreamEvent {
+    event: RunStreamEventName,
+    /// JSON: the `Run` (`state`, `end`), its counts (`progress`) or a `RunItem` (`item`).
+    data: String,
+}
+
+/// The names of a run's events.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RunStreamEventName {
+    State,
+    Progress,
+    Item,
+    End,
+}
+
 /// Query of `GET /contact-sync/runs`.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +87,7 @@ pub struct ListQuery {
     /// Opaque cursor from `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -78,6 +101,7 @@ pub struct ItemsQuery {
     /// Opaque cursor from `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -250,7 +274,7 @@ async fn cancel_run(
 /// closes. A finished run answers `state` and `end` at once.
 #[utoipa::path(operation_id = "run_events", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "run id")),
-    responses((status = 200, content_type = "text/event-stream", body = String,
+    responses((status = 200, content_type = "text/event-stream", body = RunStreamEvent,
         description = "events `state`, `progress`, `item`, `end`; each `data` is JSON")))]
 #[get("/contact-sync/runs/{id}/events")]
 async fn run_events(

@@ -99,5 +99,6 @@ pub struct ContactFolderWrite {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersWrite {
+    #[schema(min_items = 1, max_items = 500)]
     pub contact_ids: Vec<Uuid>,
 }

@@ -221,6 +221,7 @@ pub struct ExportSettings {
 pub struct AutoSync {
     pub enabled: bool,
     /// 5–1440.
+    #[schema(minimum = 5, maximum = 1440)]
     pub interval_minutes: u32,
 }
 

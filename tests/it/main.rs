@@ -1,5 +1,6 @@
 //! The one integration test binary: the real HTTP server on a random port over a fresh
 //! database per test (SQLite by default; PostgreSQL with CONTACTSYNC_TEST_DATABASE).
+mod access_matrix;
 mod accounts;
 mod auth;
 mod bad_input;

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, spawn_sim};
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -167,4 +167,35 @@ async fn an_unsupported_method_answers_405_with_allow() {
         )
         .await;
     r.assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_whole_number_written_with_a_fraction_is_an_integer() {
+    // JSON Schema's `integer` takes 72.0, so a client generated from the document may send
+    // it; serde alone would refuse it as a float.
+    let app = TestApp::spawn().await;
+    let sim = spawn_sim().await;
+    let alice = app.token("alice");
+    let mailbox = app
+        .connect_mailbox(&alice, &sim, "alice@example.com", "alice-pw-S3cret")
+        .await;
+    let path = format!("/api/v1/mailboxes/{mailbox}/contact-sync");
+    let r = app
+        .put(
+            &path,
+            &alice,
+            serde_json::json!({"auto_sync": {"enabled": true, "interval_minutes": 72.0}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["auto_sync"]["interval_minutes"], 72);
+    let r = app
+        .put(
+            &path,
+            &alice,
+            serde_json::json!({"auto_sync": {"interval_minutes": 72.5}}),
+        )
+        .await;
+    r.assert_problem(400, "invalid_body");
+    assert_eq!(r.error_fields(), ["auto_sync.interval_minutes"]);
 }
