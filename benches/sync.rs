@@ -68,6 +68,7 @@ impl Bench {
             store: store.clone(),
             secrets: SecretBox::from_settings(&settings).unwrap(),
             allowed_hosts: settings.ews_allowed_hosts.clone(),
+            limits: contactsync::sync::limits::RunLimits::from_settings(&settings),
         };
         let owner = Caller {
             user_id: "bench".into(),

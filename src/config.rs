@@ -7,7 +7,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every setting of the service; see README "Configuration" for the environment names.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` is written by hand: it must never print a secret.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address the HTTP API listens on.
@@ -48,6 +49,76 @@ pub struct Settings {
     /// Browser origins (`https://crm.example.com`) allowed to call the API (CORS).
     #[serde(deserialize_with = "comma_list")]
     pub cors_origins: Vec<String>,
+    /// Most change-feed pages read from one folder in one run (a server that never says
+    /// "last page" must not hold a worker forever).
+    pub max_feed_pages: u32,
+    /// Most change-feed pages read in one run, all folders together.
+    pub max_run_pages: u32,
+    /// Longest one attempt of a run may take; past it the run fails with a clear error.
+    pub max_run_seconds: u64,
+    /// Mailboxes one user may connect (administrators creating for others count for the owner).
+    pub max_mailboxes_per_user: u32,
+    /// Users allowed more mailboxes than `max_mailboxes_per_user`: `user=limit`, comma-separated
+    /// (a service user that legitimately holds hundreds of mailboxes).
+    #[serde(deserialize_with = "comma_list")]
+    pub mailbox_quota_overrides: Vec<String>,
+    /// Live event streams one user may hold open at once.
+    pub max_event_streams_per_user: u32,
+    /// Calls that reach Exchange while the user waits (`/test`, `/exchange-folders`) one
+    /// user may have in flight at once.
+    pub max_interactive_calls_per_user: u32,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url_password),
+            )
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("workers", &self.workers)
+            .field("lease_seconds", &self.lease_seconds)
+            .field("jwt_secret", &hidden(&self.jwt_secret))
+            .field("jwt_public_key_file", &self.jwt_public_key_file)
+            .field("jwt_algorithm", &self.jwt_algorithm)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("encryption_key", &hidden(&self.encryption_key))
+            .field("ews_allowed_hosts", &self.ews_allowed_hosts)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("tombstone_retention_days", &self.tombstone_retention_days)
+            .field("log_format", &self.log_format)
+            .field("cors_origins", &self.cors_origins)
+            .field("max_feed_pages", &self.max_feed_pages)
+            .field("max_run_pages", &self.max_run_pages)
+            .field("max_run_seconds", &self.max_run_seconds)
+            .field("max_mailboxes_per_user", &self.max_mailboxes_per_user)
+            .field("mailbox_quota_overrides", &self.mailbox_quota_overrides)
+            .field(
+                "max_event_streams_per_user",
+                &self.max_event_streams_per_user,
+            )
+            .field(
+                "max_interactive_calls_per_user",
+                &self.max_interactive_calls_per_user,
+            )
+            .finish()
+    }
+}
+
+/// A database URL with its password replaced (`postgres://u:<redacted>@host/db`).
+fn redact_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("<redacted>"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl Default for Settings {
@@ -70,6 +141,13 @@ impl Default for Settings {
             tombstone_retention_days: 30,
             log_format: "text".into(),
             cors_origins: Vec::new(),
+            max_feed_pages: 2_000,
+            max_run_pages: 10_000,
+            max_run_seconds: 4 * 3600,
+            max_mailboxes_per_user: 50,
+            mailbox_quota_overrides: Vec::new(),
+            max_event_streams_per_user: 8,
+            max_interactive_calls_per_user: 2,
         }
     }
 }
@@ -160,6 +238,51 @@ impl Settings {
                 "encryption_key (CONTACTSYNC_ENCRYPTION_KEY) must be base64 of 32 bytes".into(),
             ));
         }
+        if self.max_feed_pages == 0 || self.max_run_pages < self.max_feed_pages {
+            return Err(ConfigError(
+                "max_feed_pages (CONTACTSYNC_MAX_FEED_PAGES) must be at least 1 and at most max_run_pages (CONTACTSYNC_MAX_RUN_PAGES)".into(),
+            ));
+        }
+        if self.max_run_seconds < 10 {
+            return Err(ConfigError(
+                "max_run_seconds (CONTACTSYNC_MAX_RUN_SECONDS) must be at least 10".into(),
+            ));
+        }
+        for (key, value) in [
+            (
+                "max_mailboxes_per_user (CONTACTSYNC_MAX_MAILBOXES_PER_USER)",
+                self.max_mailboxes_per_user,
+            ),
+            (
+                "max_event_streams_per_user (CONTACTSYNC_MAX_EVENT_STREAMS_PER_USER)",
+                self.max_event_streams_per_user,
+            ),
+            (
+                "max_interactive_calls_per_user (CONTACTSYNC_MAX_INTERACTIVE_CALLS_PER_USER)",
+                self.max_interactive_calls_per_user,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key} must be at least 1")));
+            }
+        }
+        for entry in &self.mailbox_quota_overrides {
+            let ok = entry.split_once('=').is_some_and(|(user, n)| {
+                !user.trim().is_empty() && n.trim().parse::<u32>().is_ok()
+            });
+            if !ok {
+                return Err(ConfigError(format!(
+                    "mailbox_quota_overrides (CONTACTSYNC_MAILBOX_QUOTA_OVERRIDES): `{entry}` is not user=limit"
+                )));
+            }
+        }
+        for entry in &self.ews_allowed_hosts {
+            if !crate::domain::address::is_valid_entry(entry) {
+                return Err(ConfigError(format!(
+                    "ews_allowed_hosts (CONTACTSYNC_EWS_ALLOWED_HOSTS): `{entry}` is not host or host:port"
+                )));
+            }
+        }
         if let Some(url) = &self.database_url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
@@ -171,6 +294,16 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The most mailboxes `user` may connect.
+    pub fn mailbox_quota(&self, user: &str) -> u32 {
+        self.mailbox_quota_overrides
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .find(|(u, _)| u.trim() == user)
+            .and_then(|(_, n)| n.trim().parse().ok())
+            .unwrap_or(self.max_mailboxes_per_user)
     }
 
     /// The database URL in force: the configured one or the SQLite file in the data directory.

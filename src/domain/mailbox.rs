@@ -1,11 +1,10 @@
 //! An Exchange mailbox connection: its read and write shapes and the rules on them.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::address::{is_allowed, is_internal_host};
 use super::validation::{ValidationErrors, looks_like_email};
 
 /// Health of a mailbox connection.
@@ -169,11 +168,6 @@ impl AuthPublic {
                 _ => errors.add(*name, "required"),
             }
         }
-        if let Some(u) = &self.token_url
-            && !(u.starts_with("https://") || u.starts_with("http://"))
-        {
-            errors.add("auth.token_url", "must be an http(s) URL");
-        }
     }
 
     /// The name of the secret field of this kind.
@@ -184,6 +178,44 @@ impl AuthPublic {
             _ => "auth.password",
         }
     }
+}
+
+/// Every setting that says where a mailbox's secret is sent, or as whom it signs in, with
+/// its API field name. A stored secret is kept only while all of them stay as they were:
+/// otherwise `PATCH {"ews_url": "<my server>"}` followed by a test would hand the stored
+/// password (perhaps an administrator's service account) to a server of the caller's
+/// choosing. A new protocol's endpoints and identities (Graph's `graph_url`,
+/// `authority_url`, `tenant_id`, `client_id`) must be listed here too.
+pub fn secret_destination(
+    email: &str,
+    ews_url: &str,
+    impersonate: bool,
+    auth: &AuthPublic,
+) -> [(&'static str, String); 8] {
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+    [
+        ("email", email.trim().to_lowercase()),
+        ("ews_url", ews_url.trim().to_owned()),
+        ("impersonate", impersonate.to_string()),
+        ("auth.username", text(&auth.username)),
+        ("auth.domain", text(&auth.domain)),
+        ("auth.token_url", text(&auth.token_url)),
+        ("auth.client_id", text(&auth.client_id)),
+        ("auth.scope", text(&auth.scope)),
+    ]
+}
+
+/// The settings of [`secret_destination`] that differ between two versions of a mailbox.
+pub fn secret_destination_changes(
+    before: &[(&'static str, String)],
+    after: &[(&'static str, String)],
+) -> Vec<&'static str> {
+    before
+        .iter()
+        .zip(after)
+        .filter(|(b, a)| b.1 != a.1)
+        .map(|(b, _)| b.0)
+        .collect()
 }
 
 /// A mailbox as the API returns it: never a secret.
@@ -249,80 +281,52 @@ pub fn validate_basics(
 /// Checks an EWS URL: https, a host, no credentials in it; plain http, loopback, private
 /// and link-local addresses only for hosts on the allow-list (tests, the simulator).
 pub fn validate_ews_url(raw: &str, allowed_hosts: &[String], errors: &mut ValidationErrors) {
+    validate_endpoint_url("ews_url", raw, allowed_hosts, errors);
+}
+
+/// The rules of [`validate_ews_url`] for any URL a secret is sent to (`field` names it):
+/// the OAuth2 token endpoint gets the same ones.
+pub fn validate_endpoint_url(
+    field: &str,
+    raw: &str,
+    allowed_hosts: &[String],
+    errors: &mut ValidationErrors,
+) {
     let url = match url::Url::parse(raw.trim()) {
         Ok(u) => u,
         Err(e) => {
-            errors.add("ews_url", format!("is not a URL: {e}"));
+            errors.add(field, format!("is not a URL: {e}"));
             return;
         }
     };
     let Some(host) = url.host_str() else {
-        errors.add("ews_url", "has no host");
+        errors.add(field, "has no host");
         return;
     };
     let host = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
-    let allowed = allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host));
+    let port = url.port_or_known_default().unwrap_or(0);
+    let allowed = is_allowed(allowed_hosts, &host, port);
     if !url.username().is_empty() || url.password().is_some() {
-        errors.add("ews_url", "must not carry credentials; put them in `auth`");
+        errors.add(field, "must not carry credentials; put them in `auth`");
     }
     match url.scheme() {
         "https" => {}
         "http" if allowed => {}
         "http" => errors.add(
-            "ews_url",
+            field,
             format!("must use https (http only for hosts in CONTACTSYNC_EWS_ALLOWED_HOSTS; `{host}` is not)"),
         ),
-        other => errors.add("ews_url", format!("scheme `{other}` is not http(s)")),
+        other => errors.add(field, format!("scheme `{other}` is not http(s)")),
     }
     if !allowed && is_internal_host(&host) {
         errors.add(
-            "ews_url",
+            field,
             format!("`{host}` is a loopback, private or link-local address; allow it with CONTACTSYNC_EWS_ALLOWED_HOSTS"),
         );
     }
-}
-
-/// Whether a host name or address points inside the machine or the local network.
-pub fn is_internal_host(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".localhost") {
-        return true;
-    }
-    match host.parse::<IpAddr>() {
-        Ok(ip) => is_internal_ip(ip),
-        Err(_) => false,
-    }
-}
-
-/// Loopback, private, link-local, unspecified, CGNAT, unique-local and similar addresses.
-pub fn is_internal_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_internal_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal_v4(v4);
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || v6 == Ipv6Addr::LOCALHOST
-        }
-    }
-}
-
-fn is_internal_v4(v4: Ipv4Addr) -> bool {
-    let [a, b, ..] = v4.octets();
-    v4.is_loopback()
-        || v4.is_private()
-        || v4.is_link_local()
-        || v4.is_unspecified()
-        || v4.is_broadcast()
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
-        || a == 0
 }
 
 #[cfg(test)]
@@ -350,6 +354,22 @@ mod tests {
         assert_eq!(check("https://[fd00::1]/EWS", &[]).len(), 1);
         assert_eq!(check("https://localhost/EWS", &[]).len(), 1);
         assert!(check("http://127.0.0.1:8081/EWS/Exchange.asmx", &["127.0.0.1"]).is_empty());
+        assert!(
+            check(
+                "http://127.0.0.1:8081/EWS/Exchange.asmx",
+                &["127.0.0.1:8081"]
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            check(
+                "http://127.0.0.1:8082/EWS/Exchange.asmx",
+                &["127.0.0.1:8081"]
+            )
+            .len(),
+            2
+        );
+        assert_eq!(check("https://[64:ff9b::7f00:1]/EWS", &[]).len(), 1);
         assert_eq!(check("https://u:p@mail.example.com/EWS", &[]).len(), 1);
         assert_eq!(check("ftp://mail.example.com/EWS", &[]).len(), 1);
         assert_eq!(check("not a url", &[]).len(), 1);

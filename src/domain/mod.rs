@@ -1,6 +1,7 @@
 //! Plain types and rules of the CRM side, with no I/O.
 pub mod access;
 pub mod account;
+pub mod address;
 pub mod contact;
 pub mod folder;
 pub mod mailbox;

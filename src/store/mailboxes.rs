@@ -14,8 +14,8 @@ use crate::crypto::SecretBox;
 use crate::domain::ValidationErrors;
 use crate::domain::access::{Caller, owner_for_new};
 use crate::domain::mailbox::{
-    AuthPublic, DEFAULT_SERVER_VERSION, Mailbox, MailboxStatus, MailboxWrite, validate_basics,
-    validate_ews_url,
+    AuthPublic, DEFAULT_SERVER_VERSION, Mailbox, MailboxStatus, MailboxWrite, secret_destination,
+    secret_destination_changes, validate_basics, validate_endpoint_url, validate_ews_url,
 };
 use crate::domain::profile::{ContactSyncProfile, ExportScope};
 
@@ -177,6 +177,9 @@ impl Store {
                 (AuthPublic::default(), String::new())
             }
         };
+        if let Some(url) = &auth.token_url {
+            validate_endpoint_url("auth.token_url", url, allowed_hosts, &mut errors);
+        }
         let txn = self.write_txn().await?;
         if errors.0.is_empty() && email_taken(&txn, &owner, &email, None).await? {
             errors.add("email", "this mailbox is already connected");
@@ -241,6 +244,8 @@ impl Store {
             .unwrap_or(m.ews_url.clone());
         validate_ews_url(&ews_url, allowed_hosts, &mut errors);
         let old_auth: AuthPublic = serde_json::from_str(&m.auth_public).unwrap_or_default();
+        let impersonate = w.impersonate.unwrap_or(m.impersonate);
+        let destination_before = secret_destination(&m.email, &m.ews_url, m.impersonate, &old_auth);
         let (auth, sealed) = match w.auth {
             None => (old_auth, m.auth_secret.clone()),
             Some(a) => {
@@ -274,12 +279,28 @@ impl Store {
                 (merged, sealed)
             }
         };
+        if let Some(url) = &auth.token_url {
+            validate_endpoint_url("auth.token_url", url, allowed_hosts, &mut errors);
+        }
+        // The stored secret goes only where, and as whom, its owner gave it.
+        let moved = secret_destination_changes(
+            &destination_before,
+            &secret_destination(&email, &ews_url, impersonate, &auth),
+        );
+        if sealed == m.auth_secret && !moved.is_empty() {
+            errors.add(
+                auth.secret_field(),
+                format!(
+                    "required again when {} changes: the stored secret is only sent where it was given for",
+                    moved.join(", ")
+                ),
+            );
+        }
         if errors.0.is_empty() && email_taken(&txn, &m.owner_id, &email, Some(id)).await? {
             errors.add("email", "this mailbox is already connected");
         }
         errors.into_result()?;
         let version = m.version + 1;
-        let impersonate = w.impersonate.unwrap_or(m.impersonate);
         let mut am = m.into_active_model();
         am.email = Set(email);
         am.display_name = Set(display_name);

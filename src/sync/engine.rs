@@ -50,6 +50,8 @@ pub struct EngineContext {
     pub secrets: SecretBox,
     /// Hosts that may be reached over http or on internal addresses.
     pub allowed_hosts: Vec<String>,
+    /// Bounds on a run (feed pages; the worker enforces the duration).
+    pub limits: super::limits::RunLimits,
 }
 
 /// Where the engine reports while it runs (the worker persists and publishes).
@@ -185,6 +187,8 @@ struct Run<'a, T: ExchangeContacts> {
     wrote_exchange: bool,
     counts: RunCounts,
     seq: i64,
+    /// Feed pages read so far, against the run's limits.
+    pages: super::limits::PageBudget,
 }
 
 fn mode_of(m: RunMode) -> Mode {
@@ -260,6 +264,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             failed_folders: HashSet::new(),
             held: 0,
             wrote_exchange: false,
+            pages: super::limits::PageBudget::new(ctx.limits),
             counts: RunCounts::default(),
             seq: 0,
         }
@@ -365,7 +370,14 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         for folder in folders {
             let mut state = saved.get(&folder).cloned();
             let mut restarted = false;
+            let mut feed_pages = 0;
             loop {
+                // Paging bounds: a cancel is seen between pages, and a feed that never
+                // says "last page" fails the run instead of holding the worker.
+                self.stop_requested().await?;
+                self.pages
+                    .take(&mut feed_pages, &folder)
+                    .map_err(Halt::Failed)?;
                 match self.t.changes(&folder, state.as_deref()).await {
                     Ok(page) => {
                         let ids: Vec<String> = page

@@ -3,6 +3,7 @@
 //! the operations and commits the sync state.
 pub mod engine;
 pub mod fieldmap;
+pub mod limits;
 pub mod matching;
 pub mod plan;
 

@@ -1,5 +1,4 @@
 //! The EWS implementation of the transport, on `crates/ews`.
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ews::ops::DeleteType;
@@ -16,7 +15,6 @@ use super::{
     BatchResult, Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, FEED_PAGE, FeedChange,
     FeedPage, ItemUpdate, RemoteContact, Step, StepStatus, TransportError, Written,
 };
-use crate::domain::mailbox::is_internal_ip;
 use crate::store::mailboxes::MailboxConnection;
 use crate::sync::fieldmap::{self, MappedContact};
 
@@ -77,51 +75,6 @@ fn client_auth(conn: &MailboxConnection) -> Auth {
     }
 }
 
-/// The host and port of a URL.
-fn host_port(url: &str) -> Result<(String, u16), TransportError> {
-    let u = url::Url::parse(url).map_err(|e| permanent(format!("bad EWS URL: {e}")))?;
-    let host = u
-        .host_str()
-        .ok_or_else(|| permanent("EWS URL has no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = u.port_or_known_default().unwrap_or(443);
-    Ok((host, port))
-}
-
-/// Resolves the EWS host and refuses internal addresses the allow-list does not name:
-/// a public name must not lead the service into the local network.
-async fn resolve_checked(
-    url: &str,
-    allowed_hosts: &[String],
-) -> Result<Vec<SocketAddr>, TransportError> {
-    let (host, port) = host_port(url)?;
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::lookup_host((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| TransportError {
-        kind: ErrorKind::Transient,
-        code: None,
-        message: format!("DNS lookup of {host} timed out"),
-    })?
-    .map_err(|e| TransportError {
-        kind: ErrorKind::Transient,
-        code: None,
-        message: format!("DNS lookup of {host} failed: {e}"),
-    })?
-    .collect();
-    let allowed = allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host));
-    if !allowed && addrs.iter().any(|a| is_internal_ip(a.ip())) {
-        return Err(permanent(format!(
-            "{host} resolves to an internal address; allow it with CONTACTSYNC_EWS_ALLOWED_HOSTS"
-        )));
-    }
-    Ok(addrs)
-}
-
 impl EwsTransport {
     /// A client for the mailbox after checking where its URL leads, retrying as a
     /// background run may (throttling and transient failures, with back-off).
@@ -129,8 +82,8 @@ impl EwsTransport {
         conn: &MailboxConnection,
         allowed_hosts: &[String],
     ) -> Result<EwsTransport, TransportError> {
-        resolve_checked(&conn.ews_url, allowed_hosts).await?;
-        Self::build(conn, RetryPolicy::default())
+        let pins = super::address::pins(conn, allowed_hosts).await?;
+        Self::build(conn, RetryPolicy::default(), pins)
     }
 
     /// The same for a request someone is waiting on: one retry at most, so an
@@ -139,18 +92,24 @@ impl EwsTransport {
         conn: &MailboxConnection,
         allowed_hosts: &[String],
     ) -> Result<EwsTransport, TransportError> {
-        resolve_checked(&conn.ews_url, allowed_hosts).await?;
+        let pins = super::address::pins(conn, allowed_hosts).await?;
         Self::build(
             conn,
             RetryPolicy {
                 max_attempts: 2,
                 ..RetryPolicy::default()
             },
+            pins,
         )
     }
 
-    fn build(conn: &MailboxConnection, retry: RetryPolicy) -> Result<EwsTransport, TransportError> {
+    fn build(
+        conn: &MailboxConnection,
+        retry: RetryPolicy,
+        pins: Vec<super::address::Pin>,
+    ) -> Result<EwsTransport, TransportError> {
         let mut config = ClientConfig::new(conn.ews_url.clone(), client_auth(conn));
+        config.resolved = pins;
         config.server_version = conn.server_version.clone();
         config.impersonate = conn.impersonate.then(|| conn.email.clone());
         config.retry = retry;
@@ -176,14 +135,8 @@ impl ExchangeContacts for EwsTransport {
         let mut contacts = flat_folder(contacts);
         // We asked for it by its well-known name, whatever the shape returned.
         contacts.distinguished = Some("contacts".into());
-        let mut flat: Vec<ExchangeFolder> = vec![contacts];
-        for f in found {
-            let item = flat_folder(f);
-            if !item.id.is_empty() && !flat.iter().any(|x| x.id == item.id) {
-                flat.push(item);
-            }
-        }
-        Ok(into_tree(flat))
+        let flat = std::iter::once(contacts).chain(found.into_iter().map(flat_folder));
+        super::folder_tree::build(flat.collect())
     }
 
     async fn changes(
@@ -331,30 +284,6 @@ fn flat_folder(f: Folder) -> ExchangeFolder {
     }
 }
 
-/// Nests folders under their parents; a folder whose parent is not a contacts folder is a
-/// root (its `parent_id` is cleared, as that parent is not one the user can pick).
-fn into_tree(mut flat: Vec<ExchangeFolder>) -> Vec<ExchangeFolder> {
-    let ids: std::collections::HashSet<String> = flat.iter().map(|f| f.id.clone()).collect();
-    for f in &mut flat {
-        if f.parent_id.as_ref().is_some_and(|p| !ids.contains(p)) {
-            f.parent_id = None;
-        }
-    }
-    fn attach(parent: Option<&str>, pool: &mut Vec<ExchangeFolder>) -> Vec<ExchangeFolder> {
-        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(pool)
-            .into_iter()
-            .partition(|f| f.parent_id.as_deref() == parent);
-        *pool = rest;
-        let mut out = Vec::new();
-        for mut f in mine {
-            f.children = attach(Some(&f.id.clone()), pool);
-            out.push(f);
-        }
-        out
-    }
-    attach(None, &mut flat)
-}
-
 /// The steps of a connection test, in order.
 const STEPS: [&str; 6] = ["dns", "connect", "tls", "auth", "access", "contacts_folder"];
 
@@ -436,26 +365,13 @@ pub async fn diagnose(conn: &MailboxConnection, allowed_hosts: &[String]) -> Dia
     let mut report = Report { steps: Vec::new() };
 
     let started = Instant::now();
-    let addr = match resolve_checked(&conn.ews_url, allowed_hosts).await {
-        Ok(a) if !a.is_empty() => {
-            report.record(
-                "dns",
-                StepStatus::Ok,
-                started,
-                format!("resolved to {}", a[0].ip()),
-                None,
-            );
-            a[0]
-        }
-        Ok(_) => {
-            report.record(
-                "dns",
-                StepStatus::Failed,
-                started,
-                "no address".into(),
-                None,
-            );
-            return report.finish(None);
+    // The checked addresses, pinned: every later step connects to one of them.
+    let (pins, addr) = match super::address::pins(conn, allowed_hosts).await {
+        Ok(pins) => {
+            let addr = pins[0].1[0];
+            let detail = format!("resolved to {}", addr.ip());
+            report.record("dns", StepStatus::Ok, started, detail, None);
+            (pins, addr)
         }
         Err(e) => {
             report.record("dns", StepStatus::Failed, started, e.message, e.code);
@@ -503,7 +419,7 @@ pub async fn diagnose(conn: &MailboxConnection, allowed_hosts: &[String]) -> Dia
         max_attempts: 1,
         ..RetryPolicy::default()
     };
-    let transport = match EwsTransport::build(conn, single_try) {
+    let transport = match EwsTransport::build(conn, single_try, pins) {
         Ok(t) => t,
         Err(e) => {
             report.record("tls", StepStatus::Failed, started, e.message, e.code);

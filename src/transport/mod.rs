@@ -1,7 +1,9 @@
 //! What the service needs from an Exchange server, independent of the protocol: EWS today
 //! (`ews.rs`), Microsoft Graph later. HTTP handlers and the sync engine reach Exchange
 //! only through here.
+pub mod address;
 pub mod ews;
+pub mod folder_tree;
 
 use std::future::Future;
 
@@ -62,9 +64,12 @@ pub struct ExchangeFolder {
 impl ExchangeFolder {
     /// Every folder id of this tree.
     pub fn ids(&self) -> Vec<&str> {
-        let mut v = vec![self.id.as_str()];
-        for c in &self.children {
-            v.extend(c.ids());
+        // Depth first without recursion, parents before their children.
+        let mut v = Vec::new();
+        let mut stack = vec![self];
+        while let Some(f) = stack.pop() {
+            v.push(f.id.as_str());
+            stack.extend(f.children.iter().rev());
         }
         v
     }

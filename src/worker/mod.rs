@@ -99,6 +99,7 @@ impl Background {
             store: store.clone(),
             secrets,
             allowed_hosts: settings.ews_allowed_hosts.clone(),
+            limits: crate::sync::limits::RunLimits::from_settings(settings),
         };
         let pool = Pool::start(
             config,

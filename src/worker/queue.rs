@@ -135,9 +135,24 @@ impl Worker {
             }
         } else {
             let run = engine::execute(&self.engine, &claim.request, &recorder);
-            match AssertUnwindSafe(run).catch_unwind().await {
-                Ok(report) => report,
+            // The engine's work is short transactions and idempotent writes, so dropping it
+            // at the deadline is as safe as a crash, which every run survives.
+            let limit = self.engine.limits.max_run_duration;
+            let run = tokio::time::timeout(limit, AssertUnwindSafe(run).catch_unwind());
+            match run.await {
                 Err(_) => {
+                    tracing::warn!(run = %run_id, ?limit, "run exceeded the maximum run duration");
+                    RunReport {
+                        status: RunStatus::Failed,
+                        counts: recorder.last_counts().await,
+                        error: Some(format!(
+                            "the run took longer than the maximum run duration of {} s (max_run_seconds) and was stopped",
+                            limit.as_secs()
+                        )),
+                    }
+                }
+                Ok(Ok(report)) => report,
+                Ok(Err(_)) => {
                     tracing::error!(run = %run_id, "the sync engine panicked");
                     RunReport {
                         status: RunStatus::Failed,

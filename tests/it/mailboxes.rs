@@ -81,16 +81,16 @@ async fn mailbox_crud_never_returns_or_stores_the_secret_in_clear() {
         "nonce and ciphertext are stored: {sealed}"
     );
 
-    // Credentials change without resending the unchanged secret (PATCH).
+    // What does not say where the secret goes changes without resending it (PATCH).
     let patched = app
         .patch(
             &path,
             &alice,
-            json!({"display_name": "Alice L", "auth": {"kind": "basic", "username": "alice"}}),
+            json!({"display_name": "Alice L", "server_version": "Exchange2016"}),
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
-    assert_eq!(patched.body["auth"]["username"], "alice");
+    assert_eq!(patched.body["display_name"], "Alice L");
     assert_eq!(patched.body["version"], 2);
     let test = app.post(&format!("{path}/test"), &alice, json!({})).await;
     assert_eq!(test.body["ok"], true, "secret kept: {}", test.text);
@@ -109,6 +109,99 @@ async fn mailbox_crud_never_returns_or_stores_the_secret_in_clear() {
         !logs().contains("alice-pw-S3cret"),
         "a log line holds the secret"
     );
+}
+
+#[tokio::test]
+async fn changing_where_or_as_whom_the_secret_goes_requires_the_secret_again() {
+    let app = TestApp::spawn().await;
+    let sim = spawn_sim().await;
+    let alice = app.token("alice");
+    let m = connect(
+        &app,
+        &alice,
+        basic(&sim.ews_url(), "alice@example.com", "secret"),
+    )
+    .await;
+    let path = format!("/api/v1/mailboxes/{}", m["id"].as_str().unwrap());
+    let elsewhere = sim.ews_url().replace("/EWS/", "/elsewhere/EWS/");
+    for (body, moved) in [
+        (json!({"ews_url": elsewhere}), "ews_url"),
+        (json!({"email": "bob@example.com"}), "email"),
+        (json!({"impersonate": true}), "impersonate"),
+        (
+            json!({"auth": {"kind": "basic", "username": "admin@example.com"}}),
+            "auth.username",
+        ),
+    ] {
+        let r = app.patch(&path, &alice, body.clone()).await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.error_fields(), ["auth.password"], "{body}: {}", r.text);
+        assert!(r.text.contains(moved), "{body}: {}", r.text);
+    }
+    let unchanged = app.get(&path, &alice).await;
+    assert_eq!(unchanged.body["version"], 1, "nothing was written");
+    assert_eq!(unchanged.body["ews_url"], sim.ews_url());
+    // With the secret sent again, the same change is accepted.
+    let r = app
+        .patch(
+            &path,
+            &alice,
+            json!({"ews_url": elsewhere, "auth": {"kind": "basic", "password": "secret"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["ews_url"], elsewhere);
+    // OAuth2: the token endpoint and client id bind the client secret the same way.
+    let o = connect(
+        &app,
+        &alice,
+        json!({"email": "carol@example.com", "ews_url": sim.ews_url(),
+               "auth": {"kind": "oauth2_client_credentials", "token_url": "https://login.example.com/t",
+                        "client_id": "app", "client_secret": "cs", "scope": "s"}}),
+    )
+    .await;
+    let opath = format!("/api/v1/mailboxes/{}", o["id"].as_str().unwrap());
+    for auth in [
+        json!({"kind": "oauth2_client_credentials", "token_url": "https://evil.example.net/t"}),
+        json!({"kind": "oauth2_client_credentials", "client_id": "other"}),
+    ] {
+        let r = app.patch(&opath, &alice, json!({ "auth": auth })).await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.error_fields(), ["auth.client_secret"], "{}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn the_token_endpoint_follows_the_ews_url_rules() {
+    let app = TestApp::spawn().await;
+    let sim = spawn_sim().await;
+    let alice = app.token("alice");
+    for (token_url, why) in [
+        ("http://login.example.com/t", "https"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://10.0.0.5/t", "private"),
+        ("https://[64:ff9b::a9fe:a9fe]/t", "loopback, private"),
+        ("https://u:p@login.example.com/t", "credentials"),
+    ] {
+        let r = app
+            .post(
+                "/api/v1/mailboxes",
+                &alice,
+                json!({"email": "alice@example.com", "ews_url": sim.ews_url(),
+                       "auth": {"kind": "oauth2_client_credentials", "token_url": token_url,
+                                "client_id": "app", "client_secret": "cs", "scope": "s"}}),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(
+            r.error_fields(),
+            ["auth.token_url"],
+            "{token_url}: {}",
+            r.text
+        );
+        assert!(r.text.contains(why), "{token_url}: {}", r.text);
+    }
+    assert_eq!(app.count_rows("mailboxes").await, 0);
 }
 
 #[tokio::test]

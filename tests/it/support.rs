@@ -180,6 +180,7 @@ impl TestApp {
             store: self.store.clone(),
             secrets: SecretBox::from_settings(&self.settings).expect("secret box"),
             allowed_hosts: self.settings.ews_allowed_hosts.clone(),
+            limits: contactsync::sync::limits::RunLimits::from_settings(&self.settings),
         }
     }
 

@@ -90,6 +90,7 @@ impl World {
             store: self.app.store.clone(),
             secrets: SecretBox::from_settings(&self.app.settings).unwrap(),
             allowed_hosts: self.app.settings.ews_allowed_hosts.clone(),
+            limits: contactsync::sync::limits::RunLimits::from_settings(&self.app.settings),
         };
         let req = RunRequest {
             run_id: Uuid::now_v7(),

@@ -136,17 +136,19 @@ pub enum Error {
 impl Error {
     /// Builds the error for an EWS code and message (the code must not be `NoError`).
     pub fn from_code(code: &str, message: &str, message_xml: Option<&MessageXml>) -> Self {
-        let code = code.trim();
-        let message = message.trim().to_owned();
-        // An internal error may wrap the real cause (e.g. an inner ErrorServerBusy).
+        let mut code = code.trim();
+        let mut message = message.trim().to_owned();
+        // An internal error may wrap the real cause (e.g. an inner ErrorServerBusy). The
+        // wrapper is unwrapped once, never recursively: the server writes both codes, and
+        // an inner code equal to the outer one must not loop.
         if code == "ErrorInternalServerError"
             && let Some(inner) = message_xml.and_then(|x| x.value("InnerErrorResponseCode"))
+            && !inner.is_empty()
         {
-            let inner_text = message_xml
-                .and_then(|x| x.value("InnerErrorMessageText"))
-                .map(str::to_owned)
-                .unwrap_or(message);
-            return Self::from_code(inner, &inner_text, message_xml);
+            if let Some(text) = message_xml.and_then(|x| x.value("InnerErrorMessageText")) {
+                message = text.to_owned();
+            }
+            code = inner;
         }
         match classify(code) {
             ErrorClass::Throttled => Error::Throttled {
@@ -233,5 +235,36 @@ impl Error {
 impl From<XmlError> for Error {
     fn from(e: XmlError) -> Self {
         Error::MalformedResponse(e.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::MessageXmlValue;
+
+    fn inner(code: &str) -> MessageXml {
+        MessageXml {
+            values: vec![MessageXmlValue {
+                name: "InnerErrorResponseCode".into(),
+                value: code.into(),
+            }],
+            ..MessageXml::default()
+        }
+    }
+
+    #[test]
+    fn an_inner_code_equal_to_the_outer_one_does_not_recurse() {
+        let xml = inner("ErrorInternalServerError");
+        let e = Error::from_code("ErrorInternalServerError", "boom", Some(&xml));
+        assert_eq!(e.class(), ErrorClass::Transient);
+        assert_eq!(e.code(), Some("ErrorInternalServerError"));
+    }
+
+    #[test]
+    fn an_inner_code_is_unwrapped_once() {
+        let xml = inner("ErrorServerBusy");
+        let e = Error::from_code("ErrorInternalServerError", "boom", Some(&xml));
+        assert_eq!(e.class(), ErrorClass::Throttled);
     }
 }

@@ -137,10 +137,8 @@ impl TokenCache {
             .await
             .map_err(|e| super::transport_error("token endpoint", &e))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| super::transport_error("token endpoint", &e))?;
+        let body =
+            super::read_limited_bytes(resp, super::MAX_AUTH_BODY_BYTES, "token endpoint").await?;
         if status.is_server_error() {
             return Err(Error::Transient {
                 code: None,

@@ -6,6 +6,33 @@ use crate::error::Error;
 use crate::ops::*;
 use crate::types::*;
 
+/// Most results gathered by a paged Find call: a server that never says "last page" (or
+/// pages backwards) must not hold the caller or grow its memory without bound.
+pub const MAX_FIND_RESULTS: usize = 10_000;
+
+/// The offset of the next page of a Find call, or an error when paging went wrong.
+fn next_offset(
+    op: &str,
+    total: usize,
+    offset: u32,
+    got: u32,
+    hint: Option<u32>,
+) -> Result<u32, Error> {
+    if total > MAX_FIND_RESULTS {
+        return Err(Error::Permanent {
+            code: "TooManyResults".into(),
+            message: format!("{op} returned more than {MAX_FIND_RESULTS} results"),
+        });
+    }
+    let next = hint.unwrap_or(offset.saturating_add(got));
+    if next <= offset {
+        return Err(Error::MalformedResponse(format!(
+            "{op} paging does not advance (offset {offset}, next {next})"
+        )));
+    }
+    Ok(next)
+}
+
 /// One page of a folder's change feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncPage {
@@ -82,7 +109,13 @@ impl EwsClient {
             if root.includes_last_item_in_range.unwrap_or(true) || got == 0 {
                 return Ok(folders);
             }
-            offset = root.indexed_paging_offset.unwrap_or(offset + got);
+            offset = next_offset(
+                "FindFolder",
+                folders.len(),
+                offset,
+                got,
+                root.indexed_paging_offset,
+            )?;
         }
     }
 
@@ -168,7 +201,13 @@ impl EwsClient {
             if root.includes_last_item_in_range.unwrap_or(true) || got == 0 {
                 return Ok(items);
             }
-            offset = root.indexed_paging_offset.unwrap_or(offset + got);
+            offset = next_offset(
+                "FindItem",
+                items.len(),
+                offset,
+                got,
+                root.indexed_paging_offset,
+            )?;
         }
     }
 

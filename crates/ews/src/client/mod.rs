@@ -69,6 +69,9 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Concurrent requests per Exchange host, across all clients of the process (≤ 27).
     pub max_concurrency_per_host: usize,
+    /// Host names answered from here instead of DNS: the addresses the caller checked, so
+    /// that a second lookup (DNS rebinding) cannot send the request somewhere else.
+    pub resolved: Vec<(String, Vec<std::net::SocketAddr>)>,
 }
 
 impl ClientConfig {
@@ -85,6 +88,7 @@ impl ClientConfig {
             max_response_bytes: 64 * 1024 * 1024,
             retry: RetryPolicy::default(),
             max_concurrency_per_host: DEFAULT_MAX_CONCURRENCY_PER_HOST,
+            resolved: Vec::new(),
         }
     }
 }
@@ -164,6 +168,9 @@ impl EwsClient {
             .redirect(reqwest::redirect::Policy::none());
         if is_ntlm {
             builder = builder.http1_only().pool_max_idle_per_host(1);
+        }
+        for (host, addrs) in &config.resolved {
+            builder = builder.resolve_to_addrs(host, addrs);
         }
         let http = builder
             .build()
@@ -373,7 +380,7 @@ impl EwsClient {
                 return Ok(response);
             }
             // The connection was closed and a new one is anonymous: drain, then handshake.
-            let _ = response.bytes().await;
+            drain(response).await;
             *authenticated = false;
         }
         let negotiate = auth::ntlm_negotiate()?;
@@ -386,7 +393,7 @@ impl EwsClient {
             .find(|v| v.starts_with("NTLM "))
             .map(str::to_owned);
         // Drain the 401 body so that the connection (which NTLM authenticates) is reused.
-        let _ = challenge.bytes().await;
+        drain(challenge).await;
         let header = header.ok_or_else(|| Error::Auth {
             code: None,
             message: "server offered no NTLM challenge".into(),
@@ -435,8 +442,21 @@ fn all_throttled_is_error<R: OperationResponse>(response: R) -> Result<R, Error>
     Ok(response)
 }
 
+/// Largest body read from the token endpoint or an NTLM challenge: they are a few KB.
+pub(crate) const MAX_AUTH_BODY_BYTES: usize = 64 * 1024;
+
 /// Reads the body, refusing more than `limit` bytes (checked while streaming).
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<String, Error> {
+async fn read_limited(response: reqwest::Response, limit: usize) -> Result<String, Error> {
+    let body = read_limited_bytes(response, limit, "EWS response body").await?;
+    String::from_utf8(body).map_err(|_| Error::MalformedResponse("response is not UTF-8".into()))
+}
+
+/// The raw body, refusing more than `limit` bytes (checked while streaming).
+pub(crate) async fn read_limited_bytes(
+    mut response: reqwest::Response,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>, Error> {
     if response
         .content_length()
         .is_some_and(|len| len > limit as u64)
@@ -447,14 +467,20 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<S
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| transport_error("EWS response body", &e))?
+        .map_err(|e| transport_error(what, &e))?
     {
         if body.len() + chunk.len() > limit {
             return Err(Error::ResponseTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
-    String::from_utf8(body).map_err(|_| Error::MalformedResponse("response is not UTF-8".into()))
+    Ok(body)
+}
+
+/// Reads and drops a body we do not need (so its connection can be reused), up to a
+/// limit: past it the connection is dropped instead.
+async fn drain(response: reqwest::Response) {
+    let _ = read_limited_bytes(response, MAX_AUTH_BODY_BYTES, "drain").await;
 }
 
 /// The start of a body, for error messages.

@@ -1,0 +1,86 @@
+//! Resolves the hosts a mailbox's secret is sent to, refuses internal addresses the
+//! allow-list does not admit, and pins the checked addresses into the HTTP client, so
+//! that a second DNS answer (rebinding) cannot lead the request elsewhere.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{ErrorKind, TransportError};
+use crate::domain::address::{is_allowed, is_internal_ip};
+use crate::store::mailboxes::MailboxConnection;
+
+/// A host name and the checked addresses its requests must go to.
+pub type Pin = (String, Vec<SocketAddr>);
+
+fn permanent(message: String) -> TransportError {
+    TransportError {
+        kind: ErrorKind::Permanent,
+        code: None,
+        message,
+    }
+}
+
+fn transient(message: String) -> TransportError {
+    TransportError {
+        kind: ErrorKind::Transient,
+        code: None,
+        message,
+    }
+}
+
+/// The host (without IPv6 brackets) and port of a URL.
+pub fn host_port(url: &str) -> Result<(String, u16), TransportError> {
+    let u = url::Url::parse(url).map_err(|e| permanent(format!("bad URL {url}: {e}")))?;
+    let host = u
+        .host_str()
+        .ok_or_else(|| permanent(format!("{url} has no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = u.port_or_known_default().unwrap_or(443);
+    Ok((host, port))
+}
+
+/// Resolves the host of `url` and checks every address it answered.
+pub async fn resolve_checked(
+    url: &str,
+    allowed_hosts: &[String],
+) -> Result<Vec<SocketAddr>, TransportError> {
+    let (host, port) = host_port(url)?;
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| transient(format!("DNS lookup of {host} timed out")))?
+    .map_err(|e| transient(format!("DNS lookup of {host} failed: {e}")))?
+    .collect();
+    if !is_allowed(allowed_hosts, &host, port) && addrs.iter().any(|a| is_internal_ip(a.ip())) {
+        return Err(permanent(format!(
+            "{host} resolves to an internal address; allow it with CONTACTSYNC_EWS_ALLOWED_HOSTS"
+        )));
+    }
+    if addrs.is_empty() {
+        return Err(transient(format!("DNS lookup of {host} found no address")));
+    }
+    Ok(addrs)
+}
+
+/// The checked addresses of every host the mailbox's secret goes to: the EWS server and,
+/// for OAuth2, the token endpoint.
+pub async fn pins(
+    conn: &MailboxConnection,
+    allowed_hosts: &[String],
+) -> Result<Vec<Pin>, TransportError> {
+    let mut urls = vec![conn.ews_url.as_str()];
+    if conn.auth.kind == "oauth2_client_credentials"
+        && let Some(token_url) = conn.auth.token_url.as_deref()
+    {
+        urls.push(token_url);
+    }
+    let mut pins = Vec::new();
+    for url in urls {
+        let addrs = resolve_checked(url, allowed_hosts).await?;
+        pins.push((host_port(url)?.0, addrs));
+    }
+    Ok(pins)
+}
