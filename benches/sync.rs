@@ -103,6 +103,7 @@ impl Bench {
                     ..Default::default()
                 },
                 &self.ctx.allowed_hosts,
+                |_| u32::MAX,
             )
             .await
             .unwrap();

@@ -79,6 +79,10 @@ async fn check_exchange_folders(
         .store
         .mailbox_connection(&state.secrets, caller, mailbox_id)
         .await?;
+    // The check is a courtesy: a caller already waiting on Exchange saves unchecked.
+    let Ok(_slot) = state.interactive_calls.acquire(&caller.user_id) else {
+        return Ok(());
+    };
     let folders =
         match EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await {
             Ok(t) => t.contact_folders().await,

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The body is not `application/json`.
     UnsupportedMediaType,
+    /// The caller holds as many of a limited resource as a user may (streams, Exchange calls).
+    TooManyRequests,
+    /// The caller has as many records of a kind as a user may (e.g. mailboxes).
+    QuotaExceeded,
     /// A dependency (database) is unavailable.
     ServiceUnavailable,
     /// Exchange answered with an error or could not be reached.
@@ -62,6 +66,8 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::ExchangeError => "exchange_error",
             ErrorCode::Internal => "internal",
@@ -84,6 +90,8 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::QuotaExceeded => StatusCode::CONFLICT,
             ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::ExchangeError => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,6 +113,8 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => "Precondition failed",
             ErrorCode::PayloadTooLarge => "Payload too large",
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
+            ErrorCode::TooManyRequests => "Too many requests",
+            ErrorCode::QuotaExceeded => "Quota exceeded",
             ErrorCode::ServiceUnavailable => "Service unavailable",
             ErrorCode::ExchangeError => "Exchange error",
             ErrorCode::Internal => "Internal error",
@@ -245,6 +255,7 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::Conflict(why) => ApiError::new(ErrorCode::Conflict, why),
+            StoreError::QuotaExceeded(why) => ApiError::new(ErrorCode::QuotaExceeded, why),
             StoreError::Db(err) => {
                 tracing::error!(error = %err, "database error");
                 ApiError::new(

@@ -63,7 +63,8 @@ async fn get_one(
 /// Connects a mailbox. Secrets are write-only and encrypted at rest.
 #[utoipa::path(operation_id = "create_mailbox", tag = "mailboxes", security(("bearer" = [])), request_body = MailboxWrite,
     responses((status = 201, description = "The mailbox, connected", body = Mailbox, headers(("ETag" = String, description = "the version, for `If-Match`"), ("Location" = String, description = "the new mailbox"))),
-        (status = 422, description = "A field breaks a rule (e.g. an `ews_url` not allowed); `errors` names each")))]
+        (status = 422, description = "A field breaks a rule (e.g. an `ews_url` not allowed); `errors` names each"),
+        (status = 409, description = "The owner already has `max_mailboxes_per_user` mailboxes (`quota_exceeded`)")))]
 #[post("/mailboxes")]
 async fn create(
     state: web::Data<AppState>,
@@ -77,6 +78,7 @@ async fn create(
             &user.0,
             body.0,
             &state.settings.ews_allowed_hosts,
+            |owner| state.settings.mailbox_quota(owner),
         )
         .await?;
     Ok(HttpResponse::Created()
@@ -138,7 +140,8 @@ async fn remove(
 /// Tests the connection step by step: DNS, connect, TLS, auth, mailbox access, Contacts.
 #[utoipa::path(operation_id = "test_mailbox", tag = "mailboxes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "mailbox id")),
-    responses((status = 200, description = "The result of each step (a failed step is not an HTTP error)", body = Diagnosis)))]
+    responses((status = 200, description = "The result of each step (a failed step is not an HTTP error)", body = Diagnosis),
+        (status = 429, description = "The caller already waits on `max_interactive_calls_per_user` Exchange calls")))]
 #[post("/mailboxes/{id}/test")]
 async fn test(
     state: web::Data<AppState>,
@@ -149,6 +152,7 @@ async fn test(
         .store
         .mailbox_connection(&state.secrets, &user.0, id.0)
         .await?;
+    let _slot = state.interactive_calls.acquire(&user.0.user_id)?;
     let diagnosis = diagnose(&conn, &state.settings.ews_allowed_hosts).await;
     Ok(HttpResponse::Ok().json(diagnosis))
 }
@@ -156,7 +160,8 @@ async fn test(
 /// The mailbox's contacts folders as a tree, for choosing import folders.
 #[utoipa::path(operation_id = "list_exchange_folders", tag = "mailboxes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "mailbox id")),
-    responses((status = 200, description = "The contacts folder tree", body = ExchangeFolderTree), (status = 502)))]
+    responses((status = 200, description = "The contacts folder tree", body = ExchangeFolderTree), (status = 502),
+        (status = 429, description = "The caller already waits on `max_interactive_calls_per_user` Exchange calls")))]
 #[get("/mailboxes/{id}/exchange-folders")]
 async fn exchange_folders(
     state: web::Data<AppState>,
@@ -167,6 +172,7 @@ async fn exchange_folders(
         .store
         .mailbox_connection(&state.secrets, &user.0, id.0)
         .await?;
+    let _slot = state.interactive_calls.acquire(&user.0.user_id)?;
     let transport =
         EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await?;
     let items = transport.contact_folders().await?;

@@ -12,6 +12,7 @@ pub mod me;
 pub mod notifications;
 pub mod pagination;
 pub mod responses;
+pub mod quota;
 pub mod runs;
 
 use std::collections::HashMap;
@@ -42,6 +43,10 @@ pub struct AppState {
     /// Users already upserted by this process, with the name and role last written, so
     /// that a request writes the users table only when something changed.
     seen_users: Mutex<HashMap<String, (String, bool)>>,
+    /// Live event streams held open, per user.
+    pub event_streams: quota::UserSlots,
+    /// Calls to Exchange a user is waiting on (`/test`, `/exchange-folders`, profile checks).
+    pub interactive_calls: quota::UserSlots,
 }
 
 impl AppState {
@@ -56,9 +61,17 @@ impl AppState {
             store,
             verifier,
             secrets,
-            settings,
             events: RunEvents::default(),
             seen_users: Mutex::new(HashMap::new()),
+            event_streams: quota::UserSlots::new(
+                "live event streams",
+                settings.max_event_streams_per_user,
+            ),
+            interactive_calls: quota::UserSlots::new(
+                "Exchange calls (connection tests, folder trees)",
+                settings.max_interactive_calls_per_user,
+            ),
+            settings,
         }
     }
 }

@@ -275,7 +275,8 @@ async fn cancel_run(
 #[utoipa::path(operation_id = "run_events", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "run id")),
     responses((status = 200, content_type = "text/event-stream", body = RunStreamEvent,
-        description = "events `state`, `progress`, `item`, `end`; each `data` is JSON")))]
+        description = "events `state`, `progress`, `item`, `end`; each `data` is JSON"),
+        (status = 429, description = "The caller already holds `max_event_streams_per_user` live event streams")))]
 #[get("/contact-sync/runs/{id}/events")]
 async fn run_events(
     state: web::Data<AppState>,
@@ -292,6 +293,15 @@ async fn run_events(
             return Err(e.into());
         }
     };
+    // Held by the stream's task until the stream ends or the client leaves.
+    let slot = match state.event_streams.acquire(&user.0.user_id) {
+        Ok(slot) => slot,
+        Err(e) => {
+            drop(rx);
+            state.events.forget_if_unused(id.0);
+            return Err(e);
+        }
+    };
     let (tx, out) = mpsc::channel(64);
     actix_web::rt::spawn(stream_run(
         state.store.clone(),
@@ -299,6 +309,7 @@ async fn run_events(
         run,
         rx,
         tx,
+        slot,
     ));
     Ok(sse::Sse::from_infallible_receiver(out).with_keep_alive(Duration::from_secs(15)))
 }
@@ -316,10 +327,12 @@ async fn stream_run(
     run: Run,
     rx: broadcast::Receiver<RunEvent>,
     tx: mpsc::Sender<sse::Event>,
+    slot: super::quota::Slot,
 ) {
     let run_id = run.id;
     follow(&store, run, rx, &tx).await;
     events.forget_if_unused(run_id);
+    drop(slot);
 }
 
 async fn follow(

@@ -320,8 +320,11 @@ impl ContactSyncProfile {
                 );
             }
         }
-        if self.import.folder_ids.len() > 100 {
-            errors.add("import.folder_ids", "at most 100 folders");
+        if self.import.folder_ids.len() > MAX_LISTED_IDS {
+            errors.add(
+                "import.folder_ids",
+                format!("at most {MAX_LISTED_IDS} folders"),
+            );
         }
         let specific = self.export.scope == ExportScope::Specific;
         if specific && self.export.contact_type_ids.is_empty() && self.export.folder_ids.is_empty()
@@ -329,6 +332,19 @@ impl ContactSyncProfile {
             errors.add(
                 "export.scope",
                 "`specific` needs contact_type_ids and/or folder_ids",
+            );
+        }
+        // Each id is looked up in the save's write transaction: the lists are bounded.
+        if self.export.contact_type_ids.len() > MAX_LISTED_IDS {
+            errors.add(
+                "export.contact_type_ids",
+                format!("at most {MAX_LISTED_IDS} contact types"),
+            );
+        }
+        if self.export.folder_ids.len() > MAX_LISTED_IDS {
+            errors.add(
+                "export.folder_ids",
+                format!("at most {MAX_LISTED_IDS} folders"),
             );
         }
         if !specific && !self.export.contact_type_ids.is_empty() {
@@ -352,6 +368,9 @@ impl ContactSyncProfile {
         }
     }
 }
+
+/// Longest id list a profile may name (import folders, export types and folders).
+pub const MAX_LISTED_IDS: usize = 100;
 
 #[cfg(test)]
 mod tests {
@@ -392,5 +411,21 @@ mod tests {
                 "fields.shoe_size"
             ]
         );
+    }
+
+    #[test]
+    fn id_lists_are_bounded() {
+        let ids: Vec<String> = (0..=MAX_LISTED_IDS)
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        let p: ContactSyncProfile = serde_json::from_value(serde_json::json!({
+            "export": {"enabled": true, "scope": "specific",
+                       "contact_type_ids": ids, "folder_ids": ids}
+        }))
+        .unwrap();
+        let mut e = ValidationErrors::default();
+        p.validate(&mut e);
+        let fields: Vec<_> = e.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["export.contact_type_ids", "export.folder_ids"]);
     }
 }

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -152,6 +152,7 @@ impl Store {
         caller: &Caller,
         w: MailboxWrite,
         allowed_hosts: &[String],
+        quota: impl Fn(&str) -> u32,
     ) -> StoreResult<Mailbox> {
         let owner = owner_for_new(caller, w.owner_id.as_deref())?;
         let mut errors = ValidationErrors::default();
@@ -185,6 +186,26 @@ impl Store {
             errors.add("email", "this mailbox is already connected");
         }
         errors.into_result()?;
+        // Counted under a lock, so two creations at once cannot both pass: SQLite's
+        // IMMEDIATE transaction already holds the write lock; PostgreSQL takes one per owner.
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                [format!("mailboxes:{owner}").into()],
+            ))
+            .await?;
+        }
+        let limit = quota(&owner);
+        let held = mailboxes::Entity::find()
+            .filter(mailboxes::Column::OwnerId.eq(owner.as_str()))
+            .count(&txn)
+            .await?;
+        if held >= u64::from(limit) {
+            return Err(StoreError::QuotaExceeded(format!(
+                "{owner} already has {held} mailboxes, the most a user may connect ({limit}; max_mailboxes_per_user)"
+            )));
+        }
         let id = new_id();
         let now = Utc::now();
         let row = mailboxes::ActiveModel {

@@ -42,6 +42,9 @@ pub enum StoreError {
     /// The request conflicts with the record's state.
     #[error("{0}")]
     Conflict(String),
+    /// The owner already has as many records of this kind as a user may.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The input breaks a rule; every bad field is named.
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),

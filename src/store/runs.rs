@@ -436,18 +436,20 @@ impl Store {
                     .add(sync_runs::Column::LeaseExpiresAt.is_null())
                     .add(sync_runs::Column::LeaseExpiresAt.lte(now)),
             );
-        let found = sync_runs::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(sync_runs::Column::Status.eq(RunStatus::Queued.as_str()))
-                    .add(expired),
-            )
-            .order_by_asc(sync_runs::Column::CreatedAt)
-            .order_by_asc(sync_runs::Column::Id)
-            .limit(1)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .one(&txn)
-            .await?;
+        let claimable = Condition::any()
+            .add(sync_runs::Column::Status.eq(RunStatus::Queued.as_str()))
+            .add(expired);
+        let mut found = None;
+        for id in fair_order(&txn, claimable.clone(), now).await? {
+            found = sync_runs::Entity::find_by_id(id)
+                .filter(claimable.clone())
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .one(&txn)
+                .await?;
+            if found.is_some() {
+                break;
+            }
+        }
         let Some(m) = found else {
             txn.commit().await?;
             return Ok(None);
@@ -620,4 +622,61 @@ impl Store {
         txn.commit().await?;
         Ok(Some(run))
     }
+}
+
+/// Claimable runs looked at per claim (each owner has at most one active run per mailbox,
+/// so this covers the whole queue but for the largest installations).
+const CLAIM_WINDOW: u64 = 2_000;
+/// Candidates tried in turn when other workers hold the first ones locked.
+const CLAIM_TRIES: usize = 16;
+
+/// The claimable runs in fair order: round robin across owners, each owner's runs oldest
+/// first, and an owner's runs already executing count as its earlier turns. A due run
+/// therefore waits behind at most one run of each other owner, however many that owner
+/// queued.
+async fn fair_order(
+    txn: &impl ConnectionTrait,
+    claimable: Condition,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Uuid>> {
+    let candidates: Vec<(Uuid, String)> = sync_runs::Entity::find()
+        .select_only()
+        .column(sync_runs::Column::Id)
+        .column(sync_runs::Column::OwnerId)
+        .filter(claimable)
+        .order_by_asc(sync_runs::Column::CreatedAt)
+        .order_by_asc(sync_runs::Column::Id)
+        .limit(CLAIM_WINDOW)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if candidates.len() <= 1 {
+        return Ok(candidates.into_iter().map(|(id, _)| id).collect());
+    }
+    let executing: Vec<(String, i64)> = sync_runs::Entity::find()
+        .select_only()
+        .column(sync_runs::Column::OwnerId)
+        .column_as(sync_runs::Column::Id.count(), "n")
+        .filter(sync_runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .filter(sync_runs::Column::LeaseExpiresAt.gt(now))
+        .group_by(sync_runs::Column::OwnerId)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut turns: std::collections::HashMap<String, i64> = executing.into_iter().collect();
+    let mut ranked: Vec<(i64, usize, Uuid)> = candidates
+        .into_iter()
+        .enumerate()
+        .map(|(age, (id, owner))| {
+            let turn = turns.entry(owner).or_default();
+            *turn += 1;
+            (*turn, age, id)
+        })
+        .collect();
+    ranked.sort_unstable();
+    Ok(ranked
+        .into_iter()
+        .take(CLAIM_TRIES)
+        .map(|(_, _, id)| id)
+        .collect())
 }

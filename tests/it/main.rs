@@ -12,6 +12,7 @@ mod mailboxes;
 mod observability;
 mod openapi_document;
 mod operations;
+mod quotas;
 mod runs;
 mod scheduler;
 mod support;

@@ -33,10 +33,20 @@ async fn probes_metrics_and_request_ids() {
         )
         .await;
     assert_eq!(echoed.header("x-request-id"), Some("abc-123"));
+    // Any token is a valid HTTP method; it must not become a label of its own.
+    let odd = reqwest::Method::from_bytes(b"FUZZMETHOD123").unwrap();
+    let r = app.send(odd, "/healthz", None, None, &[]).await;
+    assert!(r.status >= 400, "{}", r.status);
     let metrics = app
         .send(reqwest::Method::GET, "/metrics", None, None, &[])
         .await;
     assert_eq!(metrics.status, 200);
+    assert!(!metrics.text.contains("FUZZMETHOD123"), "{}", metrics.text);
+    assert!(
+        metrics.text.contains(r#"method="other""#),
+        "{}",
+        metrics.text
+    );
     assert!(
         metrics.text.contains("contactsync_http_requests_total"),
         "{}",
