@@ -52,6 +52,7 @@ impl Bench {
             .unwrap();
         store.migrate().await.unwrap();
         let sim = ews_sim::spawn(ews_sim::SimConfig {
+            control_listen: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             mailboxes: vec![
                 ews_sim::Credential::new("importer@example.com", "pw"),

@@ -58,6 +58,9 @@ pub struct EwsSimArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub listen: std::net::SocketAddr,
+    /// Serve the `/_sim` control API on this address only (keep it off the service's network).
+    #[arg(long, value_name = "ADDR")]
+    pub control_listen: Option<std::net::SocketAddr>,
     /// A mailbox `email:password`; repeat for more. Log in with the SMTP address or its
     /// local part as user name.
     #[arg(long = "mailbox", value_name = "EMAIL:PASSWORD")]

@@ -5,16 +5,20 @@ use crate::cli::EwsSimArgs;
 
 /// Starts the simulator with the command-line flags and serves until interrupted.
 pub async fn run(args: EwsSimArgs) -> anyhow::Result<()> {
+    // An argument that does not parse is named by its position, never printed: it may
+    // hold a password.
     let parse = |list: &[String], flag: &str| -> anyhow::Result<Vec<ews_sim::Credential>> {
         list.iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 s.parse::<ews_sim::Credential>()
-                    .map_err(|e| anyhow::anyhow!("{flag} {s:?}: {e}"))
+                    .map_err(|e| anyhow::anyhow!("{flag} (occurrence {}): {e}", i + 1))
             })
             .collect()
     };
     let config = ews_sim::SimConfig {
         listen: args.listen,
+        control_listen: args.control_listen,
         mailboxes: parse(&args.mailboxes, "--mailbox")?,
         service_accounts: parse(&args.service_accounts, "--service-account")?,
         latency_ms: args.latency_ms,

@@ -11,8 +11,8 @@ pub mod mailboxes;
 pub mod me;
 pub mod notifications;
 pub mod pagination;
-pub mod responses;
 pub mod quota;
+pub mod responses;
 pub mod runs;
 
 use std::collections::HashMap;

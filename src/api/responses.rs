@@ -75,6 +75,12 @@ const PROBLEM_RESPONSES: &[ProblemResponse] = &[
         description: "The input breaks a rule; `errors` names each bad field",
     },
     ProblemResponse {
+        code: ErrorCode::TooManyRequests,
+        name: "TooManyRequests",
+        description: "The caller holds as many of a per-user resource as allowed (live event \
+            streams, Exchange calls in flight); retry when one has ended",
+    },
+    ProblemResponse {
         code: ErrorCode::Internal,
         name: "InternalError",
         description: "An unexpected failure (e.g. the database); details are in the service \

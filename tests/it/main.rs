@@ -8,6 +8,7 @@ mod contacts;
 mod cors;
 mod crash;
 mod folders;
+mod hostile;
 mod mailboxes;
 mod observability;
 mod openapi_document;

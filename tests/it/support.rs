@@ -409,6 +409,7 @@ pub fn logs() -> String {
 /// An EWS simulator with alice and bob (password `<name>-pw-S3cret`) and a service account.
 pub async fn spawn_sim() -> ews_sim::SimHandle {
     ews_sim::spawn(ews_sim::SimConfig {
+        control_listen: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         mailboxes: vec![
             ews_sim::Credential::new("alice@example.com", "alice-pw-S3cret"),

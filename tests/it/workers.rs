@@ -59,6 +59,7 @@ async fn an_expired_lease_is_taken_over_by_another_worker_and_the_run_finishes()
     let id: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
     // Exchange hangs, so worker A is mid-run when it dies.
     sim.add_fault(FaultRule {
+        when: Default::default(),
         id: 0,
         operation: None,
         mailbox: None,

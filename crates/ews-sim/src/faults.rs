@@ -47,6 +47,25 @@ fn default_item_code() -> String {
     "ErrorInternalServerError".into()
 }
 
+/// When a request-level fault strikes: before the operation runs (nothing was done), or
+/// after it ran and changed the mailbox (the answer is lost: the classic source of
+/// duplicates when a client retries a CreateItem).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultWhen {
+    /// Before the operation: the request did nothing.
+    #[default]
+    Before,
+    /// After the operation was executed: its answer is lost or garbled.
+    After,
+}
+
+impl FaultWhen {
+    fn is_before(&self) -> bool {
+        *self == FaultWhen::Before
+    }
+}
+
 /// A fault rule: which requests it hits and how often.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRule {
@@ -62,6 +81,10 @@ pub struct FaultRule {
     /// How many more requests it hits; absent = until removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
+    /// Before (default) or after the operation runs; `after` applies to `connection_reset`,
+    /// `delay`, `http500`, `http503` and `malformed_xml`.
+    #[serde(default, skip_serializing_if = "FaultWhen::is_before")]
+    pub when: FaultWhen,
     /// What it does.
     #[serde(flatten)]
     pub fault: FaultKind,
@@ -131,6 +154,7 @@ impl Faults {
         &mut self,
         operation: &str,
         mailbox: Option<&str>,
+        when: FaultWhen,
     ) -> Vec<FaultKind> {
         let mut out = Vec::new();
         let mut i = 0;
@@ -140,7 +164,7 @@ impl Faults {
                 r.fault,
                 FaultKind::ItemError { .. } | FaultKind::InvalidSyncState
             );
-            if request_level && r.hits(operation, mailbox) {
+            if request_level && r.when == when && r.hits(operation, mailbox) {
                 let before = self.rules.len();
                 let f = self.consume(i);
                 let is_delay = matches!(f, FaultKind::Delay { .. });
@@ -197,12 +221,18 @@ mod tests {
         f.add(rule(
             r#"{"operation":"GetItem","kind":"server_busy","back_off_ms":300,"count":1}"#,
         ));
-        assert!(f.take_request_faults("SyncFolderItems", None).is_empty());
+        assert!(
+            f.take_request_faults("SyncFolderItems", None, FaultWhen::Before)
+                .is_empty()
+        );
         assert_eq!(
-            f.take_request_faults("getitem", Some("a@x")),
+            f.take_request_faults("getitem", Some("a@x"), FaultWhen::Before),
             vec![FaultKind::ServerBusy { back_off_ms: 300 }]
         );
-        assert!(f.take_request_faults("GetItem", None).is_empty());
+        assert!(
+            f.take_request_faults("GetItem", None, FaultWhen::Before)
+                .is_empty()
+        );
         assert!(f.list().is_empty());
     }
 
@@ -211,11 +241,28 @@ mod tests {
         let mut f = Faults::default();
         f.add(rule(r#"{"kind":"delay","delay_ms":10}"#));
         f.add(rule(r#"{"kind":"http500","count":2}"#));
-        let got = f.take_request_faults("GetFolder", None);
+        let got = f.take_request_faults("GetFolder", None, FaultWhen::Before);
         assert_eq!(
             got,
             vec![FaultKind::Delay { delay_ms: 10 }, FaultKind::Http500]
         );
+    }
+
+    #[test]
+    fn after_rules_wait_for_the_operation_to_run() {
+        let mut f = Faults::default();
+        f.add(rule(
+            r#"{"operation":"CreateItem","kind":"connection_reset","when":"after","count":1}"#,
+        ));
+        assert!(
+            f.take_request_faults("CreateItem", None, FaultWhen::Before)
+                .is_empty()
+        );
+        assert_eq!(
+            f.take_request_faults("CreateItem", None, FaultWhen::After),
+            vec![FaultKind::ConnectionReset]
+        );
+        assert!(f.list().is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use base64::Engine;
 use chrono::Utc;
 
 use crate::envelope;
-use crate::faults::FaultKind;
+use crate::faults::{FaultKind, FaultWhen};
 use crate::ops::{self, Ctx, OpError};
 use crate::reqlog::RequestRecord;
 use crate::soap;
@@ -27,6 +27,7 @@ struct ConnSocket(std::os::fd::OwnedFd);
 /// Binds the server; the caller runs it.
 pub fn start(sim: Arc<Sim>) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
     let data = web::Data::from(sim.clone());
+    let control_here = sim.config.control_listen.is_none();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -34,7 +35,11 @@ pub fn start(sim: Arc<Sim>) -> std::io::Result<(actix_web::dev::Server, std::net
             .app_data(web::JsonConfig::default().limit(MAX_BODY))
             .wrap(actix_web::middleware::Compress::default())
             .configure(crate::graph::configure)
-            .configure(crate::control::configure)
+            .configure(|cfg| {
+                if control_here {
+                    crate::control::configure(cfg)
+                }
+            })
             .default_service(web::to(fallback))
     })
     .workers(2)
@@ -49,6 +54,24 @@ pub fn start(sim: Arc<Sim>) -> std::io::Result<(actix_web::dev::Server, std::net
         let _ = (conn, ext);
     })
     .bind(sim.config.listen)?;
+    let addr = server.addrs()[0];
+    Ok((server.run(), addr))
+}
+
+/// Binds the control API alone on `at` (`--control-listen`); the caller runs it.
+pub fn start_control(
+    sim: Arc<Sim>,
+    at: std::net::SocketAddr,
+) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+    let data = web::Data::from(sim);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().limit(MAX_BODY))
+            .configure(crate::control::configure)
+    })
+    .workers(1)
+    .bind(at)?;
     let addr = server.addrs()[0];
     Ok((server.run(), addr))
 }
@@ -270,59 +293,13 @@ async fn answer(
     };
     record.mailbox = Some(target.clone());
 
-    let injected = sim
-        .faults
-        .lock()
-        .expect("faults lock")
-        .take_request_faults(&peeked.operation, Some(&target));
-    for f in injected {
-        match f {
-            FaultKind::Delay { delay_ms } => {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            }
-            FaultKind::ServerBusy { back_off_ms } => {
-                return (
-                    Some(xml(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        soap::server_busy(back_off_ms),
-                    )),
-                    "fault:server_busy".into(),
-                );
-            }
-            FaultKind::Http500 => {
-                let e = EwsError::from_code("ErrorInternalServerError");
-                return (Some(fault_response(&e)), "fault:http500".into());
-            }
-            FaultKind::Http503 => {
-                return (
-                    Some(
-                        HttpResponse::ServiceUnavailable()
-                            .content_type("text/html")
-                            .body("<html><body>Service Unavailable</body></html>"),
-                    ),
-                    "fault:http503".into(),
-                );
-            }
-            FaultKind::MalformedXml => {
-                return (
-                    Some(xml(
-                        StatusCode::OK,
-                        format!(
-                            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{}"><s:Body><m:{}Response xmlns:m="{}"><m:ResponseMessages><oops"#,
-                            ews::envelope::SOAP_NS,
-                            peeked.operation,
-                            ews::envelope::MESSAGES_NS
-                        ),
-                    )),
-                    "fault:malformed_xml".into(),
-                );
-            }
-            FaultKind::ConnectionReset => return (None, "fault:connection_reset".into()),
-            FaultKind::Unauthorized => {
-                return (Some(unauthorized()), "fault:unauthorized".into());
-            }
-            FaultKind::InvalidSyncState | FaultKind::ItemError { .. } => {}
-        }
+    let injected = sim.faults.lock().expect("faults lock").take_request_faults(
+        &peeked.operation,
+        Some(&target),
+        FaultWhen::Before,
+    );
+    if let Some(cut) = apply_faults(injected, &peeked.operation).await {
+        return cut;
     }
 
     let result = {
@@ -331,12 +308,22 @@ async fn answer(
         let mut ctx = Ctx {
             store: &mut store,
             faults: &mut faults,
-            mailbox: target,
+            mailbox: target.clone(),
             caller: own,
             privileged,
         };
         ops::dispatch(&peeked.operation, text, &mut ctx)
     };
+    // The operation ran (and may have changed the mailbox); an `after` fault loses or
+    // garbles its answer.
+    let after = sim.faults.lock().expect("faults lock").take_request_faults(
+        &peeked.operation,
+        Some(&target),
+        FaultWhen::After,
+    );
+    if let Some((response, outcome)) = apply_faults(after, &peeked.operation).await {
+        return (response, format!("{outcome} (after execution)"));
+    }
     match result {
         Ok(out) => (Some(xml(StatusCode::OK, out.body)), out.outcome),
         Err(OpError::Unreadable(violation)) => (
@@ -351,4 +338,62 @@ async fn answer(
             (Some(fault_response(&e)), code)
         }
     }
+}
+
+/// Applies request-level faults in order: delays are slept, the first other fault is the
+/// answer (None inside = drop the connection). None when no fault answers.
+async fn apply_faults(
+    faults: Vec<FaultKind>,
+    operation: &str,
+) -> Option<(Option<HttpResponse>, String)> {
+    for f in faults {
+        match f {
+            FaultKind::Delay { delay_ms } => {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+            FaultKind::ServerBusy { back_off_ms } => {
+                return Some((
+                    Some(xml(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        soap::server_busy(back_off_ms),
+                    )),
+                    "fault:server_busy".into(),
+                ));
+            }
+            FaultKind::Http500 => {
+                let e = EwsError::from_code("ErrorInternalServerError");
+                return Some((Some(fault_response(&e)), "fault:http500".into()));
+            }
+            FaultKind::Http503 => {
+                return Some((
+                    Some(
+                        HttpResponse::ServiceUnavailable()
+                            .content_type("text/html")
+                            .body("<html><body>Service Unavailable</body></html>"),
+                    ),
+                    "fault:http503".into(),
+                ));
+            }
+            FaultKind::MalformedXml => {
+                return Some((
+                    Some(xml(
+                        StatusCode::OK,
+                        format!(
+                            r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{}"><s:Body><m:{}Response xmlns:m="{}"><m:ResponseMessages><oops"#,
+                            ews::envelope::SOAP_NS,
+                            operation,
+                            ews::envelope::MESSAGES_NS
+                        ),
+                    )),
+                    "fault:malformed_xml".into(),
+                ));
+            }
+            FaultKind::ConnectionReset => return Some((None, "fault:connection_reset".into())),
+            FaultKind::Unauthorized => {
+                return Some((Some(unauthorized()), "fault:unauthorized".into()));
+            }
+            FaultKind::InvalidSyncState | FaultKind::ItemError { .. } => {}
+        }
+    }
+    None
 }

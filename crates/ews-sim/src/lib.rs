@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-pub use faults::{FaultKind, FaultRule};
+pub use faults::{FaultKind, FaultRule, FaultWhen};
 pub use graph::{GraphApp, GraphFault, GraphFaultRule};
 pub use reqlog::RequestRecord;
 pub use store::{Address, ContactData, ExtendedFieldUri, ExtendedProperty, Store};
@@ -47,8 +47,9 @@ impl Credential {
 
 /// Why `alice@example.com:secret` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected EMAIL:PASSWORD (e.g. alice@example.com:secret), got {0:?}")]
-pub struct CredentialParseError(String);
+/// The argument itself is never shown: it may hold a password.
+#[error("expected EMAIL:PASSWORD (e.g. alice@example.com:secret); the argument is not shown")]
+pub struct CredentialParseError;
 
 impl FromStr for Credential {
     type Err = CredentialParseError;
@@ -61,7 +62,7 @@ impl FromStr for Credential {
             {
                 Ok(Self::new(email.trim(), password))
             }
-            _ => Err(CredentialParseError(s.to_string())),
+            _ => Err(CredentialParseError),
         }
     }
 }
@@ -71,6 +72,9 @@ impl FromStr for Credential {
 pub struct SimConfig {
     /// Address to listen on (port 0 = any free port).
     pub listen: SocketAddr,
+    /// Serve the unauthenticated `/_sim` control API on this address instead of `listen`,
+    /// so that a network that reaches the mailboxes need not reach it.
+    pub control_listen: Option<SocketAddr>,
     /// Mailboxes created at start.
     pub mailboxes: Vec<Credential>,
     /// Accounts that may impersonate every mailbox.
@@ -87,6 +91,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            control_listen: None,
             mailboxes: Vec::new(),
             service_accounts: Vec::new(),
             latency_ms: 0,
@@ -99,6 +104,8 @@ impl Default for SimConfig {
 /// A running simulator.
 pub struct SimHandle {
     addr: SocketAddr,
+    /// The control API's own server, when `control_listen` was given.
+    control: Option<(actix_web::dev::ServerHandle, SocketAddr)>,
     sim: Arc<state::Sim>,
     server: actix_web::dev::ServerHandle,
     saver: Option<tokio::task::JoinHandle<()>>,
@@ -110,10 +117,20 @@ pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
     let (server, addr) = http::start(sim.clone())?;
     let handle = server.handle();
     tokio::spawn(server);
+    let control = match sim.config.control_listen {
+        Some(at) => {
+            let (server, addr) = http::start_control(sim.clone(), at)?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some((handle, addr))
+        }
+        None => None,
+    };
     let saver = persist::spawn_saver(sim.clone());
     tracing::info!(%addr, "EWS simulator listening");
     Ok(SimHandle {
         addr,
+        control,
         sim,
         server: handle,
         saver,
@@ -126,7 +143,7 @@ pub async fn run(config: SimConfig) -> std::io::Result<()> {
     println!(
         "ews-sim: EWS at {}  control API at {}/_sim",
         handle.ews_url(),
-        handle.base_url()
+        handle.control_url()
     );
     tokio::signal::ctrl_c().await?;
     handle.stop().await
@@ -146,6 +163,14 @@ impl SimHandle {
     /// `http://ADDR`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Where `/_sim` is served: its own address with `control_listen`, else `base_url`.
+    pub fn control_url(&self) -> String {
+        match &self.control {
+            Some((_, addr)) => format!("http://{addr}"),
+            None => self.base_url(),
+        }
     }
 
     /// Runs `f` on the store under its lock (seed or inspect without HTTP).
@@ -301,6 +326,9 @@ impl SimHandle {
     /// Stops serving and saves the state file (if any).
     pub async fn stop(mut self) -> std::io::Result<()> {
         self.server.stop(true).await;
+        if let Some((control, _)) = self.control.take() {
+            control.stop(true).await;
+        }
         if let Some(t) = self.saver.take() {
             t.abort();
         }

@@ -28,6 +28,7 @@ fn schema_dir() -> Option<PathBuf> {
 
 async fn sim() -> SimHandle {
     ews_sim::spawn(SimConfig {
+        control_listen: None,
         mailboxes: vec![
             Credential::new(PROBE, PROBE_PASSWORD),
             "alice@example.com:alice-secret".parse().unwrap(),
@@ -905,6 +906,7 @@ mod client {
         assert!(matches!(err, Error::InvalidSyncState { .. }), "{err:?}");
         let (_, state, _) = drain(&client, None).await;
         sim.add_fault(FaultRule {
+            when: Default::default(),
             id: 0,
             operation: Some("SyncFolderItems".into()),
             mailbox: None,
@@ -932,6 +934,7 @@ mod client {
 
     fn fault(operation: &str, count: u32, fault: FaultKind) -> FaultRule {
         FaultRule {
+            when: Default::default(),
             id: 0,
             operation: Some(operation.into()),
             mailbox: None,
@@ -1105,6 +1108,7 @@ mod client {
         let file = std::env::temp_dir().join(format!("ews-sim-state-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&file);
         let config = SimConfig {
+            control_listen: None,
             mailboxes: vec![Credential::new("alice@example.com", "alice-secret")],
             state_file: Some(file.clone()),
             ..SimConfig::default()
