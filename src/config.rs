@@ -56,6 +56,9 @@ pub struct Settings {
     pub max_run_pages: u32,
     /// Longest one attempt of a run may take; past it the run fails with a clear error.
     pub max_run_seconds: u64,
+    /// Longest one EWS request may take, headers and body (a server that answers one byte
+    /// a second is cut off here).
+    pub ews_request_timeout_seconds: u64,
     /// Mailboxes one user may connect (administrators creating for others count for the owner).
     pub max_mailboxes_per_user: u32,
     /// Users allowed more mailboxes than `max_mailboxes_per_user`: `user=limit`, comma-separated
@@ -96,6 +99,10 @@ impl std::fmt::Debug for Settings {
             .field("max_feed_pages", &self.max_feed_pages)
             .field("max_run_pages", &self.max_run_pages)
             .field("max_run_seconds", &self.max_run_seconds)
+            .field(
+                "ews_request_timeout_seconds",
+                &self.ews_request_timeout_seconds,
+            )
             .field("max_mailboxes_per_user", &self.max_mailboxes_per_user)
             .field("mailbox_quota_overrides", &self.mailbox_quota_overrides)
             .field(
@@ -144,6 +151,7 @@ impl Default for Settings {
             max_feed_pages: 2_000,
             max_run_pages: 10_000,
             max_run_seconds: 4 * 3600,
+            ews_request_timeout_seconds: 120,
             max_mailboxes_per_user: 50,
             mailbox_quota_overrides: Vec::new(),
             max_event_streams_per_user: 8,
@@ -241,6 +249,11 @@ impl Settings {
         if self.max_feed_pages == 0 || self.max_run_pages < self.max_feed_pages {
             return Err(ConfigError(
                 "max_feed_pages (CONTACTSYNC_MAX_FEED_PAGES) must be at least 1 and at most max_run_pages (CONTACTSYNC_MAX_RUN_PAGES)".into(),
+            ));
+        }
+        if !(1..=3600).contains(&self.ews_request_timeout_seconds) {
+            return Err(ConfigError(
+                "ews_request_timeout_seconds (CONTACTSYNC_EWS_REQUEST_TIMEOUT_SECONDS) must be 1..=3600".into(),
             ));
         }
         if self.max_run_seconds < 10 {

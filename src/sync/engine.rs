@@ -105,7 +105,9 @@ pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) 
             );
         }
     };
-    let transport = match EwsTransport::open(&conn, &ctx.allowed_hosts).await {
+    let timeout = ctx.limits.ews_request_timeout;
+    let transport = match EwsTransport::open_with_timeout(&conn, &ctx.allowed_hosts, timeout).await
+    {
         Ok(t) => t,
         Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
     };

@@ -14,6 +14,8 @@ pub struct RunLimits {
     pub max_run_pages: u32,
     /// Longest one attempt of the run may take.
     pub max_run_duration: Duration,
+    /// Longest one EWS request may take.
+    pub ews_request_timeout: Duration,
 }
 
 impl Default for RunLimits {
@@ -29,6 +31,7 @@ impl RunLimits {
             max_feed_pages: s.max_feed_pages,
             max_run_pages: s.max_run_pages,
             max_run_duration: Duration::from_secs(s.max_run_seconds),
+            ews_request_timeout: Duration::from_secs(s.ews_request_timeout_seconds),
         }
     }
 }
@@ -80,6 +83,7 @@ mod tests {
             max_feed_pages: 2,
             max_run_pages: 3,
             max_run_duration: Duration::from_secs(60),
+            ews_request_timeout: Duration::from_secs(60),
         });
         let (mut a, mut b) = (0, 0);
         assert!(budget.take(&mut a, "a").is_ok());

@@ -86,6 +86,19 @@ impl EwsTransport {
         Self::build(conn, RetryPolicy::default(), pins)
     }
 
+    /// [`EwsTransport::open`] with a request timeout of its own (a run's configured one).
+    pub async fn open_with_timeout(
+        conn: &MailboxConnection,
+        allowed_hosts: &[String],
+        request_timeout: Duration,
+    ) -> Result<EwsTransport, TransportError> {
+        let mut t = Self::open(conn, allowed_hosts).await?;
+        let mut config = t.client.config().clone();
+        config.request_timeout = request_timeout;
+        t.client = EwsClient::new(config)?;
+        Ok(t)
+    }
+
     /// The same for a request someone is waiting on: one retry at most, so an
     /// unreachable server answers in seconds, not after the whole back-off.
     pub async fn open_interactive(

@@ -7,6 +7,7 @@ mod bad_input;
 mod contacts;
 mod cors;
 mod crash;
+mod fault_matrix;
 mod folders;
 mod hostile;
 mod mailboxes;

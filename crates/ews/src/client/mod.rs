@@ -241,6 +241,7 @@ impl EwsClient {
             record_call(O::NAME, started.elapsed(), result.as_ref().err());
             let error = match result {
                 Ok(response) => return Ok(response),
+                Err(e) if !O::IDEMPOTENT && may_have_run(&e) => return Err(e),
                 Err(e) if e.is_retryable() && attempt < policy.max_attempts => e,
                 Err(e) => return Err(e),
             };
@@ -422,6 +423,19 @@ fn record_call(operation: &'static str, elapsed: std::time::Duration, error: Opt
     .record(elapsed.as_secs_f64());
     if outcome == "throttled" {
         metrics::counter!("contactsync_ews_throttled_total", "operation" => operation).increment(1);
+    }
+}
+
+/// Whether the server may have executed a request that failed so: only a throttling
+/// answer (Exchange did nothing) or a refused connection (nothing was sent) prove it did not.
+fn may_have_run(e: &Error) -> bool {
+    match e {
+        Error::Throttled { .. } => false,
+        Error::Transient {
+            code: None,
+            message,
+        } => !message.starts_with("connect:"),
+        _ => true,
     }
 }
 

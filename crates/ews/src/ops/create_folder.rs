@@ -36,5 +36,6 @@ response! {
 super::operation!(
     CreateFolder,
     CreateFolderResponse,
-    CreateFolderResponseMessage
+    CreateFolderResponseMessage,
+    idempotent = false
 );

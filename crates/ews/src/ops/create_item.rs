@@ -47,4 +47,9 @@ response! {
     CreateItemResponse, CreateItemResponseMessage
 }
 
-super::operation!(CreateItem, CreateItemResponse, CreateItemResponseMessage);
+super::operation!(
+    CreateItem,
+    CreateItemResponse,
+    CreateItemResponseMessage,
+    idempotent = false
+);

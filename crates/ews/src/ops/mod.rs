@@ -55,6 +55,10 @@ pub enum DeleteType {
 pub trait Operation: Serialize + Into<Body> {
     /// The operation (root element local name), e.g. `GetItem`.
     const NAME: &'static str;
+    /// Whether sending it twice does no more than sending it once. A request that is not
+    /// (CreateItem, CreateFolder) is retried only when it surely did not run: a lost answer
+    /// to an executed create must not become a second item.
+    const IDEMPOTENT: bool = true;
     /// The response.
     type Response: OperationResponse;
 }
@@ -74,8 +78,12 @@ pub trait OperationResponse: Sized + Into<Body> {
 /// Implements [`Operation`] and [`OperationResponse`] for a request/response pair.
 macro_rules! operation {
     ($req:ident, $resp:ident, $msg:ident) => {
+        $crate::ops::operation!($req, $resp, $msg, idempotent = true);
+    };
+    ($req:ident, $resp:ident, $msg:ident, idempotent = $idempotent:literal) => {
         impl $crate::ops::Operation for $req {
             const NAME: &'static str = stringify!($req);
+            const IDEMPOTENT: bool = $idempotent;
             type Response = $resp;
         }
 
