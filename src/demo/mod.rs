@@ -116,6 +116,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     settings.validate()?;
 
     let sim = ews_sim::spawn(ews_sim::SimConfig {
+        control_listen: None,
         listen: args.sim_listen,
         mailboxes: vec![ews_sim::Credential::new(MAILBOX, MAILBOX_PASSWORD)],
         ..ews_sim::SimConfig::default()

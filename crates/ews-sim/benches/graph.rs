@@ -25,6 +25,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let sim = ews_sim::spawn(SimConfig {
+        control_listen: None,
         mailboxes: vec![Credential::new(USER, "pw")],
         apps: vec!["bench:app:secret".parse().unwrap()],
         ..SimConfig::default()

@@ -20,6 +20,7 @@ const STAMP_SET: &str = "6f1d3c2a-8b54-4e0f-9a7d-2c1b5e4f8a90";
 
 async fn sim() -> SimHandle {
     ews_sim::spawn(SimConfig {
+        control_listen: None,
         mailboxes: vec![Credential::new(ALICE, "alice-secret")],
         apps: vec!["contoso:app-1:app-secret".parse().unwrap()],
         ..SimConfig::default()
