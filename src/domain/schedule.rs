@@ -49,6 +49,8 @@ pub enum NotificationKind {
     RunFailed,
     /// A run finished but some items failed.
     RunPartiallyFailed,
+    /// An Exchange folder the profile synced is gone; its pairs were unlinked.
+    ExchangeFolderGone,
 }
 
 impl NotificationKind {
@@ -58,6 +60,7 @@ impl NotificationKind {
             NotificationKind::MailboxSuspended => "mailbox_suspended",
             NotificationKind::RunFailed => "run_failed",
             NotificationKind::RunPartiallyFailed => "run_partially_failed",
+            NotificationKind::ExchangeFolderGone => "exchange_folder_gone",
         }
     }
 
@@ -66,6 +69,7 @@ impl NotificationKind {
         match s {
             "mailbox_suspended" => NotificationKind::MailboxSuspended,
             "run_partially_failed" => NotificationKind::RunPartiallyFailed,
+            "exchange_folder_gone" => NotificationKind::ExchangeFolderGone,
             _ => NotificationKind::RunFailed,
         }
     }

@@ -27,7 +27,6 @@ use uuid::Uuid;
 use super::fieldmap::{self, Changes, Field, MappedContact};
 use super::matching::{Candidate, Matcher, link_account};
 use super::plan::{CrmSide, ExSide, Link, Mode, Op, plan};
-use crate::crypto::SecretBox;
 use crate::domain::access::Caller;
 use crate::domain::account::name_key;
 use crate::domain::contact::ContactFields;
@@ -37,20 +36,10 @@ use crate::domain::run::{
 };
 use crate::store::Store;
 use crate::store::sync_state::{CrmRecord, CrmWrite, LinkHead};
-use crate::transport::ews::EwsTransport;
 use crate::transport::{
     ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, ITEM_BATCH, ItemUpdate, RemoteContact,
     TransportError,
 };
-
-/// What the engine needs to run.
-#[derive(Clone, Debug)]
-pub struct EngineContext {
-    pub store: Store,
-    pub secrets: SecretBox,
-    /// Hosts that may be reached over http or on internal addresses.
-    pub allowed_hosts: Vec<String>,
-}
 
 /// Where the engine reports while it runs (the worker persists and publishes).
 pub trait RunSink: Send + Sync {
@@ -87,32 +76,30 @@ fn report(status: RunStatus, counts: RunCounts, error: Option<String>) -> RunRep
     }
 }
 
-/// Runs one sync of one mailbox.
-pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) -> RunReport {
-    let (conn, profile) = match ctx
-        .store
-        .mailbox_for_sync(&ctx.secrets, req.mailbox_id)
-        .await
-    {
-        Ok(found) => found,
-        Err(e) => {
-            return report(
-                RunStatus::Failed,
-                RunCounts::default(),
-                Some(format!("mailbox unavailable: {e}")),
-            );
-        }
-    };
-    let transport = match EwsTransport::open(&conn, &ctx.allowed_hosts).await {
-        Ok(t) => t,
-        Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
-    };
+/// One run to execute: the request, and the profile and owner it runs under (a dry run
+/// may bring a profile not saved yet).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub request: RunRequest,
+    pub profile: ContactSyncProfile,
+    /// The mailbox owner: sync acts on the owner's behalf.
+    pub owner_id: String,
+}
+
+/// Runs one sync of one mailbox over a transport (`transport::open` chose it) and the
+/// store it reads and writes.
+pub async fn execute<T: ExchangeContacts>(
+    store: &Store,
+    transport: &T,
+    job: &Job,
+    sink: &dyn RunSink,
+) -> RunReport {
     // Reach the mailbox first: a run that cannot sign in fails as a whole.
     let folders = match transport.contact_folders().await {
         Ok(f) => f,
         Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
     };
-    let owner = match crate::store::users::acting_as_user(&ctx.store, &conn.owner_id).await {
+    let owner = match crate::store::users::acting_as_user(store, &job.owner_id).await {
         Ok(o) => o,
         Err(e) => {
             return report(
@@ -122,7 +109,15 @@ pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) 
             );
         }
     };
-    let mut run = Run::new(ctx, req, sink, &transport, profile, owner, &folders);
+    let mut run = Run::new(
+        store,
+        &job.request,
+        sink,
+        transport,
+        job.profile.clone(),
+        owner,
+        &folders,
+    );
     let outcome = run.run().await;
     let counts = run.counts;
     match outcome {
@@ -145,7 +140,7 @@ struct Pair {
 
 /// The state of one run.
 struct Run<'a, T: ExchangeContacts> {
-    ctx: &'a EngineContext,
+    store: &'a Store,
     req: &'a RunRequest,
     sink: &'a dyn RunSink,
     t: &'a T,
@@ -205,7 +200,7 @@ fn all_ids(folders: &[ExchangeFolder]) -> Vec<String> {
 
 impl<'a, T: ExchangeContacts> Run<'a, T> {
     fn new(
-        ctx: &'a EngineContext,
+        store: &'a Store,
         req: &'a RunRequest,
         sink: &'a dyn RunSink,
         t: &'a T,
@@ -237,7 +232,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             watched.push(target_folder.clone());
         }
         Run {
-            ctx,
+            store,
             req,
             sink,
             t,
@@ -269,19 +264,42 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         if !self.profile.import.enabled && !self.profile.export.enabled {
             return Ok(());
         }
-        let store = &self.ctx.store;
+        let store = self.store;
         self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
         // Folders that still hold linked items stay watched (an export target or import
         // folder changed in the profile): their edits and deletions must not be missed.
-        for folder in store.linked_folders(self.req.mailbox_id).await? {
-            if self.existing_folders.contains(&folder) && !self.watched.contains(&folder) {
-                self.watched.push(folder);
+        let linked_folders = store.linked_folders(self.req.mailbox_id).await?;
+        for folder in &linked_folders {
+            if self.existing_folders.contains(folder) && !self.watched.contains(folder) {
+                self.watched.push(folder.clone());
             }
         }
-        let saved = if self.req.full {
+        self.forget_gone_folders(linked_folders).await?;
+        let stored = store.sync_states(self.req.mailbox_id).await?;
+        // Feed states without a single link mean the links were lost (a restore, a
+        // purge): the folders are read from the start, so that every stamped item is
+        // found again before any CRM contact is exported a second time.
+        let links_lost = !stored.is_empty() && !store.has_links(self.req.mailbox_id).await?;
+        if links_lost {
+            // Stamped items may be in any folder (one that was an import folder before a
+            // profile change): this run reads them all, and a stamp relinks its pair.
+            for folder in self.existing_folders.iter() {
+                if !self.watched.contains(folder) {
+                    self.watched.push(folder.clone());
+                }
+            }
+        }
+        let saved = if self.req.full || links_lost {
             HashMap::new()
         } else {
-            store.sync_states(self.req.mailbox_id).await?
+            let import = &self.import_folders;
+            stored
+                .into_iter()
+                .filter_map(|(folder, state)| {
+                    let state = usable_state(&state, import.contains(&folder))?;
+                    Some((folder, state.to_owned()))
+                })
+                .collect()
         };
         let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
         self.crm_phase().await?;
@@ -298,6 +316,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         if !self.req.dry_run && self.mode != Mode::ExportOnly {
             for (folder, state) in states {
                 if !self.failed_folders.contains(&folder) {
+                    let state = marked_state(&state, self.import_folders.contains(&folder));
                     store
                         .save_sync_state(self.req.mailbox_id, &folder, Some(&state))
                         .await?;
@@ -305,6 +324,34 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
         }
         self.sink.progress(self.counts).await;
+        Ok(())
+    }
+
+    /// Import folders and folders holding linked items that Exchange no longer has
+    /// (deleted, or moved under Deleted Items) are forgotten: their pairs unlinked — never
+    /// deleted in bulk, whatever `on_exchange_delete` says — the profile no longer lists
+    /// them, and the owner is notified (SPEC §5). The run goes on with the other folders.
+    async fn forget_gone_folders(&mut self, linked_folders: Vec<String>) -> Result<(), Halt> {
+        let mut gone: Vec<String> = linked_folders;
+        if self.profile.import.scope == ImportScope::Folders {
+            gone.extend(self.profile.import.folder_ids.iter().cloned());
+        }
+        gone.retain(|f| !self.existing_folders.contains(f));
+        gone.sort();
+        gone.dedup();
+        for folder in gone {
+            self.watched.retain(|f| *f != folder);
+            self.import_folders.remove(&folder);
+            if self.req.dry_run {
+                continue;
+            }
+            let unlinked = self
+                .store
+                .forget_gone_folder(self.req.mailbox_id, &self.owner.user_id, &folder)
+                .await?;
+            self.counts.unlinked += unlinked;
+            tracing::info!(mailbox = %self.req.mailbox_id, folder = %folder, unlinked, "Exchange folder gone: its pairs are unlinked");
+        }
         Ok(())
     }
 
@@ -382,6 +429,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                                 FeedChange::Upsert {
                                     item_id,
                                     change_key,
+                                    item: _,
                                 } => {
                                     let echo = self.heads.get(&item_id).is_some_and(|l| {
                                         l.change_key == change_key && !change_key.is_empty()
@@ -486,7 +534,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         self.load_links(&linked_crm).await?;
         self.note_visible(&linked_crm).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
-            .ctx
             .store
             .contacts_for_sync(&linked_crm)
             .await?
@@ -562,6 +609,35 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
                 None => self.new_exchange_pair(ex, &c).await?,
             };
+            let mut pair = pair;
+            // A new item of the export target (not an import folder) that is the CRM
+            // contact in scope: export-side matching links them (SPEC §5 "one person,
+            // one item") even with import off.
+            let export = self.profile.export.enabled && self.mode != Mode::ImportOnly;
+            if pair.link.is_none()
+                && let (Some(crm), Some(ex)) = (&pair.crm, pair.ex.as_mut())
+                && !ex.in_import_scope
+                && !crm.deleted
+            {
+                // An item stamped with this contact's id was ours: the pair is linked
+                // again wherever the item is. A match by content in the export target is
+                // the contact's item when the contact is in the export scope.
+                let stamped = ex.crm_contact_id == Some(crm.id);
+                let target_match =
+                    ex.folder_id == self.target_folder && export && crm.in_export_scope;
+                if stamped || target_match {
+                    ex.in_import_scope = true;
+                }
+            }
+            if pair.link.is_none()
+                && pair.ex.as_ref().is_some_and(|e| !e.in_import_scope)
+                && pair.crm.is_some()
+            {
+                // Not a pair this run may form: the contact stays free for the CRM phase
+                // (else it would be neither linked nor exported).
+                pair.crm = None;
+                pair.record = None;
+            }
             if let Some(crm) = &pair.crm {
                 self.done_crm.insert(crm.id);
             }
@@ -581,7 +657,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     async fn new_exchange_pair(&mut self, ex: ExSide, c: &RemoteContact) -> Result<Pair, Halt> {
         if self.crm_matcher.is_none() {
             let candidates = self
-                .ctx
                 .store
                 .match_candidates(&self.owner, self.req.mailbox_id)
                 .await?;
@@ -616,7 +691,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 link: None,
             });
         };
-        let record = self.ctx.store.contacts_for_sync(&[m.key]).await?.pop();
+        let record = self.store.contacts_for_sync(&[m.key]).await?.pop();
         let crm = record.as_ref().map(|r| self.crm_side(r));
         Ok(Pair {
             crm,
@@ -644,7 +719,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         let ids: Vec<Uuid> = links.iter().map(|(_, l)| l.crm_id).collect();
         self.note_visible(&ids).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
-            .ctx
             .store
             .contacts_for_sync(&ids)
             .await?
@@ -672,7 +746,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // The database finds what moved; a run with nothing to do reads no contact.
         let scope_all = self.specific.is_none();
         let moves = self
-            .ctx
             .store
             .crm_moves(&self.owner, self.req.mailbox_id, scope_all)
             .await?;
@@ -686,7 +759,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
             let in_scope = self.in_export_scope(v.id);
             let is_move = match v.link {
-                Some((_, _, true)) => false,
+                // An unlinked pair whose contact left the export scope and is back in it
+                // is linked again (SPEC §5 "leaving and re-entering").
+                Some((_, was_in_scope, true)) => !was_in_scope && in_scope && export_new,
                 Some((version, was_in_scope, false)) => {
                     version != v.version || was_in_scope != in_scope
                 }
@@ -698,7 +773,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         }
         // Linked contacts the owner no longer sees (unshared or purged).
         for crm_id in self
-            .ctx
             .store
             .links_gone_from_view(&self.owner, self.req.mailbox_id)
             .await?
@@ -708,32 +782,58 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
         }
         self.load_heads(&[], &moved).await?;
+        let unlinked_new = moved.iter().any(|id| {
+            self.item_by_crm
+                .get(id)
+                .and_then(|item| self.heads.get(item))
+                .is_none_or(|h| h.detached)
+        });
+        if export_new && unlinked_new {
+            self.list_target_folder().await?;
+        }
         for chunk in moved.chunks(CHUNK) {
             self.stop_requested().await?;
             self.links_by_item.clear();
             self.load_links(chunk).await?;
             let mut records: HashMap<Uuid, CrmRecord> = self
-                .ctx
                 .store
                 .contacts_for_sync(chunk)
                 .await?
                 .into_iter()
                 .map(|r| (r.id, r))
                 .collect();
-            let mut matcher = (!self.unlinked_items.is_empty()
-                && self.profile.match_existing != MatchExisting::None)
-                .then(|| {
-                    Matcher::new(
-                        self.unlinked_items
-                            .iter()
-                            .map(|c| Candidate {
-                                key: c.item_id.clone(),
-                                crm_id: c.crm_contact_id,
-                                fields: c.fields.clone(),
-                            })
-                            .collect(),
-                    )
-                });
+            // Matched against every unlinked item of the target folder: by stamp always,
+            // then as `match_existing` says.
+            let mut matcher = (!self.unlinked_items.is_empty()).then(|| {
+                Matcher::new(
+                    self.unlinked_items
+                        .iter()
+                        .map(|c| Candidate {
+                            key: c.item_id.clone(),
+                            crm_id: c.crm_contact_id,
+                            fields: c.fields.clone(),
+                        })
+                        .collect(),
+                )
+            });
+            // Contacts back in scope whose old item still exists anywhere are linked to it.
+            let returning: Vec<(Uuid, String)> = chunk
+                .iter()
+                .filter_map(|id| {
+                    let item = self.item_by_crm.get(id)?;
+                    let link = self.links_by_item.get(item)?;
+                    link.detached.then(|| (*id, item.clone()))
+                })
+                .collect();
+            let mut returned: HashMap<Uuid, RemoteContact> = HashMap::new();
+            if !returning.is_empty() {
+                let ids: Vec<String> = returning.iter().map(|(_, i)| i.clone()).collect();
+                for ((crm_id, _), r) in returning.iter().zip(self.read_items(&ids).await?) {
+                    if let Ok(c) = r {
+                        returned.insert(*crm_id, c);
+                    }
+                }
+            }
             let mut pairs = Vec::new();
             for id in chunk {
                 let record = records.remove(id);
@@ -755,15 +855,22 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                     (None, None) => continue,
                 };
                 let mut ex = None;
-                if link.is_none()
-                    && let Some(m) = matcher.as_mut().and_then(|m| {
+                // A detached link is history: the contact is back in scope, so it pairs
+                // again as new — with its old item when that still exists.
+                let link = link.filter(|l| !l.detached || !crm.in_export_scope || crm.deleted);
+                if link.is_none() && !crm.deleted && crm.in_export_scope {
+                    if let Some(c) = returned.remove(id) {
+                        self.unlinked_items.retain(|u| u.item_id != c.item_id);
+                        let folder = c.folder_id.clone();
+                        ex = Some(self.ex_side(&c, &folder));
+                    } else if let Some(m) = matcher.as_mut().and_then(|m| {
                         m.find(&crm.fields, Some(crm.id), self.profile.match_existing)
-                    })
-                {
-                    let found = self.unlinked_items.iter().position(|c| c.item_id == m.key);
-                    if let Some(i) = found {
-                        let c = self.unlinked_items.remove(i);
-                        ex = Some(self.ex_side(&c, &self.target_folder.clone()));
+                    }) {
+                        let found = self.unlinked_items.iter().position(|c| c.item_id == m.key);
+                        if let Some(i) = found {
+                            let c = self.unlinked_items.remove(i);
+                            ex = Some(self.ex_side(&c, &self.target_folder.clone()));
+                        }
                     }
                 }
                 pairs.push(Pair {
@@ -774,6 +881,37 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 });
             }
             self.apply(pairs, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Lists the export target's items that no live link holds, for matching new CRM
+    /// contacts against the whole folder, not only against what this run's feed brought
+    /// (SPEC §5 "one person, one item"). Costs one listing of the folder, and only in a
+    /// run that has a CRM contact to export for the first time.
+    async fn list_target_folder(&mut self) -> Result<(), Halt> {
+        if self.target_folder.is_empty() || !self.existing_folders.contains(&self.target_folder) {
+            return Ok(());
+        }
+        let items = match self.t.folder_contacts(&self.target_folder).await {
+            Ok(items) => items,
+            Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+            Err(e) => return Err(Halt::Failed(format!("listing the export folder: {e}"))),
+        };
+        let ids: Vec<String> = items.iter().map(|c| c.item_id.clone()).collect();
+        for chunk in ids.chunks(CHUNK) {
+            self.load_heads(chunk, &[]).await?;
+        }
+        let known: HashSet<String> = self
+            .unlinked_items
+            .iter()
+            .map(|c| c.item_id.clone())
+            .collect();
+        for c in items {
+            let linked = self.heads.get(&c.item_id).is_some_and(|h| !h.detached);
+            if !linked && !known.contains(&c.item_id) {
+                self.unlinked_items.push(c);
+            }
         }
         Ok(())
     }
@@ -825,8 +963,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 .into_iter()
                 .map(|(pair, ops)| Work::new(pair, ops))
                 .collect();
-            self.apply_crm(&mut work).await?;
-            let conflicts = self.apply_exchange(&mut work).await?;
+            let mut conflicts = self.apply_crm(&mut work).await?;
+            conflicts.extend(self.apply_exchange(&mut work).await?);
             self.apply_links(&mut work).await?;
             self.sink.progress(self.counts).await;
             if !conflicts.is_empty() {
@@ -836,7 +974,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         })
     }
 
-    async fn apply_crm(&mut self, work: &mut [Work]) -> Result<(), Halt> {
+    /// CRM writes, each conditional on the version the run read; answers the pairs a
+    /// user edited meanwhile (to re-read and re-plan, never to overwrite).
+    async fn apply_crm(&mut self, work: &mut [Work]) -> Result<Vec<Pair>, Halt> {
         // Account links for imported or re-companied contacts, one query per chunk.
         let companies: Vec<String> = work
             .iter()
@@ -848,7 +988,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             })
             .collect();
         let accounts = self
-            .ctx
             .store
             .account_candidates(&self.owner, &companies)
             .await?;
@@ -873,11 +1012,13 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         let editable = if touched.is_empty() {
             HashSet::new()
         } else {
-            self.ctx.store.editable_among(&self.owner, &touched).await?
+            self.store.editable_among(&self.owner, &touched).await?
         };
 
         let mut writes = Vec::new();
         let mut targets: Vec<(usize, usize)> = Vec::new();
+        // Per write: what was fitted to the CRM's rules (a warning on its run item).
+        let mut notes: Vec<Vec<String>> = Vec::new();
         for (wi, w) in work.iter().enumerate() {
             for (oi, op) in w.ops.iter().enumerate() {
                 if let Op::UpdateCrm { crm_id, .. } | Op::DeleteInCrm { crm_id } = op
@@ -892,6 +1033,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         fieldmap::apply_to_crm(&mut f, &all_changes(fields));
                         f.account_id = account_for(f.company.as_deref());
                         f.normalize();
+                        notes.push(fieldmap::fit_for_crm(&mut f));
                         CrmWrite::Create(f)
                     }
                     Op::UpdateCrm { crm_id, changes } => {
@@ -904,28 +1046,41 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                             f.account_id = account_for(f.company.as_deref());
                         }
                         f.normalize();
+                        notes.push(fieldmap::fit_for_crm(&mut f));
                         CrmWrite::Update {
                             id: *crm_id,
                             fields: f,
+                            expected: Some(record.version),
                         }
                     }
-                    Op::DeleteInCrm { crm_id } => CrmWrite::Delete { id: *crm_id },
+                    Op::DeleteInCrm { crm_id } => {
+                        notes.push(Vec::new());
+                        CrmWrite::Delete {
+                            id: *crm_id,
+                            expected: w.pair.record.as_ref().map(|r| r.version),
+                        }
+                    }
                     _ => continue,
                 };
                 writes.push(write);
                 targets.push((wi, oi));
             }
         }
+        let mut conflicts = Vec::new();
         if writes.is_empty() {
-            return Ok(());
+            return Ok(conflicts);
         }
         let results = self
-            .ctx
             .store
             .apply_crm_writes(&self.owner.user_id, writes)
             .await?;
-        for ((wi, oi), result) in targets.into_iter().zip(results) {
+        for (((wi, oi), result), fitted) in targets.into_iter().zip(results).zip(notes) {
             let op = work[wi].ops[oi].clone();
+            let warning = (!fitted.is_empty()).then(|| TransportError {
+                kind: ErrorKind::Permanent,
+                code: Some("normalised".into()),
+                message: format!("fitted to the CRM's rules: {}", fitted.join("; ")),
+            });
             match result {
                 Ok(record) => {
                     let before = work[wi]
@@ -939,11 +1094,43 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         before
                     };
                     self.visible.insert(record.id);
+                    if let Op::UpdateCrm { changes, .. } = &op {
+                        let before = work[wi]
+                            .pair
+                            .ex
+                            .as_ref()
+                            .and_then(|e| e.fields.get(Field::FullName))
+                            .map(str::to_owned);
+                        let planned = changes
+                            .get(&Field::FullName)
+                            .cloned()
+                            .flatten()
+                            .or(before.clone());
+                        let now = MappedContact::from_crm(&record.fields)
+                            .get(Field::FullName)
+                            .map(str::to_owned);
+                        let names = [Field::GivenName, Field::MiddleName, Field::Surname];
+                        if now != planned && names.iter().any(|f| changes.contains_key(f)) {
+                            work[wi].derived_full_name = Some(before.unwrap_or_default());
+                        }
+                    }
                     let w = &mut work[wi];
                     w.crm_now = Some(self.crm_side(&record));
                     w.pair.record = Some(record);
-                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Applied, None, before)
-                        .await;
+                    self.count_and_record(
+                        &op,
+                        &work[wi].pair,
+                        ItemOutcome::Applied,
+                        warning.as_ref(),
+                        before,
+                    )
+                    .await;
+                }
+                Err(crate::store::StoreError::PreconditionFailed { .. }) => {
+                    if !work[wi].failed {
+                        work[wi].fail(ErrorKind::Conflict);
+                        conflicts.push(work[wi].pair.clone());
+                    }
                 }
                 Err(e) => {
                     work[wi].fail(ErrorKind::Transient);
@@ -963,7 +1150,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
             }
         }
-        Ok(())
+        Ok(conflicts)
     }
 
     /// Exchange writes; answers the pairs whose ChangeKey moved (to re-read and re-plan).
@@ -992,6 +1179,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                             item_id: item_id.clone(),
                             change_key: change_key.clone(),
                             changes: changes.clone(),
+                            after: item_after(&w.pair, changes),
                             stamp: *stamp,
                         },
                     )),
@@ -1009,6 +1197,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                                     item_id: item_id.clone(),
                                     change_key: change_key.clone(),
                                     changes: Changes::new(),
+                                    after: item_after(&w.pair, &Changes::new()),
                                     stamp: Some(crm.id),
                                 },
                             ));
@@ -1244,14 +1433,28 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                             .or_else(|| w.pair.ex.clone())
                             .or_else(|| w.pair.link.as_ref().map(ex_from_link));
                         if let (Some(crm), Some(ex)) = (crm, ex) {
-                            links.push(self.link_after(w.pair.link.as_ref(), &crm, &ex));
+                            let mut link = self.link_after(w.pair.link.as_ref(), &crm, &ex);
+                            if let Some(old) = &w.derived_full_name {
+                                link.crm_base.set(Field::FullName, Some(old));
+                                link.crm_fingerprint = link.crm_base.fingerprint();
+                                link.crm_version -= 1;
+                            }
+                            links.push(link);
                         }
                         break;
                     }
                     Op::Unlink { .. } => {
                         if let Some(l) = &w.pair.link {
+                            // Whether the contact was in scope tells a later run that
+                            // it came back (then it is linked again).
+                            let in_scope = w
+                                .pair
+                                .crm
+                                .as_ref()
+                                .is_some_and(|c| c.in_export_scope && !c.deleted);
                             links.push(Link {
                                 detached: true,
+                                crm_in_export_scope: in_scope,
                                 ..l.clone()
                             });
                             self.count_and_record(op, &w.pair, ItemOutcome::Applied, None, None)
@@ -1291,10 +1494,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
             }
         }
-        self.ctx
-            .store
-            .save_links(self.req.mailbox_id, &links)
-            .await?;
+        self.store.save_links(self.req.mailbox_id, &links).await?;
         for l in links {
             self.item_by_crm.insert(l.crm_id, l.item_id.clone());
             self.heads.insert(l.item_id.clone(), head_of(&l));
@@ -1363,7 +1563,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .collect();
         self.note_visible(&crm_ids).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
-            .ctx
             .store
             .contacts_for_sync(&crm_ids)
             .await?
@@ -1450,7 +1649,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .copied()
             .collect();
         if !unknown.is_empty() {
-            let seen = self.ctx.store.visible_among(&self.owner, &unknown).await?;
+            let seen = self.store.visible_among(&self.owner, &unknown).await?;
             self.visible.extend(seen);
         }
         Ok(())
@@ -1472,7 +1671,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             return Ok(());
         }
         for head in self
-            .ctx
             .store
             .link_heads_of(self.req.mailbox_id, &items, &crms)
             .await?
@@ -1497,12 +1695,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         if missing.is_empty() {
             return Ok(());
         }
-        for link in self
-            .ctx
-            .store
-            .links_for(self.req.mailbox_id, &missing)
-            .await?
-        {
+        for link in self.store.links_for(self.req.mailbox_id, &missing).await? {
             self.links_by_item.insert(link.item_id.clone(), link);
         }
         Ok(())
@@ -1605,6 +1798,9 @@ struct Work {
     failure: Option<ErrorKind>,
     /// The item vanished under an update.
     gone: bool,
+    /// The CRM write derived a new full name (from new name parts) that Exchange does not
+    /// have yet: the link keeps the old one, so the next run carries it over.
+    derived_full_name: Option<String>,
 }
 
 impl Work {
@@ -1617,6 +1813,7 @@ impl Work {
             failed: false,
             failure: None,
             gone: false,
+            derived_full_name: None,
         }
     }
 
@@ -1625,6 +1822,36 @@ impl Work {
         self.failed = true;
         self.failure = Some(kind);
     }
+}
+
+/// A feed state is saved with what the folder was to the run that read it: an import
+/// folder (`i|`) or only watched (`x|`, its new items were not imported). A state saved
+/// while import was off must not hide the folder's items once it is on (SPEC §5).
+fn marked_state(state: &str, import: bool) -> String {
+    format!("{}|{state}", if import { "i" } else { "x" })
+}
+
+/// The state to continue a folder's feed from, or `None` to read it from the start.
+fn usable_state(saved: &str, import: bool) -> Option<&str> {
+    match saved.split_at_checked(2) {
+        Some(("i|", state)) => Some(state),
+        Some(("x|", state)) => (!import).then_some(state),
+        // Saved before states were marked.
+        _ => Some(saved),
+    }
+}
+
+/// The item's synchronized fields once `changes` are written (a transport that replaces
+/// multi-valued properties whole writes them from this).
+fn item_after(pair: &Pair, changes: &Changes) -> MappedContact {
+    let mut fields = pair
+        .ex
+        .as_ref()
+        .map(|e| e.fields.clone())
+        .or_else(|| pair.link.as_ref().map(|l| l.ex_base.clone()))
+        .unwrap_or_default();
+    fields.apply(changes);
+    fields
 }
 
 /// Every field of a contact as changes (what a create writes).
