@@ -180,6 +180,9 @@ struct Run<'a, T: ExchangeContacts> {
     wrote_exchange: bool,
     counts: RunCounts,
     seq: i64,
+    /// The mailbox had no link when the run started (a first run, or links lost): before
+    /// exporting, items stamped by an earlier life are looked for in every folder.
+    no_links: bool,
 }
 
 fn mode_of(m: RunMode) -> Mode {
@@ -257,6 +260,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             wrote_exchange: false,
             counts: RunCounts::default(),
             seq: 0,
+            no_links: false,
         }
     }
 
@@ -279,7 +283,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // Feed states without a single link mean the links were lost (a restore, a
         // purge): the folders are read from the start, so that every stamped item is
         // found again before any CRM contact is exported a second time.
-        let links_lost = !stored.is_empty() && !store.has_links(self.req.mailbox_id).await?;
+        let has_links = store.has_links(self.req.mailbox_id).await?;
+        self.no_links = !has_links;
+        let links_lost = !stored.is_empty() && !has_links;
         if links_lost {
             // Stamped items may be in any folder (one that was an import folder before a
             // profile change): this run reads them all, and a stamp relinks its pair.
@@ -869,7 +875,14 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         let found = self.unlinked_items.iter().position(|c| c.item_id == m.key);
                         if let Some(i) = found {
                             let c = self.unlinked_items.remove(i);
-                            ex = Some(self.ex_side(&c, &self.target_folder.clone()));
+                            let in_target =
+                                c.folder_id.is_empty() || c.folder_id == self.target_folder;
+                            if in_target || c.crm_contact_id == Some(crm.id) {
+                                let mut side = self.ex_side(&c, &self.target_folder.clone());
+                                // Stamped with this contact: ours, wherever it is.
+                                side.in_import_scope |= c.crm_contact_id == Some(crm.id);
+                                ex = Some(side);
+                            }
                         }
                     }
                 }
@@ -898,6 +911,26 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
             Err(e) => return Err(Halt::Failed(format!("listing the export folder: {e}"))),
         };
+        let mut items = items;
+        if self.no_links {
+            // No link at all: an item stamped in an earlier life of this mailbox may sit
+            // in any folder; only its stamp may pair it (never its content).
+            let others: Vec<String> = self
+                .existing_folders
+                .iter()
+                .filter(|f| **f != self.target_folder)
+                .cloned()
+                .collect();
+            for folder in others {
+                match self.t.folder_contacts(&folder).await {
+                    Ok(found) => {
+                        items.extend(found.into_iter().filter(|c| c.crm_contact_id.is_some()))
+                    }
+                    Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+                    Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
+                }
+            }
+        }
         let ids: Vec<String> = items.iter().map(|c| c.item_id.clone()).collect();
         for chunk in ids.chunks(CHUNK) {
             self.load_heads(chunk, &[]).await?;

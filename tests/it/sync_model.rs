@@ -709,6 +709,16 @@ fn model_regressions() {
         // With import off, a CRM contact matched by e-mail with an item outside the
         // export target was neither linked nor exported.
         vec![CrmCreate(2), ExCreate(1, 2), Profile(1)],
+        // Imported from a folder that is no longer an import folder, then states and links
+        // lost: the contact was exported a second time.
+        vec![
+            ExCreate(1, 0),
+            Sync(None),
+            Profile(5),
+            LoseStates,
+            LoseLinks,
+            LoseStates,
+        ],
     ];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
