@@ -51,6 +51,8 @@ pub enum NotificationKind {
     RunPartiallyFailed,
     /// An Exchange folder the profile synced is gone; its pairs were unlinked.
     ExchangeFolderGone,
+    /// Items failed in five runs in a row and are no longer retried.
+    ItemsGivenUp,
 }
 
 impl NotificationKind {
@@ -61,6 +63,7 @@ impl NotificationKind {
             NotificationKind::RunFailed => "run_failed",
             NotificationKind::RunPartiallyFailed => "run_partially_failed",
             NotificationKind::ExchangeFolderGone => "exchange_folder_gone",
+            NotificationKind::ItemsGivenUp => "items_given_up",
         }
     }
 
@@ -70,6 +73,7 @@ impl NotificationKind {
             "mailbox_suspended" => NotificationKind::MailboxSuspended,
             "run_partially_failed" => NotificationKind::RunPartiallyFailed,
             "exchange_folder_gone" => NotificationKind::ExchangeFolderGone,
+            "items_given_up" => NotificationKind::ItemsGivenUp,
             _ => NotificationKind::RunFailed,
         }
     }

@@ -35,6 +35,7 @@ use crate::domain::run::{
     ItemOutcome, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
 };
 use crate::store::Store;
+use crate::store::item_failures::{ItemFailure, crm_key};
 use crate::store::sync_state::{CrmRecord, CrmWrite, LinkHead};
 use crate::transport::{
     ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, ITEM_BATCH, ItemUpdate, RemoteContact,
@@ -183,6 +184,14 @@ struct Run<'a, T: ExchangeContacts> {
     /// The mailbox had no link when the run started (a first run, or links lost): before
     /// exporting, items stamped by an earlier life are looked for in every folder.
     no_links: bool,
+    /// Items that failed in earlier runs, retried by this one (read again even when their
+    /// folder's feed moved on), and CRM contacts likewise.
+    retry_items: Vec<String>,
+    retry_crm: Vec<Uuid>,
+    /// Keys of everything retried, and of what failed or was applied in this run.
+    retried: Vec<String>,
+    failed_keys: HashMap<String, ItemFailure>,
+    ok_keys: HashSet<String>,
 }
 
 fn mode_of(m: RunMode) -> Mode {
@@ -261,6 +270,11 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             counts: RunCounts::default(),
             seq: 0,
             no_links: false,
+            retry_items: Vec::new(),
+            retry_crm: Vec::new(),
+            retried: Vec::new(),
+            failed_keys: HashMap::new(),
+            ok_keys: HashSet::new(),
         }
     }
 
@@ -279,13 +293,21 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
         }
         self.forget_gone_folders(linked_folders).await?;
+        for key in store.failing_items(self.req.mailbox_id).await? {
+            match key.strip_prefix("crm:").map(Uuid::parse_str) {
+                Some(Ok(id)) => self.retry_crm.push(id),
+                Some(Err(_)) => {}
+                None => self.retry_items.push(key.clone()),
+            }
+            self.retried.push(key);
+        }
         let stored = store.sync_states(self.req.mailbox_id).await?;
         // Feed states without a single link mean the links were lost (a restore, a
         // purge): the folders are read from the start, so that every stamped item is
         // found again before any CRM contact is exported a second time.
         let has_links = store.has_links(self.req.mailbox_id).await?;
         self.no_links = !has_links;
-        let links_lost = !stored.is_empty() && !has_links;
+        let links_lost = !has_links && stored.values().any(|s| saved_with_links(s));
         if links_lost {
             // Stamped items may be in any folder (one that was an import folder before a
             // profile change): this run reads them all, and a stamp relinks its pair.
@@ -320,16 +342,40 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // An export-only run saves no feed state: the Exchange changes it saw but may not
         // import are read again by the next run.
         if !self.req.dry_run && self.mode != Mode::ExportOnly {
+            let linked = store.has_links(self.req.mailbox_id).await?;
             for (folder, state) in states {
                 if !self.failed_folders.contains(&folder) {
-                    let state = marked_state(&state, self.import_folders.contains(&folder));
+                    let state = marked_state(&state, self.import_folders.contains(&folder), linked);
                     store
                         .save_sync_state(self.req.mailbox_id, &folder, Some(&state))
                         .await?;
                 }
             }
         }
+        if !self.req.dry_run {
+            self.record_failures().await?;
+        }
         self.sink.progress(self.counts).await;
+        Ok(())
+    }
+
+    /// Keeps count of failing items across runs: retried next run, given up after five.
+    async fn record_failures(&mut self) -> Result<(), Halt> {
+        let failed: Vec<ItemFailure> = self.failed_keys.values().cloned().collect();
+        let cleared: Vec<String> = self
+            .ok_keys
+            .iter()
+            .chain(self.retried.iter())
+            .filter(|k| !self.failed_keys.contains_key(*k))
+            .cloned()
+            .collect();
+        let given_up = self
+            .store
+            .record_item_failures(self.req.mailbox_id, &self.owner.user_id, &failed, &cleared)
+            .await?;
+        if given_up > 0 {
+            tracing::warn!(mailbox = %self.req.mailbox_id, given_up, "items given up after failing in five runs");
+        }
         Ok(())
     }
 
@@ -478,6 +524,12 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         break;
                     }
                 }
+            }
+        }
+        // Items that failed in earlier runs are read again, whatever the feed says.
+        for item in std::mem::take(&mut self.retry_items) {
+            if seen.insert(item.clone()) {
+                upserts.push((String::new(), item));
             }
         }
         self.feed_deletes = deletes.iter().map(|(_, id)| id.clone()).collect();
@@ -785,6 +837,11 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         {
             if !self.done_crm.contains(&crm_id) {
                 moved.push(crm_id);
+            }
+        }
+        for id in std::mem::take(&mut self.retry_crm) {
+            if !self.done_crm.contains(&id) && !moved.contains(&id) {
+                moved.push(id);
             }
         }
         self.load_heads(&[], &moved).await?;
@@ -1803,6 +1860,26 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         before: Option<serde_json::Value>,
     ) {
         self.seq += 1;
+        let key = item_id.map(str::to_owned).or(crm_id.map(crm_key));
+        match outcome {
+            ItemOutcome::Failed => {
+                if let Some(key) = key {
+                    self.failed_keys.insert(
+                        key.clone(),
+                        ItemFailure {
+                            key,
+                            code: err.and_then(|e| e.code.clone()),
+                            message: err.map(|e| e.message.clone()).unwrap_or_default(),
+                        },
+                    );
+                }
+            }
+            ItemOutcome::Applied => {
+                self.ok_keys.extend(item_id.map(str::to_owned));
+                self.ok_keys.extend(crm_id.map(crm_key));
+            }
+            _ => {}
+        }
         let item = RunItem {
             seq: self.seq,
             op: op.to_owned(),
@@ -1858,20 +1935,29 @@ impl Work {
 }
 
 /// A feed state is saved with what the folder was to the run that read it: an import
-/// folder (`i|`) or only watched (`x|`, its new items were not imported). A state saved
-/// while import was off must not hide the folder's items once it is on (SPEC §5).
-fn marked_state(state: &str, import: bool) -> String {
-    format!("{}|{state}", if import { "i" } else { "x" })
+/// folder (`i`) or only watched (`x`, its new items were not imported) — a state saved
+/// while import was off must not hide the folder's items once it is on (SPEC §5) — and
+/// whether the mailbox had links then (`l`): states of a mailbox that had links and has
+/// none now mean the links were lost.
+fn marked_state(state: &str, import: bool, linked: bool) -> String {
+    let kind = if import { "i" } else { "x" };
+    let links = if linked { "l" } else { "" };
+    format!("{kind}{links}|{state}")
 }
 
 /// The state to continue a folder's feed from, or `None` to read it from the start.
 fn usable_state(saved: &str, import: bool) -> Option<&str> {
-    match saved.split_at_checked(2) {
-        Some(("i|", state)) => Some(state),
-        Some(("x|", state)) => (!import).then_some(state),
+    match saved.split_once('|') {
+        Some(("i" | "il", state)) => Some(state),
+        Some(("x" | "xl", state)) => (!import).then_some(state),
         // Saved before states were marked.
         _ => Some(saved),
     }
+}
+
+/// Whether a saved state says the mailbox had links when it was saved.
+fn saved_with_links(saved: &str) -> bool {
+    matches!(saved.split_once('|'), Some(("il" | "xl", _)))
 }
 
 /// The item's synchronized fields once `changes` are written (a transport that replaces

@@ -382,3 +382,35 @@ async fn an_import_folder_moved_under_deleted_items_is_gone_and_nothing_is_delet
     assert_eq!(w.crm_contacts().await.len(), 1);
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn a_failing_item_is_retried_after_its_feed_moved_on_and_given_up_after_five_runs() {
+    use contactsync::domain::run::{RunMode, RunStatus};
+    let w = World::new().await;
+    let ids = w.seed("contacts", vec![person("Lu", "Ma", "lu@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}})).await;
+    w.sim.add_fault(
+        serde_json::from_value(json!({"operation": "GetItem", "kind": "item_error", "item_ids": [ids[0]], "code": "ErrorCorruptData"})).unwrap(),
+    );
+    // Five failed runs in a row: each reads the item again, though the feed moved on.
+    for n in 1..=5 {
+        let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+        assert_eq!(r.status, RunStatus::PartiallyFailed, "run {n}: {r:?}");
+        assert!(
+            items
+                .iter()
+                .any(|i| i.code.as_deref() == Some("ErrorCorruptData"))
+        );
+    }
+    let notes = w.app.get("/api/v1/notifications", &w.token).await;
+    assert!(notes.text.contains("items_given_up"), "{}", notes.text);
+    // Given up: the next run leaves it alone.
+    let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+    assert_eq!(r.status, RunStatus::Succeeded, "{r:?} {items:#?}");
+    // A later change tries it again (and, healed, it is imported).
+    w.sim.clear_faults();
+    w.edit(&ids[0], json!({"job_title": "Fixed"}));
+    let counts = w.sync().await;
+    assert_eq!(counts.crm_created, 1, "{counts:?}");
+    w.assert_converged().await;
+}
