@@ -13,7 +13,8 @@ use contactsync::domain::profile::ContactSyncProfile;
 use contactsync::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest};
 use contactsync::store::Store;
 use contactsync::store::sync_state::CrmWrite;
-use contactsync::sync::engine::{EngineContext, RunSink, execute};
+use contactsync::sync::engine::RunSink;
+use contactsync::worker::{EngineContext, run_mailbox};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
@@ -125,7 +126,7 @@ impl Bench {
             dry_run: false,
             full: false,
         };
-        let report = execute(&self.ctx, &req, &Quiet).await;
+        let report = run_mailbox(&self.ctx, &req, &Quiet).await;
         let elapsed = started.elapsed();
         let requests = self.sim.requests();
         let mut by_op: std::collections::BTreeMap<String, usize> = Default::default();

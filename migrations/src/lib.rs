@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_crm;
 mod m20261127_000002_mailboxes;
 mod m20261127_000003_sync;
+mod m20261129_000004_item_failures;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_crm::Migration),
             Box::new(m20261127_000002_mailboxes::Migration),
             Box::new(m20261127_000003_sync::Migration),
+            Box::new(m20261129_000004_item_failures::Migration),
         ]
     }
 }

@@ -9,8 +9,7 @@ use super::extract::{IfMatch, Json, RecordId, etag};
 use super::{AppState, CurrentUser};
 use crate::domain::ValidationErrors;
 use crate::domain::profile::{ContactSyncProfile, FIELDS, FieldSpec, ImportScope};
-use crate::transport::ExchangeContacts;
-use crate::transport::ews::EwsTransport;
+use crate::transport::{self, ExchangeContacts, Purpose};
 
 /// The field map.
 #[derive(Serialize, ToSchema)]
@@ -83,11 +82,16 @@ async fn check_exchange_folders(
     let Ok(_slot) = state.interactive_calls.acquire(&caller.user_id) else {
         return Ok(());
     };
-    let folders =
-        match EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await {
-            Ok(t) => t.contact_folders().await,
-            Err(e) => Err(e),
-        };
+    let folders = match transport::open(
+        &conn,
+        &state.settings.ews_allowed_hosts,
+        Purpose::Interactive,
+    )
+    .await
+    {
+        Ok(t) => t.contact_folders().await,
+        Err(e) => Err(e),
+    };
     let folders = match folders {
         Ok(f) => f,
         Err(e) => {

@@ -9,7 +9,7 @@ use super::extract::{IfMatch, Json, Query, RecordId, etag};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
 use crate::domain::mailbox::{Mailbox, MailboxWrite};
-use crate::transport::ews::{EwsTransport, diagnose};
+use crate::transport::{self, Purpose, diagnose};
 use crate::transport::{Diagnosis, ExchangeContacts, ExchangeFolder};
 
 /// Query of `GET /mailboxes`.
@@ -173,8 +173,12 @@ async fn exchange_folders(
         .mailbox_connection(&state.secrets, &user.0, id.0)
         .await?;
     let _slot = state.interactive_calls.acquire(&user.0.user_id)?;
-    let transport =
-        EwsTransport::open_interactive(&conn, &state.settings.ews_allowed_hosts).await?;
+    let transport = transport::open(
+        &conn,
+        &state.settings.ews_allowed_hosts,
+        Purpose::Interactive,
+    )
+    .await?;
     let items = transport.contact_folders().await?;
     Ok(HttpResponse::Ok().json(ExchangeFolderTree { items }))
 }

@@ -49,6 +49,10 @@ pub enum NotificationKind {
     RunFailed,
     /// A run finished but some items failed.
     RunPartiallyFailed,
+    /// An Exchange folder the profile synced is gone; its pairs were unlinked.
+    ExchangeFolderGone,
+    /// Items failed in five runs in a row and are no longer retried.
+    ItemsGivenUp,
 }
 
 impl NotificationKind {
@@ -58,6 +62,8 @@ impl NotificationKind {
             NotificationKind::MailboxSuspended => "mailbox_suspended",
             NotificationKind::RunFailed => "run_failed",
             NotificationKind::RunPartiallyFailed => "run_partially_failed",
+            NotificationKind::ExchangeFolderGone => "exchange_folder_gone",
+            NotificationKind::ItemsGivenUp => "items_given_up",
         }
     }
 
@@ -66,6 +72,8 @@ impl NotificationKind {
         match s {
             "mailbox_suspended" => NotificationKind::MailboxSuspended,
             "run_partially_failed" => NotificationKind::RunPartiallyFailed,
+            "exchange_folder_gone" => NotificationKind::ExchangeFolderGone,
+            "items_given_up" => NotificationKind::ItemsGivenUp,
             _ => NotificationKind::RunFailed,
         }
     }

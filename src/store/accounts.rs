@@ -168,7 +168,11 @@ impl Store {
         }
         errors.into_result()?;
         let version = m.version + 1;
+        let old_name = m.name.clone();
         let mut am = m.into_active_model();
+        if name != old_name {
+            rename_in_contacts(&txn, id, &old_name, &name).await?;
+        }
         am.name_key = Set(name_key(&name));
         am.name = Set(name);
         am.website = Set(website);
@@ -222,4 +226,29 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// A renamed account's contacts that carried its old name as their company take the new
+/// one (a new version, so that sync carries it to Exchange's CompanyName, SPEC §5
+/// "derived values follow their sources"). A company typed differently stays.
+async fn rename_in_contacts(
+    txn: &impl sea_orm::ConnectionTrait,
+    account_id: Uuid,
+    old_name: &str,
+    new_name: &str,
+) -> StoreResult<()> {
+    use sea_orm::sea_query::Expr;
+    contacts::Entity::update_many()
+        .col_expr(contacts::Column::Company, Expr::value(new_name.to_owned()))
+        .col_expr(
+            contacts::Column::Version,
+            Expr::col(contacts::Column::Version).add(1),
+        )
+        .col_expr(contacts::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(contacts::Column::AccountId.eq(account_id))
+        .filter(contacts::Column::Company.eq(old_name))
+        .filter(contacts::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
 }

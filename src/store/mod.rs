@@ -6,6 +6,7 @@ pub mod contacts;
 pub(crate) mod entities;
 pub mod folders;
 mod grants;
+pub mod item_failures;
 pub mod mailboxes;
 pub mod notifications;
 pub mod runs;

@@ -11,7 +11,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{
-    accounts, contact_folder_members, contact_folders, contact_links, contacts, folder_sync_states,
+    accounts, contact_folder_members, contact_folders, contact_links, contact_sync_profiles,
+    contacts, folder_sync_states,
 };
 use super::grants::{self, RecordKind};
 use super::{Store, StoreError, StoreResult, new_id};
@@ -37,10 +38,16 @@ pub struct CrmRecord {
 pub enum CrmWrite {
     /// Import a contact, owned by the mailbox owner.
     Create(ContactFields),
-    /// Replace the fields of a contact.
-    Update { id: Uuid, fields: ContactFields },
-    /// Tombstone a contact.
-    Delete { id: Uuid },
+    /// Replace the fields of a contact, if it is still at `expected` (the version the run
+    /// read; `None`: whatever it is). A newer version is `PreconditionFailed`: someone
+    /// edited it meanwhile, and the run plans the pair again instead of overwriting.
+    Update {
+        id: Uuid,
+        fields: ContactFields,
+        expected: Option<i32>,
+    },
+    /// Tombstone a contact (conditional like an update).
+    Delete { id: Uuid, expected: Option<i32> },
 }
 
 fn record(m: contacts::Model) -> CrmRecord {
@@ -148,10 +155,14 @@ impl Store {
         let mut next = 0;
         let m = placeholder(backend, &mut next);
         let (visible, mut values) = visible_sql(owner, backend, &mut next);
+        // An unlinked pair whose contact had left the export scope may come back into it.
+        let back = "(l.detached = TRUE AND l.crm_in_export_scope = FALSE AND c.deleted_at IS NULL)";
         let filter = if scope_all {
-            "((l.id IS NULL AND c.deleted_at IS NULL) OR (l.detached = FALSE AND (l.crm_version <> c.version OR l.crm_in_export_scope = FALSE)))"
+            format!(
+                "((l.id IS NULL AND c.deleted_at IS NULL) OR (l.detached = FALSE AND (l.crm_version <> c.version OR l.crm_in_export_scope = FALSE)) OR {back})"
+            )
         } else {
-            "((l.id IS NULL AND c.deleted_at IS NULL) OR l.detached = FALSE)"
+            format!("((l.id IS NULL AND c.deleted_at IS NULL) OR l.detached = FALSE OR {back})")
         };
         let sql = format!(
             "SELECT c.id AS id, c.version AS version, \
@@ -420,6 +431,84 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the mailbox has any link (detached ones included).
+    pub async fn has_links(&self, mailbox_id: Uuid) -> StoreResult<bool> {
+        Ok(contact_links::Entity::find()
+            .select_only()
+            .column(contact_links::Column::Id)
+            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .into_tuple::<Uuid>()
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Forgets an Exchange folder that is gone (deleted, or moved under Deleted Items), in
+    /// one transaction: its pairs are unlinked (detached: neither side is deleted nor
+    /// created again), its feed state dropped, the profile no longer lists it as an import
+    /// folder, and the mailbox owner is told. Answers how many pairs were unlinked.
+    pub async fn forget_gone_folder(
+        &self,
+        mailbox_id: Uuid,
+        owner_id: &str,
+        folder_id: &str,
+    ) -> StoreResult<u64> {
+        let txn = self.write_txn().await?;
+        let unlinked = contact_links::Entity::update_many()
+            .col_expr(contact_links::Column::Detached, Expr::value(true))
+            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .filter(contact_links::Column::FolderId.eq(folder_id))
+            .filter(contact_links::Column::Detached.eq(false))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        folder_sync_states::Entity::delete_many()
+            .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
+            .filter(folder_sync_states::Column::FolderId.eq(folder_id))
+            .exec(&txn)
+            .await?;
+        let mut dropped = false;
+        if let Some(row) = contact_sync_profiles::Entity::find_by_id(mailbox_id)
+            .one(&txn)
+            .await?
+        {
+            let mut profile: ContactSyncProfile =
+                serde_json::from_str(&row.profile).unwrap_or_default();
+            let before = profile.import.folder_ids.len();
+            profile.import.folder_ids.retain(|f| f != folder_id);
+            if profile.import.folder_ids.len() != before {
+                dropped = true;
+                let version = row.version + 1;
+                let mut am = row.into_active_model();
+                am.profile = Set(serde_json::to_string(&profile).expect("profile serializes"));
+                am.version = Set(version);
+                am.updated_at = Set(Utc::now());
+                am.update(&txn).await?;
+            }
+        }
+        if dropped || unlinked > 0 {
+            super::notifications::notify(
+                &txn,
+                owner_id,
+                crate::domain::schedule::NotificationKind::ExchangeFolderGone,
+                Some(mailbox_id),
+                None,
+                format!(
+                    "The Exchange folder {folder_id} is gone: {unlinked} synced contacts were unlinked (none deleted){}.",
+                    if dropped {
+                        ", and it was removed from the import folders"
+                    } else {
+                        ""
+                    }
+                ),
+                Utc::now(),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(unlinked)
+    }
+
     /// The ids a `specific` export scope selects (before visibility): contacts of the
     /// chosen types and members of the chosen folders. `None` for scope `all`.
     pub async fn export_scope_ids(
@@ -594,23 +683,31 @@ impl Store {
                     creates.push((out.len(), am, rec));
                     Err(StoreError::NotFound) // replaced once the batch is written
                 }
-                CrmWrite::Update { id, fields } => {
-                    match contacts::Entity::find_by_id(id).one(&txn).await? {
-                        None => Err(StoreError::NotFound),
-                        Some(m) => {
-                            let version = m.version + 1;
-                            let mut am = m.into_active_model();
-                            super::contacts::set_fields(&mut am, fields);
-                            am.version = Set(version);
-                            am.updated_at = Set(now);
-                            am.update(&txn).await.map(record).map_err(StoreError::from)
-                        }
+                CrmWrite::Update {
+                    id,
+                    fields,
+                    expected,
+                } => match contacts::Entity::find_by_id(id).one(&txn).await? {
+                    None => Err(StoreError::NotFound),
+                    Some(m) if expected.is_some_and(|v| v != m.version) => {
+                        Err(StoreError::PreconditionFailed { current: m.version })
                     }
-                }
-                CrmWrite::Delete { id } => {
+                    Some(m) => {
+                        let version = m.version + 1;
+                        let mut am = m.into_active_model();
+                        super::contacts::set_fields(&mut am, fields);
+                        am.version = Set(version);
+                        am.updated_at = Set(now);
+                        am.update(&txn).await.map(record).map_err(StoreError::from)
+                    }
+                },
+                CrmWrite::Delete { id, expected } => {
                     match contacts::Entity::find_by_id(id).one(&txn).await? {
                         None => Err(StoreError::NotFound),
                         Some(m) if m.deleted_at.is_some() => Ok(record(m)),
+                        Some(m) if expected.is_some_and(|v| v != m.version) => {
+                            Err(StoreError::PreconditionFailed { current: m.version })
+                        }
                         Some(m) => {
                             let version = m.version + 1;
                             let mut am = m.into_active_model();

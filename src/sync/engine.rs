@@ -27,7 +27,6 @@ use uuid::Uuid;
 use super::fieldmap::{self, Changes, Field, MappedContact};
 use super::matching::{Candidate, Matcher, link_account};
 use super::plan::{CrmSide, ExSide, Link, Mode, Op, plan};
-use crate::crypto::SecretBox;
 use crate::domain::access::Caller;
 use crate::domain::account::name_key;
 use crate::domain::contact::ContactFields;
@@ -36,23 +35,12 @@ use crate::domain::run::{
     ItemOutcome, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
 };
 use crate::store::Store;
+use crate::store::item_failures::{ItemFailure, crm_key};
 use crate::store::sync_state::{CrmRecord, CrmWrite, LinkHead};
-use crate::transport::ews::EwsTransport;
 use crate::transport::{
     ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, ITEM_BATCH, ItemUpdate, RemoteContact,
     TransportError,
 };
-
-/// What the engine needs to run.
-#[derive(Clone, Debug)]
-pub struct EngineContext {
-    pub store: Store,
-    pub secrets: SecretBox,
-    /// Hosts that may be reached over http or on internal addresses.
-    pub allowed_hosts: Vec<String>,
-    /// Bounds on a run (feed pages; the worker enforces the duration).
-    pub limits: super::limits::RunLimits,
-}
 
 /// Where the engine reports while it runs (the worker persists and publishes).
 pub trait RunSink: Send + Sync {
@@ -89,34 +77,32 @@ fn report(status: RunStatus, counts: RunCounts, error: Option<String>) -> RunRep
     }
 }
 
-/// Runs one sync of one mailbox.
-pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) -> RunReport {
-    let (conn, profile) = match ctx
-        .store
-        .mailbox_for_sync(&ctx.secrets, req.mailbox_id)
-        .await
-    {
-        Ok(found) => found,
-        Err(e) => {
-            return report(
-                RunStatus::Failed,
-                RunCounts::default(),
-                Some(format!("mailbox unavailable: {e}")),
-            );
-        }
-    };
-    let timeout = ctx.limits.ews_request_timeout;
-    let transport = match EwsTransport::open_with_timeout(&conn, &ctx.allowed_hosts, timeout).await
-    {
-        Ok(t) => t,
-        Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
-    };
+/// One run to execute: the request, and the profile and owner it runs under (a dry run
+/// may bring a profile not saved yet).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub request: RunRequest,
+    pub profile: ContactSyncProfile,
+    /// The mailbox owner: sync acts on the owner's behalf.
+    pub owner_id: String,
+    /// Bounds on the run (feed pages; the worker enforces the duration).
+    pub limits: super::limits::RunLimits,
+}
+
+/// Runs one sync of one mailbox over a transport (`transport::open` chose it) and the
+/// store it reads and writes.
+pub async fn execute<T: ExchangeContacts>(
+    store: &Store,
+    transport: &T,
+    job: &Job,
+    sink: &dyn RunSink,
+) -> RunReport {
     // Reach the mailbox first: a run that cannot sign in fails as a whole.
     let folders = match transport.contact_folders().await {
         Ok(f) => f,
         Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
     };
-    let owner = match crate::store::users::acting_as_user(&ctx.store, &conn.owner_id).await {
+    let owner = match crate::store::users::acting_as_user(store, &job.owner_id).await {
         Ok(o) => o,
         Err(e) => {
             return report(
@@ -126,7 +112,7 @@ pub async fn execute(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) 
             );
         }
     };
-    let mut run = Run::new(ctx, req, sink, &transport, profile, owner, &folders);
+    let mut run = Run::new(store, job, sink, transport, owner, &folders);
     let outcome = run.run().await;
     let counts = run.counts;
     match outcome {
@@ -149,7 +135,7 @@ struct Pair {
 
 /// The state of one run.
 struct Run<'a, T: ExchangeContacts> {
-    ctx: &'a EngineContext,
+    store: &'a Store,
     req: &'a RunRequest,
     sink: &'a dyn RunSink,
     t: &'a T,
@@ -191,6 +177,17 @@ struct Run<'a, T: ExchangeContacts> {
     seq: i64,
     /// Feed pages read so far, against the run's limits.
     pages: super::limits::PageBudget,
+    /// The mailbox had no link when the run started (a first run, or links lost): before
+    /// exporting, items stamped by an earlier life are looked for in every folder.
+    no_links: bool,
+    /// Items that failed in earlier runs, retried by this one (read again even when their
+    /// folder's feed moved on), and CRM contacts likewise.
+    retry_items: Vec<String>,
+    retry_crm: Vec<Uuid>,
+    /// Keys of everything retried, and of what failed or was applied in this run.
+    retried: Vec<String>,
+    failed_keys: HashMap<String, ItemFailure>,
+    ok_keys: HashSet<String>,
 }
 
 fn mode_of(m: RunMode) -> Mode {
@@ -211,14 +208,15 @@ fn all_ids(folders: &[ExchangeFolder]) -> Vec<String> {
 
 impl<'a, T: ExchangeContacts> Run<'a, T> {
     fn new(
-        ctx: &'a EngineContext,
-        req: &'a RunRequest,
+        store: &'a Store,
+        job: &'a Job,
         sink: &'a dyn RunSink,
         t: &'a T,
-        profile: ContactSyncProfile,
         owner: Caller,
         folders: &[ExchangeFolder],
     ) -> Self {
+        let req = &job.request;
+        let profile = job.profile.clone();
         let mode = mode_of(req.mode);
         let contacts_folder = folders
             .iter()
@@ -243,7 +241,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             watched.push(target_folder.clone());
         }
         Run {
-            ctx,
+            store,
             req,
             sink,
             t,
@@ -266,9 +264,15 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             failed_folders: HashSet::new(),
             held: 0,
             wrote_exchange: false,
-            pages: super::limits::PageBudget::new(ctx.limits),
+            pages: super::limits::PageBudget::new(job.limits),
             counts: RunCounts::default(),
             seq: 0,
+            no_links: false,
+            retry_items: Vec::new(),
+            retry_crm: Vec::new(),
+            retried: Vec::new(),
+            failed_keys: HashMap::new(),
+            ok_keys: HashSet::new(),
         }
     }
 
@@ -276,19 +280,52 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         if !self.profile.import.enabled && !self.profile.export.enabled {
             return Ok(());
         }
-        let store = &self.ctx.store;
+        let store = self.store;
         self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
         // Folders that still hold linked items stay watched (an export target or import
         // folder changed in the profile): their edits and deletions must not be missed.
-        for folder in store.linked_folders(self.req.mailbox_id).await? {
-            if self.existing_folders.contains(&folder) && !self.watched.contains(&folder) {
-                self.watched.push(folder);
+        let linked_folders = store.linked_folders(self.req.mailbox_id).await?;
+        for folder in &linked_folders {
+            if self.existing_folders.contains(folder) && !self.watched.contains(folder) {
+                self.watched.push(folder.clone());
             }
         }
-        let saved = if self.req.full {
+        self.forget_gone_folders(linked_folders).await?;
+        for key in store.failing_items(self.req.mailbox_id).await? {
+            match key.strip_prefix("crm:").map(Uuid::parse_str) {
+                Some(Ok(id)) => self.retry_crm.push(id),
+                Some(Err(_)) => {}
+                None => self.retry_items.push(key.clone()),
+            }
+            self.retried.push(key);
+        }
+        let stored = store.sync_states(self.req.mailbox_id).await?;
+        // Feed states without a single link mean the links were lost (a restore, a
+        // purge): the folders are read from the start, so that every stamped item is
+        // found again before any CRM contact is exported a second time.
+        let has_links = store.has_links(self.req.mailbox_id).await?;
+        self.no_links = !has_links;
+        let links_lost = !has_links && stored.values().any(|s| saved_with_links(s));
+        if links_lost {
+            // Stamped items may be in any folder (one that was an import folder before a
+            // profile change): this run reads them all, and a stamp relinks its pair.
+            for folder in self.existing_folders.iter() {
+                if !self.watched.contains(folder) {
+                    self.watched.push(folder.clone());
+                }
+            }
+        }
+        let saved = if self.req.full || links_lost {
             HashMap::new()
         } else {
-            store.sync_states(self.req.mailbox_id).await?
+            let import = &self.import_folders;
+            stored
+                .into_iter()
+                .filter_map(|(folder, state)| {
+                    let state = usable_state(&state, import.contains(&folder))?;
+                    Some((folder, state.to_owned()))
+                })
+                .collect()
         };
         let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
         self.crm_phase().await?;
@@ -303,15 +340,68 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // An export-only run saves no feed state: the Exchange changes it saw but may not
         // import are read again by the next run.
         if !self.req.dry_run && self.mode != Mode::ExportOnly {
+            let linked = store.has_links(self.req.mailbox_id).await?;
             for (folder, state) in states {
                 if !self.failed_folders.contains(&folder) {
+                    let state = marked_state(&state, self.import_folders.contains(&folder), linked);
                     store
                         .save_sync_state(self.req.mailbox_id, &folder, Some(&state))
                         .await?;
                 }
             }
         }
+        if !self.req.dry_run {
+            self.record_failures().await?;
+        }
         self.sink.progress(self.counts).await;
+        Ok(())
+    }
+
+    /// Keeps count of failing items across runs: retried next run, given up after five.
+    async fn record_failures(&mut self) -> Result<(), Halt> {
+        let failed: Vec<ItemFailure> = self.failed_keys.values().cloned().collect();
+        let cleared: Vec<String> = self
+            .ok_keys
+            .iter()
+            .chain(self.retried.iter())
+            .filter(|k| !self.failed_keys.contains_key(*k))
+            .cloned()
+            .collect();
+        let given_up = self
+            .store
+            .record_item_failures(self.req.mailbox_id, &self.owner.user_id, &failed, &cleared)
+            .await?;
+        if given_up > 0 {
+            tracing::warn!(mailbox = %self.req.mailbox_id, given_up, "items given up after failing in five runs");
+        }
+        Ok(())
+    }
+
+    /// Import folders and folders holding linked items that Exchange no longer has
+    /// (deleted, or moved under Deleted Items) are forgotten: their pairs unlinked — never
+    /// deleted in bulk, whatever `on_exchange_delete` says — the profile no longer lists
+    /// them, and the owner is notified (SPEC §5). The run goes on with the other folders.
+    async fn forget_gone_folders(&mut self, linked_folders: Vec<String>) -> Result<(), Halt> {
+        let mut gone: Vec<String> = linked_folders;
+        if self.profile.import.scope == ImportScope::Folders {
+            gone.extend(self.profile.import.folder_ids.iter().cloned());
+        }
+        gone.retain(|f| !self.existing_folders.contains(f));
+        gone.sort();
+        gone.dedup();
+        for folder in gone {
+            self.watched.retain(|f| *f != folder);
+            self.import_folders.remove(&folder);
+            if self.req.dry_run {
+                continue;
+            }
+            let unlinked = self
+                .store
+                .forget_gone_folder(self.req.mailbox_id, &self.owner.user_id, &folder)
+                .await?;
+            self.counts.unlinked += unlinked;
+            tracing::info!(mailbox = %self.req.mailbox_id, folder = %folder, unlinked, "Exchange folder gone: its pairs are unlinked");
+        }
         Ok(())
     }
 
@@ -396,6 +486,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                                 FeedChange::Upsert {
                                     item_id,
                                     change_key,
+                                    item: _,
                                 } => {
                                     let echo = self.heads.get(&item_id).is_some_and(|l| {
                                         l.change_key == change_key && !change_key.is_empty()
@@ -438,6 +529,12 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         break;
                     }
                 }
+            }
+        }
+        // Items that failed in earlier runs are read again, whatever the feed says.
+        for item in std::mem::take(&mut self.retry_items) {
+            if seen.insert(item.clone()) {
+                upserts.push((String::new(), item));
             }
         }
         self.feed_deletes = deletes.iter().map(|(_, id)| id.clone()).collect();
@@ -500,7 +597,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         self.load_links(&linked_crm).await?;
         self.note_visible(&linked_crm).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
-            .ctx
             .store
             .contacts_for_sync(&linked_crm)
             .await?
@@ -576,6 +672,35 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
                 None => self.new_exchange_pair(ex, &c).await?,
             };
+            let mut pair = pair;
+            // A new item of the export target (not an import folder) that is the CRM
+            // contact in scope: export-side matching links them (SPEC §5 "one person,
+            // one item") even with import off.
+            let export = self.profile.export.enabled && self.mode != Mode::ImportOnly;
+            if pair.link.is_none()
+                && let (Some(crm), Some(ex)) = (&pair.crm, pair.ex.as_mut())
+                && !ex.in_import_scope
+                && !crm.deleted
+            {
+                // An item stamped with this contact's id was ours: the pair is linked
+                // again wherever the item is. A match by content in the export target is
+                // the contact's item when the contact is in the export scope.
+                let stamped = ex.crm_contact_id == Some(crm.id);
+                let target_match =
+                    ex.folder_id == self.target_folder && export && crm.in_export_scope;
+                if stamped || target_match {
+                    ex.in_import_scope = true;
+                }
+            }
+            if pair.link.is_none()
+                && pair.ex.as_ref().is_some_and(|e| !e.in_import_scope)
+                && pair.crm.is_some()
+            {
+                // Not a pair this run may form: the contact stays free for the CRM phase
+                // (else it would be neither linked nor exported).
+                pair.crm = None;
+                pair.record = None;
+            }
             if let Some(crm) = &pair.crm {
                 self.done_crm.insert(crm.id);
             }
@@ -595,7 +720,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
     async fn new_exchange_pair(&mut self, ex: ExSide, c: &RemoteContact) -> Result<Pair, Halt> {
         if self.crm_matcher.is_none() {
             let candidates = self
-                .ctx
                 .store
                 .match_candidates(&self.owner, self.req.mailbox_id)
                 .await?;
@@ -630,7 +754,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 link: None,
             });
         };
-        let record = self.ctx.store.contacts_for_sync(&[m.key]).await?.pop();
+        let record = self.store.contacts_for_sync(&[m.key]).await?.pop();
         let crm = record.as_ref().map(|r| self.crm_side(r));
         Ok(Pair {
             crm,
@@ -658,7 +782,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         let ids: Vec<Uuid> = links.iter().map(|(_, l)| l.crm_id).collect();
         self.note_visible(&ids).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
-            .ctx
             .store
             .contacts_for_sync(&ids)
             .await?
@@ -686,7 +809,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // The database finds what moved; a run with nothing to do reads no contact.
         let scope_all = self.specific.is_none();
         let moves = self
-            .ctx
             .store
             .crm_moves(&self.owner, self.req.mailbox_id, scope_all)
             .await?;
@@ -700,7 +822,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
             let in_scope = self.in_export_scope(v.id);
             let is_move = match v.link {
-                Some((_, _, true)) => false,
+                // An unlinked pair whose contact left the export scope and is back in it
+                // is linked again (SPEC §5 "leaving and re-entering").
+                Some((_, was_in_scope, true)) => !was_in_scope && in_scope && export_new,
                 Some((version, was_in_scope, false)) => {
                     version != v.version || was_in_scope != in_scope
                 }
@@ -712,7 +836,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         }
         // Linked contacts the owner no longer sees (unshared or purged).
         for crm_id in self
-            .ctx
             .store
             .links_gone_from_view(&self.owner, self.req.mailbox_id)
             .await?
@@ -721,33 +844,64 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 moved.push(crm_id);
             }
         }
+        for id in std::mem::take(&mut self.retry_crm) {
+            if !self.done_crm.contains(&id) && !moved.contains(&id) {
+                moved.push(id);
+            }
+        }
         self.load_heads(&[], &moved).await?;
+        let unlinked_new = moved.iter().any(|id| {
+            self.item_by_crm
+                .get(id)
+                .and_then(|item| self.heads.get(item))
+                .is_none_or(|h| h.detached)
+        });
+        if export_new && unlinked_new {
+            self.list_target_folder().await?;
+        }
         for chunk in moved.chunks(CHUNK) {
             self.stop_requested().await?;
             self.links_by_item.clear();
             self.load_links(chunk).await?;
             let mut records: HashMap<Uuid, CrmRecord> = self
-                .ctx
                 .store
                 .contacts_for_sync(chunk)
                 .await?
                 .into_iter()
                 .map(|r| (r.id, r))
                 .collect();
-            let mut matcher = (!self.unlinked_items.is_empty()
-                && self.profile.match_existing != MatchExisting::None)
-                .then(|| {
-                    Matcher::new(
-                        self.unlinked_items
-                            .iter()
-                            .map(|c| Candidate {
-                                key: c.item_id.clone(),
-                                crm_id: c.crm_contact_id,
-                                fields: c.fields.clone(),
-                            })
-                            .collect(),
-                    )
-                });
+            // Matched against every unlinked item of the target folder: by stamp always,
+            // then as `match_existing` says.
+            let mut matcher = (!self.unlinked_items.is_empty()).then(|| {
+                Matcher::new(
+                    self.unlinked_items
+                        .iter()
+                        .map(|c| Candidate {
+                            key: c.item_id.clone(),
+                            crm_id: c.crm_contact_id,
+                            fields: c.fields.clone(),
+                        })
+                        .collect(),
+                )
+            });
+            // Contacts back in scope whose old item still exists anywhere are linked to it.
+            let returning: Vec<(Uuid, String)> = chunk
+                .iter()
+                .filter_map(|id| {
+                    let item = self.item_by_crm.get(id)?;
+                    let link = self.links_by_item.get(item)?;
+                    link.detached.then(|| (*id, item.clone()))
+                })
+                .collect();
+            let mut returned: HashMap<Uuid, RemoteContact> = HashMap::new();
+            if !returning.is_empty() {
+                let ids: Vec<String> = returning.iter().map(|(_, i)| i.clone()).collect();
+                for ((crm_id, _), r) in returning.iter().zip(self.read_items(&ids).await?) {
+                    if let Ok(c) = r {
+                        returned.insert(*crm_id, c);
+                    }
+                }
+            }
             let mut pairs = Vec::new();
             for id in chunk {
                 let record = records.remove(id);
@@ -769,15 +923,29 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                     (None, None) => continue,
                 };
                 let mut ex = None;
-                if link.is_none()
-                    && let Some(m) = matcher.as_mut().and_then(|m| {
+                // A detached link is history: the contact is back in scope, so it pairs
+                // again as new — with its old item when that still exists.
+                let link = link.filter(|l| !l.detached || !crm.in_export_scope || crm.deleted);
+                if link.is_none() && !crm.deleted && crm.in_export_scope {
+                    if let Some(c) = returned.remove(id) {
+                        self.unlinked_items.retain(|u| u.item_id != c.item_id);
+                        let folder = c.folder_id.clone();
+                        ex = Some(self.ex_side(&c, &folder));
+                    } else if let Some(m) = matcher.as_mut().and_then(|m| {
                         m.find(&crm.fields, Some(crm.id), self.profile.match_existing)
-                    })
-                {
-                    let found = self.unlinked_items.iter().position(|c| c.item_id == m.key);
-                    if let Some(i) = found {
-                        let c = self.unlinked_items.remove(i);
-                        ex = Some(self.ex_side(&c, &self.target_folder.clone()));
+                    }) {
+                        let found = self.unlinked_items.iter().position(|c| c.item_id == m.key);
+                        if let Some(i) = found {
+                            let c = self.unlinked_items.remove(i);
+                            let in_target =
+                                c.folder_id.is_empty() || c.folder_id == self.target_folder;
+                            if in_target || c.crm_contact_id == Some(crm.id) {
+                                let mut side = self.ex_side(&c, &self.target_folder.clone());
+                                // Stamped with this contact: ours, wherever it is.
+                                side.in_import_scope |= c.crm_contact_id == Some(crm.id);
+                                ex = Some(side);
+                            }
+                        }
                     }
                 }
                 pairs.push(Pair {
@@ -788,6 +956,57 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 });
             }
             self.apply(pairs, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Lists the export target's items that no live link holds, for matching new CRM
+    /// contacts against the whole folder, not only against what this run's feed brought
+    /// (SPEC §5 "one person, one item"). Costs one listing of the folder, and only in a
+    /// run that has a CRM contact to export for the first time.
+    async fn list_target_folder(&mut self) -> Result<(), Halt> {
+        if self.target_folder.is_empty() || !self.existing_folders.contains(&self.target_folder) {
+            return Ok(());
+        }
+        let items = match self.t.folder_contacts(&self.target_folder).await {
+            Ok(items) => items,
+            Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+            Err(e) => return Err(Halt::Failed(format!("listing the export folder: {e}"))),
+        };
+        let mut items = items;
+        if self.no_links {
+            // No link at all: an item stamped in an earlier life of this mailbox may sit
+            // in any folder; only its stamp may pair it (never its content).
+            let others: Vec<String> = self
+                .existing_folders
+                .iter()
+                .filter(|f| **f != self.target_folder)
+                .cloned()
+                .collect();
+            for folder in others {
+                match self.t.folder_contacts(&folder).await {
+                    Ok(found) => {
+                        items.extend(found.into_iter().filter(|c| c.crm_contact_id.is_some()))
+                    }
+                    Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+                    Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
+                }
+            }
+        }
+        let ids: Vec<String> = items.iter().map(|c| c.item_id.clone()).collect();
+        for chunk in ids.chunks(CHUNK) {
+            self.load_heads(chunk, &[]).await?;
+        }
+        let known: HashSet<String> = self
+            .unlinked_items
+            .iter()
+            .map(|c| c.item_id.clone())
+            .collect();
+        for c in items {
+            let linked = self.heads.get(&c.item_id).is_some_and(|h| !h.detached);
+            if !linked && !known.contains(&c.item_id) {
+                self.unlinked_items.push(c);
+            }
         }
         Ok(())
     }
@@ -839,8 +1058,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 .into_iter()
                 .map(|(pair, ops)| Work::new(pair, ops))
                 .collect();
-            self.apply_crm(&mut work).await?;
-            let conflicts = self.apply_exchange(&mut work).await?;
+            let mut conflicts = self.apply_crm(&mut work).await?;
+            conflicts.extend(self.apply_exchange(&mut work).await?);
             self.apply_links(&mut work).await?;
             self.sink.progress(self.counts).await;
             if !conflicts.is_empty() {
@@ -850,7 +1069,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         })
     }
 
-    async fn apply_crm(&mut self, work: &mut [Work]) -> Result<(), Halt> {
+    /// CRM writes, each conditional on the version the run read; answers the pairs a
+    /// user edited meanwhile (to re-read and re-plan, never to overwrite).
+    async fn apply_crm(&mut self, work: &mut [Work]) -> Result<Vec<Pair>, Halt> {
         // Account links for imported or re-companied contacts, one query per chunk.
         let companies: Vec<String> = work
             .iter()
@@ -862,7 +1083,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             })
             .collect();
         let accounts = self
-            .ctx
             .store
             .account_candidates(&self.owner, &companies)
             .await?;
@@ -887,11 +1107,13 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         let editable = if touched.is_empty() {
             HashSet::new()
         } else {
-            self.ctx.store.editable_among(&self.owner, &touched).await?
+            self.store.editable_among(&self.owner, &touched).await?
         };
 
         let mut writes = Vec::new();
         let mut targets: Vec<(usize, usize)> = Vec::new();
+        // Per write: what was fitted to the CRM's rules (a warning on its run item).
+        let mut notes: Vec<Vec<String>> = Vec::new();
         for (wi, w) in work.iter().enumerate() {
             for (oi, op) in w.ops.iter().enumerate() {
                 if let Op::UpdateCrm { crm_id, .. } | Op::DeleteInCrm { crm_id } = op
@@ -906,6 +1128,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         fieldmap::apply_to_crm(&mut f, &all_changes(fields));
                         f.account_id = account_for(f.company.as_deref());
                         f.normalize();
+                        notes.push(fieldmap::fit_for_crm(&mut f));
                         CrmWrite::Create(f)
                     }
                     Op::UpdateCrm { crm_id, changes } => {
@@ -918,28 +1141,41 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                             f.account_id = account_for(f.company.as_deref());
                         }
                         f.normalize();
+                        notes.push(fieldmap::fit_for_crm(&mut f));
                         CrmWrite::Update {
                             id: *crm_id,
                             fields: f,
+                            expected: Some(record.version),
                         }
                     }
-                    Op::DeleteInCrm { crm_id } => CrmWrite::Delete { id: *crm_id },
+                    Op::DeleteInCrm { crm_id } => {
+                        notes.push(Vec::new());
+                        CrmWrite::Delete {
+                            id: *crm_id,
+                            expected: w.pair.record.as_ref().map(|r| r.version),
+                        }
+                    }
                     _ => continue,
                 };
                 writes.push(write);
                 targets.push((wi, oi));
             }
         }
+        let mut conflicts = Vec::new();
         if writes.is_empty() {
-            return Ok(());
+            return Ok(conflicts);
         }
         let results = self
-            .ctx
             .store
             .apply_crm_writes(&self.owner.user_id, writes)
             .await?;
-        for ((wi, oi), result) in targets.into_iter().zip(results) {
+        for (((wi, oi), result), fitted) in targets.into_iter().zip(results).zip(notes) {
             let op = work[wi].ops[oi].clone();
+            let warning = (!fitted.is_empty()).then(|| TransportError {
+                kind: ErrorKind::Permanent,
+                code: Some("normalised".into()),
+                message: format!("fitted to the CRM's rules: {}", fitted.join("; ")),
+            });
             match result {
                 Ok(record) => {
                     let before = work[wi]
@@ -953,11 +1189,43 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                         before
                     };
                     self.visible.insert(record.id);
+                    if let Op::UpdateCrm { changes, .. } = &op {
+                        let before = work[wi]
+                            .pair
+                            .ex
+                            .as_ref()
+                            .and_then(|e| e.fields.get(Field::FullName))
+                            .map(str::to_owned);
+                        let planned = changes
+                            .get(&Field::FullName)
+                            .cloned()
+                            .flatten()
+                            .or(before.clone());
+                        let now = MappedContact::from_crm(&record.fields)
+                            .get(Field::FullName)
+                            .map(str::to_owned);
+                        let names = [Field::GivenName, Field::MiddleName, Field::Surname];
+                        if now != planned && names.iter().any(|f| changes.contains_key(f)) {
+                            work[wi].derived_full_name = Some(before.unwrap_or_default());
+                        }
+                    }
                     let w = &mut work[wi];
                     w.crm_now = Some(self.crm_side(&record));
                     w.pair.record = Some(record);
-                    self.count_and_record(&op, &work[wi].pair, ItemOutcome::Applied, None, before)
-                        .await;
+                    self.count_and_record(
+                        &op,
+                        &work[wi].pair,
+                        ItemOutcome::Applied,
+                        warning.as_ref(),
+                        before,
+                    )
+                    .await;
+                }
+                Err(crate::store::StoreError::PreconditionFailed { .. }) => {
+                    if !work[wi].failed {
+                        work[wi].fail(ErrorKind::Conflict);
+                        conflicts.push(work[wi].pair.clone());
+                    }
                 }
                 Err(e) => {
                     work[wi].fail(ErrorKind::Transient);
@@ -977,7 +1245,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
             }
         }
-        Ok(())
+        Ok(conflicts)
     }
 
     /// Exchange writes; answers the pairs whose ChangeKey moved (to re-read and re-plan).
@@ -1006,6 +1274,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                             item_id: item_id.clone(),
                             change_key: change_key.clone(),
                             changes: changes.clone(),
+                            after: item_after(&w.pair, changes),
                             stamp: *stamp,
                         },
                     )),
@@ -1023,6 +1292,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                                     item_id: item_id.clone(),
                                     change_key: change_key.clone(),
                                     changes: Changes::new(),
+                                    after: item_after(&w.pair, &Changes::new()),
                                     stamp: Some(crm.id),
                                 },
                             ));
@@ -1258,14 +1528,28 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                             .or_else(|| w.pair.ex.clone())
                             .or_else(|| w.pair.link.as_ref().map(ex_from_link));
                         if let (Some(crm), Some(ex)) = (crm, ex) {
-                            links.push(self.link_after(w.pair.link.as_ref(), &crm, &ex));
+                            let mut link = self.link_after(w.pair.link.as_ref(), &crm, &ex);
+                            if let Some(old) = &w.derived_full_name {
+                                link.crm_base.set(Field::FullName, Some(old));
+                                link.crm_fingerprint = link.crm_base.fingerprint();
+                                link.crm_version -= 1;
+                            }
+                            links.push(link);
                         }
                         break;
                     }
                     Op::Unlink { .. } => {
                         if let Some(l) = &w.pair.link {
+                            // Whether the contact was in scope tells a later run that
+                            // it came back (then it is linked again).
+                            let in_scope = w
+                                .pair
+                                .crm
+                                .as_ref()
+                                .is_some_and(|c| c.in_export_scope && !c.deleted);
                             links.push(Link {
                                 detached: true,
+                                crm_in_export_scope: in_scope,
                                 ..l.clone()
                             });
                             self.count_and_record(op, &w.pair, ItemOutcome::Applied, None, None)
@@ -1305,10 +1589,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 }
             }
         }
-        self.ctx
-            .store
-            .save_links(self.req.mailbox_id, &links)
-            .await?;
+        self.store.save_links(self.req.mailbox_id, &links).await?;
         for l in links {
             self.item_by_crm.insert(l.crm_id, l.item_id.clone());
             self.heads.insert(l.item_id.clone(), head_of(&l));
@@ -1377,7 +1658,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .collect();
         self.note_visible(&crm_ids).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self
-            .ctx
             .store
             .contacts_for_sync(&crm_ids)
             .await?
@@ -1464,7 +1744,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .copied()
             .collect();
         if !unknown.is_empty() {
-            let seen = self.ctx.store.visible_among(&self.owner, &unknown).await?;
+            let seen = self.store.visible_among(&self.owner, &unknown).await?;
             self.visible.extend(seen);
         }
         Ok(())
@@ -1486,7 +1766,6 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             return Ok(());
         }
         for head in self
-            .ctx
             .store
             .link_heads_of(self.req.mailbox_id, &items, &crms)
             .await?
@@ -1511,12 +1790,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         if missing.is_empty() {
             return Ok(());
         }
-        for link in self
-            .ctx
-            .store
-            .links_for(self.req.mailbox_id, &missing)
-            .await?
-        {
+        for link in self.store.links_for(self.req.mailbox_id, &missing).await? {
             self.links_by_item.insert(link.item_id.clone(), link);
         }
         Ok(())
@@ -1591,6 +1865,26 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         before: Option<serde_json::Value>,
     ) {
         self.seq += 1;
+        let key = item_id.map(str::to_owned).or(crm_id.map(crm_key));
+        match outcome {
+            ItemOutcome::Failed => {
+                if let Some(key) = key {
+                    self.failed_keys.insert(
+                        key.clone(),
+                        ItemFailure {
+                            key,
+                            code: err.and_then(|e| e.code.clone()),
+                            message: err.map(|e| e.message.clone()).unwrap_or_default(),
+                        },
+                    );
+                }
+            }
+            ItemOutcome::Applied => {
+                self.ok_keys.extend(item_id.map(str::to_owned));
+                self.ok_keys.extend(crm_id.map(crm_key));
+            }
+            _ => {}
+        }
         let item = RunItem {
             seq: self.seq,
             op: op.to_owned(),
@@ -1619,6 +1913,9 @@ struct Work {
     failure: Option<ErrorKind>,
     /// The item vanished under an update.
     gone: bool,
+    /// The CRM write derived a new full name (from new name parts) that Exchange does not
+    /// have yet: the link keeps the old one, so the next run carries it over.
+    derived_full_name: Option<String>,
 }
 
 impl Work {
@@ -1631,6 +1928,7 @@ impl Work {
             failed: false,
             failure: None,
             gone: false,
+            derived_full_name: None,
         }
     }
 
@@ -1639,6 +1937,45 @@ impl Work {
         self.failed = true;
         self.failure = Some(kind);
     }
+}
+
+/// A feed state is saved with what the folder was to the run that read it: an import
+/// folder (`i`) or only watched (`x`, its new items were not imported) — a state saved
+/// while import was off must not hide the folder's items once it is on (SPEC §5) — and
+/// whether the mailbox had links then (`l`): states of a mailbox that had links and has
+/// none now mean the links were lost.
+fn marked_state(state: &str, import: bool, linked: bool) -> String {
+    let kind = if import { "i" } else { "x" };
+    let links = if linked { "l" } else { "" };
+    format!("{kind}{links}|{state}")
+}
+
+/// The state to continue a folder's feed from, or `None` to read it from the start.
+fn usable_state(saved: &str, import: bool) -> Option<&str> {
+    match saved.split_once('|') {
+        Some(("i" | "il", state)) => Some(state),
+        Some(("x" | "xl", state)) => (!import).then_some(state),
+        // Saved before states were marked.
+        _ => Some(saved),
+    }
+}
+
+/// Whether a saved state says the mailbox had links when it was saved.
+fn saved_with_links(saved: &str) -> bool {
+    matches!(saved.split_once('|'), Some(("il" | "xl", _)))
+}
+
+/// The item's synchronized fields once `changes` are written (a transport that replaces
+/// multi-valued properties whole writes them from this).
+fn item_after(pair: &Pair, changes: &Changes) -> MappedContact {
+    let mut fields = pair
+        .ex
+        .as_ref()
+        .map(|e| e.fields.clone())
+        .or_else(|| pair.link.as_ref().map(|l| l.ex_base.clone()))
+        .unwrap_or_default();
+    fields.apply(changes);
+    fields
 }
 
 /// Every field of a contact as changes (what a create writes).

@@ -15,66 +15,11 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use ews::ops::update_item::ItemUpdate;
-use ews::types::{
-    AddressKey, AddressPart, Contact, EmailKey, ExtendedFieldUri, PhoneKey, PhysicalAddress,
-    PropertyPath,
-};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::domain::contact::{Address, ContactFields, Gender};
 use crate::domain::profile::{ContactSyncProfile, Direction};
-
-/// The service's own MAPI property set: it holds the `CrmContactId` stamp on every
-/// Exchange item the service creates or links. Never change it: existing stamps would
-/// no longer be found.
-pub const PROPERTY_SET_ID: &str = "6f1d3c2a-8b54-4e0f-9a7d-2c1b5e4f8a90";
-
-/// Name of the extended property holding the CRM contact id.
-pub const CRM_CONTACT_ID_NAME: &str = "CrmContactId";
-
-/// MAPI tag of the salutation (PidTagDisplayNamePrefix), a String.
-pub const SALUTATION_TAG: u16 = 0x3A45;
-
-/// MAPI tag of the gender (PidTagGender), a Short: 0 unspecified, 1 female, 2 male.
-pub const GENDER_TAG: u16 = 0x3A4D;
-
-/// The `CrmContactId` extended property path.
-pub fn crm_contact_id_uri() -> ExtendedFieldUri {
-    ExtendedFieldUri::named(PROPERTY_SET_ID, CRM_CONTACT_ID_NAME, "String")
-}
-
-/// The salutation extended property path.
-pub fn salutation_uri() -> ExtendedFieldUri {
-    ExtendedFieldUri::tag(SALUTATION_TAG, "String")
-}
-
-/// The gender extended property path.
-pub fn gender_uri() -> ExtendedFieldUri {
-    ExtendedFieldUri::tag(GENDER_TAG, "Short")
-}
-
-/// The extended properties a GetItem must ask for so that `from_exchange` sees them.
-pub fn extended_paths() -> Vec<PropertyPath> {
-    vec![
-        crm_contact_id_uri().into(),
-        salutation_uri().into(),
-        gender_uri().into(),
-    ]
-}
-
-/// The `CrmContactId` stamp of an Exchange item, if it carries a valid one.
-pub fn crm_contact_id(contact: &Contact) -> Option<Uuid> {
-    contact
-        .extended_property(&crm_contact_id_uri())
-        .and_then(|v| Uuid::parse_str(v.trim()).ok())
-}
-
-/// The update that stamps an Exchange item with its CRM contact id.
-pub fn stamp_crm_contact_id(crm_id: Uuid) -> ItemUpdate {
-    ItemUpdate::set_extended(crm_contact_id_uri(), crm_id.to_string())
-}
+use crate::domain::validation::{MAX_TEXT, looks_like_email};
 
 /// One synchronized value. Addresses are synchronized part by part, so an edit of the
 /// city on one side and of the street on the other both survive; the direction of a
@@ -119,20 +64,6 @@ pub enum Field {
     HomePostalCode,
     #[serde(rename = "home_address.country")]
     HomeCountry,
-}
-
-/// The shape of a field on the Exchange side.
-enum ExField {
-    /// A plain element, by FieldURI.
-    Plain(&'static str),
-    Email(EmailKey),
-    Phone(PhoneKey),
-    Address(AddressKey, AddressPart),
-    Salutation,
-    Gender,
-    Birthday,
-    /// DisplayName and FileAs together.
-    FullName,
 }
 
 impl Field {
@@ -205,39 +136,41 @@ impl Field {
         profile.direction(self.crm_name())
     }
 
-    fn exchange(self) -> ExField {
-        use AddressKey::{Business, Home};
+    /// The address and part of an address field, `None` for the others.
+    pub fn address_part(self) -> Option<(AddressKind, AddressPart)> {
+        use AddressKind::{Business, Home};
         use AddressPart::*;
-        match self {
-            Field::GivenName => ExField::Plain("contacts:GivenName"),
-            Field::MiddleName => ExField::Plain("contacts:MiddleName"),
-            Field::Surname => ExField::Plain("contacts:Surname"),
-            Field::FullName => ExField::FullName,
-            Field::Salutation => ExField::Salutation,
-            Field::Gender => ExField::Gender,
-            Field::JobTitle => ExField::Plain("contacts:JobTitle"),
-            Field::Department => ExField::Plain("contacts:Department"),
-            Field::Company => ExField::Plain("contacts:CompanyName"),
-            Field::Birthday => ExField::Birthday,
-            Field::WebPage => ExField::Plain("contacts:BusinessHomePage"),
-            Field::Email1 => ExField::Email(EmailKey::EmailAddress1),
-            Field::Email2 => ExField::Email(EmailKey::EmailAddress2),
-            Field::Email3 => ExField::Email(EmailKey::EmailAddress3),
-            Field::BusinessPhone => ExField::Phone(PhoneKey::BusinessPhone),
-            Field::HomePhone => ExField::Phone(PhoneKey::HomePhone),
-            Field::MobilePhone => ExField::Phone(PhoneKey::MobilePhone),
-            Field::BusinessStreet => ExField::Address(Business, Street),
-            Field::BusinessCity => ExField::Address(Business, City),
-            Field::BusinessState => ExField::Address(Business, State),
-            Field::BusinessPostalCode => ExField::Address(Business, PostalCode),
-            Field::BusinessCountry => ExField::Address(Business, CountryOrRegion),
-            Field::HomeStreet => ExField::Address(Home, Street),
-            Field::HomeCity => ExField::Address(Home, City),
-            Field::HomeState => ExField::Address(Home, State),
-            Field::HomePostalCode => ExField::Address(Home, PostalCode),
-            Field::HomeCountry => ExField::Address(Home, CountryOrRegion),
-        }
+        Some(match self {
+            Field::BusinessStreet => (Business, Street),
+            Field::BusinessCity => (Business, City),
+            Field::BusinessState => (Business, State),
+            Field::BusinessPostalCode => (Business, PostalCode),
+            Field::BusinessCountry => (Business, Country),
+            Field::HomeStreet => (Home, Street),
+            Field::HomeCity => (Home, City),
+            Field::HomeState => (Home, State),
+            Field::HomePostalCode => (Home, PostalCode),
+            Field::HomeCountry => (Home, Country),
+            _ => return None,
+        })
     }
+}
+
+/// Which postal address of a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressKind {
+    Business,
+    Home,
+}
+
+/// One part of a postal address (addresses are synchronized part by part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressPart {
+    Street,
+    City,
+    State,
+    PostalCode,
+    Country,
 }
 
 /// The changes to make on one side: `Some(value)` sets a field, `None` clears it.
@@ -272,7 +205,7 @@ fn gender_to_str(g: Gender) -> Option<&'static str> {
     }
 }
 
-fn compose(parts: [Option<&str>; 3]) -> String {
+pub fn compose(parts: [Option<&str>; 3]) -> String {
     parts
         .into_iter()
         .flatten()
@@ -282,26 +215,26 @@ fn compose(parts: [Option<&str>; 3]) -> String {
         .join(" ")
 }
 
-const BIRTHDAY_FORMAT: &str = "%Y-%m-%d";
+pub const BIRTHDAY_FORMAT: &str = "%Y-%m-%d";
 
-fn address_fields(key: AddressKey) -> [(Field, AddressPart); 5] {
-    use AddressPart::*;
-    match key {
-        AddressKey::Business => [
-            (Field::BusinessStreet, Street),
-            (Field::BusinessCity, City),
-            (Field::BusinessState, State),
-            (Field::BusinessPostalCode, PostalCode),
-            (Field::BusinessCountry, CountryOrRegion),
+fn address_fields(kind: AddressKind) -> [(Field, AddressPart); 5] {
+    let fields = match kind {
+        AddressKind::Business => [
+            Field::BusinessStreet,
+            Field::BusinessCity,
+            Field::BusinessState,
+            Field::BusinessPostalCode,
+            Field::BusinessCountry,
         ],
-        _ => [
-            (Field::HomeStreet, Street),
-            (Field::HomeCity, City),
-            (Field::HomeState, State),
-            (Field::HomePostalCode, PostalCode),
-            (Field::HomeCountry, CountryOrRegion),
+        AddressKind::Home => [
+            Field::HomeStreet,
+            Field::HomeCity,
+            Field::HomeState,
+            Field::HomePostalCode,
+            Field::HomeCountry,
         ],
-    }
+    };
+    fields.map(|f| (f, f.address_part().expect("an address field").1))
 }
 
 fn crm_address_part(a: &mut Address, part: AddressPart) -> &mut String {
@@ -310,7 +243,7 @@ fn crm_address_part(a: &mut Address, part: AddressPart) -> &mut String {
         AddressPart::City => &mut a.city,
         AddressPart::State => &mut a.state,
         AddressPart::PostalCode => &mut a.postal_code,
-        AddressPart::CountryOrRegion => &mut a.country,
+        AddressPart::Country => &mut a.country,
     }
 }
 
@@ -398,43 +331,13 @@ impl MappedContact {
             .map(|d| d.format(BIRTHDAY_FORMAT).to_string());
         m.set(Field::Birthday, birthday.as_deref());
         for (key, address) in [
-            (AddressKey::Business, &fields.business_address),
-            (AddressKey::Home, &fields.home_address),
+            (AddressKind::Business, &fields.business_address),
+            (AddressKind::Home, &fields.home_address),
         ] {
             let mut address = address.clone();
             for (f, part) in address_fields(key) {
                 m.set(f, Some(crm_address_part(&mut address, part)));
             }
-        }
-        m
-    }
-
-    /// The snapshot of an Exchange contact (extended properties as `extended_paths` asks).
-    pub fn from_exchange(c: &Contact) -> MappedContact {
-        let mut m = MappedContact::default();
-        for f in Field::ALL {
-            let value = match f.exchange() {
-                ExField::Plain(uri) => plain(c, uri).map(str::to_owned),
-                ExField::Email(k) => c.email(k).map(str::to_owned),
-                ExField::Phone(k) => c.phone(k).map(str::to_owned),
-                ExField::Address(k, p) => c.address(k).and_then(|a| a.part(p)).map(str::to_owned),
-                ExField::Salutation => c.extended_property(&salutation_uri()).map(str::to_owned),
-                ExField::Gender => match c.extended_property(&gender_uri()).map(str::trim) {
-                    Some("1") => Some("female".to_owned()),
-                    Some("2") => Some("male".to_owned()),
-                    _ => None,
-                },
-                ExField::Birthday => c.birthday.map(|d| d.format(BIRTHDAY_FORMAT).to_string()),
-                ExField::FullName => match clean(c.display_name.as_deref()) {
-                    Some(name) => Some(name),
-                    None => Some(compose([
-                        c.given_name.as_deref(),
-                        c.middle_name.as_deref(),
-                        c.surname.as_deref(),
-                    ])),
-                },
-            };
-            m.set(f, value.as_deref());
         }
         m
     }
@@ -461,141 +364,29 @@ impl MappedContact {
     }
 }
 
-pub(super) fn plain<'a>(c: &'a Contact, uri: &str) -> Option<&'a str> {
-    match uri {
-        "contacts:GivenName" => c.given_name.as_deref(),
-        "contacts:MiddleName" => c.middle_name.as_deref(),
-        "contacts:Surname" => c.surname.as_deref(),
-        "contacts:JobTitle" => c.job_title.as_deref(),
-        "contacts:Department" => c.department.as_deref(),
-        "contacts:CompanyName" => c.company_name.as_deref(),
-        "contacts:BusinessHomePage" => c.business_home_page.as_deref(),
-        _ => None,
-    }
-}
-
-pub(super) fn set_plain(c: &mut Contact, uri: &str, value: Option<String>) {
-    let slot = match uri {
-        "contacts:GivenName" => &mut c.given_name,
-        "contacts:MiddleName" => &mut c.middle_name,
-        "contacts:Surname" => &mut c.surname,
-        "contacts:JobTitle" => &mut c.job_title,
-        "contacts:Department" => &mut c.department,
-        "contacts:CompanyName" => &mut c.company_name,
-        "contacts:BusinessHomePage" => &mut c.business_home_page,
-        _ => return,
-    };
-    *slot = value;
-}
-
-fn parse_birthday(v: &str) -> Option<NaiveDate> {
+pub fn parse_birthday(v: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(v, BIRTHDAY_FORMAT).ok()
-}
-
-fn gender_to_short(v: &str) -> &'static str {
-    match v {
-        "female" => "1",
-        "male" => "2",
-        _ => "0",
-    }
-}
-
-/// The contact to create in Exchange (CreateItem), stamped with its CRM id.
-pub fn to_exchange_contact(m: &MappedContact, crm_id: Uuid) -> Contact {
-    let mut c = Contact {
-        item_class: Some("IPM.Contact".into()),
-        ..Contact::default()
-    };
-    c.set_extended_property(crm_contact_id_uri(), crm_id.to_string());
-    for (field, value) in m.iter() {
-        let value = value.to_owned();
-        match field.exchange() {
-            ExField::Plain(uri) => set_plain(&mut c, uri, Some(value)),
-            ExField::Email(k) => c.set_email(k, Some(value)),
-            ExField::Phone(k) => c.set_phone(k, Some(value)),
-            ExField::Address(k, p) => {
-                let mut a = c
-                    .address(k)
-                    .cloned()
-                    .unwrap_or_else(|| PhysicalAddress::new(k));
-                *a.part_mut(p) = Some(value);
-                c.set_address(k, Some(a));
-            }
-            ExField::Salutation => c.set_extended_property(salutation_uri(), value),
-            ExField::Gender => c.set_extended_property(gender_uri(), gender_to_short(&value)),
-            ExField::Birthday => c.birthday = parse_birthday(&value),
-            ExField::FullName => {
-                c.file_as = Some(value.clone());
-                c.display_name = Some(value);
-            }
-        }
-    }
-    c
-}
-
-/// The UpdateItem updates that carry `changes` to Exchange; a cleared field becomes a
-/// DeleteItemField (with an IndexedFieldURI for e-mails, phones and address parts).
-pub fn exchange_updates(changes: &Changes) -> Vec<ItemUpdate> {
-    let mut out = Vec::new();
-    for (field, value) in changes {
-        match (field.exchange(), value.clone()) {
-            (ExField::Plain(uri), Some(v)) => {
-                let mut c = Contact::default();
-                set_plain(&mut c, uri, Some(v));
-                out.push(ItemUpdate::set_field(uri, c));
-            }
-            (ExField::Plain(uri), None) => out.push(ItemUpdate::delete(PropertyPath::field(uri))),
-            (ExField::Email(k), Some(v)) => out.push(ItemUpdate::set_email(k, v)),
-            (ExField::Email(k), None) => out.push(ItemUpdate::delete_email(k)),
-            (ExField::Phone(k), Some(v)) => out.push(ItemUpdate::set_phone(k, v)),
-            (ExField::Phone(k), None) => out.push(ItemUpdate::delete_phone(k)),
-            (ExField::Address(k, p), Some(v)) => out.push(ItemUpdate::set_address_part(k, p, v)),
-            (ExField::Address(k, p), None) => out.push(ItemUpdate::delete_address_part(k, p)),
-            (ExField::Salutation, Some(v)) => {
-                out.push(ItemUpdate::set_extended(salutation_uri(), v))
-            }
-            (ExField::Salutation, None) => out.push(ItemUpdate::delete_extended(salutation_uri())),
-            (ExField::Gender, Some(v)) => {
-                out.push(ItemUpdate::set_extended(gender_uri(), gender_to_short(&v)))
-            }
-            (ExField::Gender, None) => out.push(ItemUpdate::delete_extended(gender_uri())),
-            (ExField::Birthday, v) => match v.as_deref().and_then(parse_birthday) {
-                Some(d) => out.push(ItemUpdate::set_field(
-                    "contacts:Birthday",
-                    Contact {
-                        birthday: Some(d),
-                        ..Contact::default()
-                    },
-                )),
-                None => out.push(ItemUpdate::delete(PropertyPath::field("contacts:Birthday"))),
-            },
-            (ExField::FullName, Some(v)) => {
-                // One property per SetItemField (else ErrorIncorrectUpdatePropertyCount).
-                let display = Contact {
-                    display_name: Some(v.clone()),
-                    ..Contact::default()
-                };
-                let file_as = Contact {
-                    file_as: Some(v),
-                    ..Contact::default()
-                };
-                out.push(ItemUpdate::set_field("contacts:DisplayName", display));
-                out.push(ItemUpdate::set_field("contacts:FileAs", file_as));
-            }
-            (ExField::FullName, None) => {
-                out.push(ItemUpdate::delete(PropertyPath::field(
-                    "contacts:DisplayName",
-                )));
-                out.push(ItemUpdate::delete(PropertyPath::field("contacts:FileAs")));
-            }
-        }
-    }
-    out
 }
 
 /// Applies `changes` to a CRM contact's fields. A changed `company` is the free-text
 /// name; the engine links the account by it (`matching::link_account`).
 pub fn apply_to_crm(fields: &mut ContactFields, changes: &Changes) {
+    // A full name composed from the name parts follows them when they change and it does
+    // not (SPEC §5 "derived values follow their sources"); one typed by hand stays.
+    let names = [Field::GivenName, Field::MiddleName, Field::Surname];
+    let composed = compose([
+        Some(&fields.given_name),
+        Some(&fields.middle_name),
+        Some(&fields.surname),
+    ]);
+    let derived = fields.full_name.trim().is_empty() || fields.full_name.trim() == composed;
+    let names_changed = names.iter().any(|f| changes.contains_key(f));
+    let full_name_given = changes
+        .get(&Field::FullName)
+        .is_some_and(|v| v.as_deref().map(str::trim) != Some(composed.as_str()));
+    if derived && names_changed && !full_name_given {
+        fields.full_name.clear();
+    }
     for (field, value) in changes {
         let v = value.clone().unwrap_or_default();
         let text = match field {
@@ -626,28 +417,82 @@ pub fn apply_to_crm(fields: &mut ContactFields, changes: &Changes) {
                 continue;
             }
             f => {
-                let (address, key) = if f.crm_name() == "business_address" {
-                    (&mut fields.business_address, AddressKey::Business)
-                } else {
-                    (&mut fields.home_address, AddressKey::Home)
-                };
-                let part = address_fields(key)
-                    .into_iter()
-                    .find(|(af, _)| af == f)
-                    .map(|(_, p)| p)
+                let (kind, part) = f
+                    .address_part()
                     .expect("every other field is an address part");
+                let address = match kind {
+                    AddressKind::Business => &mut fields.business_address,
+                    AddressKind::Home => &mut fields.home_address,
+                };
                 crm_address_part(address, part)
             }
         };
         *text = v;
     }
+    if derived && names_changed && !full_name_given {
+        // Composed again from the new parts by `normalize`.
+        fields.full_name.clear();
+    }
     fields.normalize();
 }
 
+/// Makes values that Exchange allows and the CRM refuses fit the CRM's rules (SPEC §5):
+/// text cut at the CRM's limit, an e-mail that is not an SMTP address (an X500 address)
+/// left empty. Answers what was changed, for a warning on the run item. The Exchange
+/// value stays as it is: the link records it as seen, so it is never written back.
+pub fn fit_for_crm(f: &mut ContactFields) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (name, value) in [
+        ("email1", &mut f.email1),
+        ("email2", &mut f.email2),
+        ("email3", &mut f.email3),
+    ] {
+        if !value.is_empty() && !looks_like_email(value) {
+            value.clear();
+            notes.push(format!("{name}: not an SMTP address, left empty"));
+        }
+    }
+    let mut cut = |name: &str, value: &mut String| {
+        if value.chars().count() > MAX_TEXT {
+            *value = value
+                .chars()
+                .take(MAX_TEXT)
+                .collect::<String>()
+                .trim_end()
+                .to_owned();
+            notes.push(format!("{name}: cut at {MAX_TEXT} characters"));
+        }
+    };
+    cut("given_name", &mut f.given_name);
+    cut("middle_name", &mut f.middle_name);
+    cut("surname", &mut f.surname);
+    cut("full_name", &mut f.full_name);
+    cut("salutation", &mut f.salutation);
+    cut("job_title", &mut f.job_title);
+    cut("department", &mut f.department);
+    cut("web_page", &mut f.web_page);
+    cut("business_phone", &mut f.business_phone);
+    cut("home_phone", &mut f.home_phone);
+    cut("mobile_phone", &mut f.mobile_phone);
+    if let Some(c) = &mut f.company {
+        cut("company", c);
+    }
+    for (prefix, a) in [
+        ("business_address", &mut f.business_address),
+        ("home_address", &mut f.home_address),
+    ] {
+        cut(&format!("{prefix}.street"), &mut a.street);
+        cut(&format!("{prefix}.city"), &mut a.city);
+        cut(&format!("{prefix}.state"), &mut a.state);
+        cut(&format!("{prefix}.postal_code"), &mut a.postal_code);
+        cut(&format!("{prefix}.country"), &mut a.country);
+    }
+    notes
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use ews::ops::update_item::ItemUpdate;
 
     pub(crate) fn full_crm() -> ContactFields {
         let addr = |s: &str| Address {
@@ -682,191 +527,6 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_crm_to_exchange_and_back_keeps_every_field() {
-        let crm = full_crm();
-        let mapped = MappedContact::from_crm(&crm);
-        assert_eq!(
-            mapped.iter().count(),
-            Field::ALL.len(),
-            "every field is set"
-        );
-        let contact = to_exchange_contact(&mapped, Uuid::nil());
-        assert_eq!(MappedContact::from_exchange(&contact), mapped);
-        assert_eq!(contact.file_as.as_deref(), Some("Dr. Ann B. Lee"));
-        assert_eq!(crm_contact_id(&contact), Some(Uuid::nil()));
-        assert_eq!(contact.extended_property(&gender_uri()), Some("1"));
-        assert_eq!(contact.extended_property(&salutation_uri()), Some("Dr."));
-
-        // Through the XML of a CreateItem request and back, as the server would read it.
-        let req = ews::ops::create_item::CreateItem {
-            message_disposition: None,
-            send_meeting_invitations: None,
-            saved_item_folder_id: None,
-            items: [contact].into_iter().collect(),
-        };
-        let header = ews::Header::request("Exchange2013_SP1", None);
-        let xml = ews::envelope::to_xml(&header, &req.into()).unwrap();
-        let (_, body) = ews::envelope::parse(&xml).unwrap();
-        let ews::Body::CreateItem(back) = body else {
-            panic!("not a CreateItem")
-        };
-        let back = back.items.items[0].as_contact().unwrap().clone();
-        assert_eq!(MappedContact::from_exchange(&back), mapped);
-        assert_eq!(back.birthday, NaiveDate::from_ymd_opt(1990, 2, 28));
-
-        // And into a fresh CRM contact.
-        let mut fresh = ContactFields::default();
-        apply_to_crm(&mut fresh, &MappedContact::default().diff(&mapped));
-        assert_eq!(MappedContact::from_crm(&fresh), mapped);
-        assert_eq!(fresh.gender, Gender::Female);
-        assert_eq!(fresh.business_address, crm.business_address);
-    }
-
-    #[test]
-    fn normalization_trims_drops_empty_and_composes_full_name() {
-        let c = Contact {
-            given_name: Some("  Ann ".into()),
-            surname: Some("Lee".into()),
-            display_name: Some("   ".into()),
-            job_title: Some("".into()),
-            extended_properties: vec![ews::types::ExtendedProperty::new(gender_uri(), "0")],
-            ..Contact::default()
-        };
-        let mut c = c;
-        c.set_email(EmailKey::EmailAddress1, Some(" SMTP:ann@x.example ".into()));
-        let m = MappedContact::from_exchange(&c);
-        assert_eq!(m.get(Field::GivenName), Some("Ann"));
-        assert_eq!(m.get(Field::FullName), Some("Ann Lee"));
-        assert_eq!(m.get(Field::JobTitle), None);
-        assert_eq!(m.get(Field::Gender), None);
-        assert_eq!(m.get(Field::Email1), Some("ann@x.example"));
-
-        let crm = ContactFields {
-            given_name: "Ann".into(),
-            surname: " Lee ".into(),
-            company: Some(" ".into()),
-            ..ContactFields::default()
-        };
-        let m2 = MappedContact::from_crm(&crm);
-        assert_eq!(m2.get(Field::FullName), Some("Ann Lee"));
-        assert_eq!(m2.get(Field::Company), None);
-    }
-
-    #[test]
-    fn cleared_fields_become_delete_item_field_with_indexed_paths() {
-        let changes: Changes = [
-            (Field::Email2, None),
-            (Field::MobilePhone, None),
-            (Field::HomeCity, None),
-            (Field::Salutation, None),
-            (Field::JobTitle, None),
-            (Field::BusinessStreet, Some("Main 1".into())),
-        ]
-        .into_iter()
-        .collect();
-        let updates = exchange_updates(&changes);
-        let deletes: Vec<_> = updates
-            .iter()
-            .filter(|u| matches!(u, ItemUpdate::Delete(_)))
-            .map(|u| u.path().unwrap())
-            .collect();
-        assert!(deletes.contains(&PropertyPath::indexed(
-            "contacts:EmailAddress",
-            "EmailAddress2"
-        )));
-        assert!(deletes.contains(&PropertyPath::indexed(
-            "contacts:PhoneNumber",
-            "MobilePhone"
-        )));
-        assert!(deletes.contains(&PropertyPath::indexed(
-            "contacts:PhysicalAddress:City",
-            "Home"
-        )));
-        assert!(deletes.contains(&PropertyPath::Extended(salutation_uri())));
-        assert!(deletes.contains(&PropertyPath::field("contacts:JobTitle")));
-        assert_eq!(deletes.len(), 5);
-        let set = updates
-            .iter()
-            .find(|u| matches!(u, ItemUpdate::Set(_)))
-            .unwrap();
-        assert_eq!(
-            set.path(),
-            Some(ews::ops::update_item::address_path(
-                AddressKey::Business,
-                AddressPart::Street
-            ))
-        );
-
-        // The request is valid XML the server reads back to the same updates.
-        let req = ews::ops::update_item::UpdateItem {
-            conflict_resolution: ews::ops::update_item::ConflictResolution::NeverOverwrite,
-            message_disposition: None,
-            send_meeting_invitations_or_cancellations: None,
-            suppress_read_receipts: None,
-            saved_item_folder_id: None,
-            item_changes: ews::ops::update_item::ItemChanges {
-                changes: vec![ews::ops::update_item::ItemChange::new(
-                    ews::types::ItemId::new("AAA", "CK1"),
-                    updates.clone(),
-                )],
-            },
-        };
-        let xml =
-            ews::envelope::to_xml(&ews::Header::request("Exchange2013_SP1", None), &req.into())
-                .unwrap();
-        assert!(xml.contains("DeleteItemField"));
-        let (_, ews::Body::UpdateItem(back)) = ews::envelope::parse(&xml).unwrap() else {
-            panic!("not an UpdateItem")
-        };
-        assert_eq!(back.item_changes.changes[0].updates.updates, updates);
-    }
-
-    #[test]
-    fn each_set_item_field_carries_exactly_one_property() {
-        let all = MappedContact::from_crm(&full_crm());
-        let updates = exchange_updates(&MappedContact::default().diff(&all));
-        // 27 fields, FullName writes DisplayName and FileAs.
-        assert_eq!(updates.len(), Field::ALL.len() + 1);
-        for u in &updates {
-            let ItemUpdate::Set(set) = u else {
-                panic!("only sets: {u:?}")
-            };
-            let c = set.contact.as_ref().unwrap();
-            // Serialized, a contact lists only the elements it carries.
-            let json = serde_json::to_value(c).unwrap();
-            let count = json.as_object().unwrap().len();
-            assert_eq!(count, 1, "{:?}", set.path());
-        }
-    }
-
-    #[test]
-    fn updates_carry_values_for_full_name_birthday_and_gender() {
-        let changes: Changes = [
-            (Field::FullName, Some("Ann Lee".into())),
-            (Field::Birthday, Some("2000-01-31".into())),
-            (Field::Gender, Some("male".into())),
-        ]
-        .into_iter()
-        .collect();
-        let updates = exchange_updates(&changes);
-        let paths: Vec<_> = updates.iter().map(|u| u.path().unwrap()).collect();
-        assert!(paths.contains(&PropertyPath::field("contacts:DisplayName")));
-        assert!(paths.contains(&PropertyPath::field("contacts:FileAs")));
-        assert!(paths.contains(&PropertyPath::field("contacts:Birthday")));
-        let ItemUpdate::Set(g) = updates
-            .iter()
-            .find(|u| u.path() == Some(gender_uri().into()))
-            .unwrap()
-        else {
-            panic!("gender is set")
-        };
-        assert_eq!(
-            g.contact.as_ref().unwrap().extended_property(&gender_uri()),
-            Some("2")
-        );
-    }
-
-    #[test]
     fn fingerprint_is_stable_and_sensitive() {
         let m = MappedContact::from_crm(&full_crm());
         // Pinned: if this changes, every stored fingerprint stops matching.
@@ -881,6 +541,59 @@ mod tests {
         assert!(json.contains("\"business_address.city\":\"Work City\""));
         let back: MappedContact = serde_json::from_str(&json).unwrap();
         assert_eq!(back.fingerprint(), m.fingerprint());
+    }
+
+    #[test]
+    fn a_composed_full_name_follows_a_new_surname_and_a_typed_one_stays() {
+        let mut f = ContactFields {
+            given_name: "Ann".into(),
+            surname: "Lee".into(),
+            full_name: "Ann Lee".into(),
+            ..ContactFields::default()
+        };
+        // Exchange still says "Ann Lee" in DisplayName: the surname moved, the name follows.
+        let changes: Changes = [
+            (Field::Surname, Some("Smith".to_owned())),
+            (Field::FullName, Some("Ann Lee".to_owned())),
+        ]
+        .into_iter()
+        .collect();
+        apply_to_crm(&mut f, &changes);
+        assert_eq!(f.full_name, "Ann Smith");
+
+        let mut typed = ContactFields {
+            given_name: "Ann".into(),
+            surname: "Lee".into(),
+            full_name: "Dr. Ann Lee".into(),
+            ..ContactFields::default()
+        };
+        apply_to_crm(
+            &mut typed,
+            &[(Field::Surname, Some("Smith".to_owned()))]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(typed.full_name, "Dr. Ann Lee");
+    }
+
+    #[test]
+    fn values_the_crm_refuses_are_fitted_and_named() {
+        let mut f = ContactFields {
+            given_name: "Ann".into(),
+            job_title: "x".repeat(300),
+            email1: "/o=Org/ou=Exchange/cn=Recipients/cn=ann".into(),
+            email2: "ann@x.example".into(),
+            ..ContactFields::default()
+        };
+        f.normalize();
+        let notes = fit_for_crm(&mut f);
+        assert_eq!(f.job_title.chars().count(), MAX_TEXT);
+        assert_eq!(f.email1, "");
+        assert_eq!(f.email2, "ann@x.example");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let mut errors = crate::domain::ValidationErrors::default();
+        f.validate(&mut errors);
+        assert!(errors.into_result().is_ok());
     }
 
     #[test]

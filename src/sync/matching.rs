@@ -181,9 +181,10 @@ pub struct AccountCandidate {
     pub visible_to_owner: bool,
 }
 
-/// The account an imported contact with `company` is linked to (SPEC §5): the one
-/// account of that name (trimmed, case-insensitive); of several, the one the owner may
-/// see if it sees exactly one; otherwise none.
+/// The account an imported contact with `company` is linked to (SPEC §5): among the
+/// accounts the mailbox owner may see, the one of that name (trimmed, case-insensitive);
+/// several or none: no link. An account the owner cannot see is never linked — the owner
+/// could not edit the contact afterwards, and would learn that the account exists.
 pub fn link_account(company: Option<&str>, accounts: &[AccountCandidate]) -> Option<Uuid> {
     let key = name_key(company?);
     if key.is_empty() {
@@ -191,19 +192,11 @@ pub fn link_account(company: Option<&str>, accounts: &[AccountCandidate]) -> Opt
     }
     let named: Vec<&AccountCandidate> = accounts
         .iter()
-        .filter(|a| name_key(&a.name) == key)
+        .filter(|a| a.visible_to_owner && name_key(&a.name) == key)
         .collect();
     match named.as_slice() {
-        [] => None,
         [one] => Some(one.id),
-        several => {
-            let visible: Vec<&&AccountCandidate> =
-                several.iter().filter(|a| a.visible_to_owner).collect();
-            match visible.as_slice() {
-                [one] => Some(one.id),
-                _ => None,
-            }
-        }
+        _ => None,
     }
 }
 
@@ -360,10 +353,12 @@ mod tests {
     }
 
     #[test]
-    fn account_linking_with_one_account_links_it_even_if_invisible() {
+    fn account_linking_never_links_an_account_the_owner_cannot_see() {
         let accounts = [account(1, " ACME ", false), account(2, "Other", true)];
+        assert_eq!(link_account(Some("acme"), &accounts), None);
+        let visible = [account(1, " ACME ", true), account(2, "Other", true)];
         assert_eq!(
-            link_account(Some("acme"), &accounts),
+            link_account(Some("acme"), &visible),
             Some(Uuid::from_u128(1))
         );
     }

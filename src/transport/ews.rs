@@ -13,10 +13,12 @@ use uuid::Uuid;
 
 use super::{
     BatchResult, Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, FEED_PAGE, FeedChange,
-    FeedPage, ItemUpdate, RemoteContact, Step, StepStatus, TransportError, Written,
+    FeedPage, ITEM_BATCH, ItemUpdate, RemoteContact, Step, StepStatus, TransportError, Written,
 };
 use crate::store::mailboxes::MailboxConnection;
-use crate::sync::fieldmap::{self, MappedContact};
+use crate::sync::fieldmap::MappedContact;
+
+pub mod mapping;
 
 impl From<ews::Error> for TransportError {
     fn from(e: ews::Error) -> Self {
@@ -86,17 +88,15 @@ impl EwsTransport {
         Self::build(conn, RetryPolicy::default(), pins)
     }
 
-    /// [`EwsTransport::open`] with a request timeout of its own (a run's configured one).
-    pub async fn open_with_timeout(
-        conn: &MailboxConnection,
-        allowed_hosts: &[String],
+    /// The same transport with a request timeout of its own (a run's configured one).
+    pub fn with_request_timeout(
+        mut self,
         request_timeout: Duration,
-    ) -> Result<EwsTransport, TransportError> {
-        let mut t = Self::open(conn, allowed_hosts).await?;
-        let mut config = t.client.config().clone();
+    ) -> Result<Self, TransportError> {
+        let mut config = self.client.config().clone();
         config.request_timeout = request_timeout;
-        t.client = EwsClient::new(config)?;
-        Ok(t)
+        self.client = EwsClient::new(config)?;
+        Ok(self)
     }
 
     /// The same for a request someone is waiting on: one retry at most, so an
@@ -145,11 +145,18 @@ impl ExchangeContacts for EwsTransport {
                 )),
             )
             .await?;
+        // Folders under Deleted Items are deleted folders, never sync folders (SPEC §5).
+        let bin = self
+            .client
+            .get_folder(BaseFolderId::distinguished("deleteditems"))
+            .await
+            .ok()
+            .map(|f| flat_folder(f).id);
         let mut contacts = flat_folder(contacts);
         // We asked for it by its well-known name, whatever the shape returned.
         contacts.distinguished = Some("contacts".into());
         let flat = std::iter::once(contacts).chain(found.into_iter().map(flat_folder));
-        super::folder_tree::build(flat.collect())
+        super::folder_tree::build(flat.collect(), bin.as_deref())
     }
 
     async fn changes(
@@ -179,6 +186,7 @@ impl ExchangeContacts for EwsTransport {
                     Some(FeedChange::Upsert {
                         item_id: id.id.clone(),
                         change_key: id.change_key.clone().unwrap_or_default(),
+                        item: None,
                     })
                 }
                 SyncChange::Delete(d) => Some(FeedChange::Delete {
@@ -196,7 +204,7 @@ impl ExchangeContacts for EwsTransport {
 
     async fn get_contacts(&self, item_ids: &[String]) -> BatchResult<RemoteContact> {
         let ids: Vec<ItemId> = item_ids.iter().map(ItemId::id_only).collect();
-        let shape = ItemShape::new(BaseShape::AllProperties, fieldmap::extended_paths());
+        let shape = ItemShape::new(BaseShape::AllProperties, mapping::extended_paths());
         let results = self.client.get_items(&ids, shape).await?;
         Ok(results
             .into_iter()
@@ -217,7 +225,7 @@ impl ExchangeContacts for EwsTransport {
     ) -> BatchResult<Written> {
         let items = contacts
             .iter()
-            .map(|(crm_id, fields)| Item::Contact(fieldmap::to_exchange_contact(fields, *crm_id)))
+            .map(|(crm_id, fields)| Item::Contact(mapping::to_exchange_contact(fields, *crm_id)))
             .collect();
         let results = self
             .client
@@ -230,9 +238,9 @@ impl ExchangeContacts for EwsTransport {
         let changes = updates
             .iter()
             .map(|u| {
-                let mut list = fieldmap::exchange_updates(&u.changes);
+                let mut list = mapping::exchange_updates(&u.changes);
                 if let Some(crm_id) = u.stamp {
-                    list.push(fieldmap::stamp_crm_contact_id(crm_id));
+                    list.push(mapping::stamp_crm_contact_id(crm_id));
                 }
                 ItemChange::new(ItemId::new(u.item_id.clone(), u.change_key.clone()), list)
             })
@@ -242,6 +250,19 @@ impl ExchangeContacts for EwsTransport {
             .update_items(changes, ConflictResolution::NeverOverwrite)
             .await?;
         Ok(results.into_iter().map(|r| Ok(written(r?))).collect())
+    }
+
+    async fn find_by_stamp(
+        &self,
+        folder_id: &str,
+        crm_id: Uuid,
+    ) -> Result<Vec<RemoteContact>, TransportError> {
+        let stamp = Restriction::is_equal_to(mapping::crm_contact_id_uri(), crm_id.to_string());
+        self.find_contacts(folder_id, Some(stamp)).await
+    }
+
+    async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
+        self.find_contacts(folder_id, None).await
     }
 
     async fn delete_contacts(&self, item_ids: &[String]) -> BatchResult<()> {
@@ -254,6 +275,77 @@ impl ExchangeContacts for EwsTransport {
             .into_iter()
             .map(|r| r.map_err(TransportError::from))
             .collect())
+    }
+}
+
+impl EwsTransport {
+    /// The ids of a folder's contacts (FindItem, IdOnly, all pages), restricted or not.
+    async fn find_ids(
+        &self,
+        folder_id: &str,
+        restriction: Option<Restriction>,
+    ) -> Result<Vec<String>, TransportError> {
+        // Bounded: a server that keeps answering pages cannot keep the run here forever.
+        const MAX_PAGES: usize = 1000;
+        let mut ids = Vec::new();
+        let mut offset = 0;
+        for _ in 0..MAX_PAGES {
+            let mut req = ews::client::requests::find_items_by_extended_property(
+                BaseFolderId::id(folder_id),
+                &mapping::crm_contact_id_uri(),
+                "",
+                ItemShape::new(BaseShape::IdOnly, Vec::new()),
+                offset,
+            );
+            req.restriction = restriction.clone();
+            let message = self
+                .client
+                .call(&req)
+                .await?
+                .into_messages()
+                .into_iter()
+                .next()
+                .ok_or_else(|| permanent("FindItem: no response message"))?;
+            if let Some(e) = ews::Error::from_message(&message) {
+                return Err(e.into());
+            }
+            let root = message.root_folder.unwrap_or_default();
+            let got = root.items.items.len() as u32;
+            ids.extend(
+                root.items
+                    .items
+                    .iter()
+                    .filter(|i| matches!(i, Item::Contact(_)))
+                    .filter_map(|i| i.item_id().map(|id| id.id.clone())),
+            );
+            if root.includes_last_item_in_range.unwrap_or(true) || got == 0 {
+                return Ok(ids);
+            }
+            offset = root.indexed_paging_offset.unwrap_or(offset + got);
+        }
+        Err(permanent("FindItem: too many pages"))
+    }
+
+    /// Contacts of a folder: ids by FindItem (paged), then read whole by GetItem, as FindItem
+    /// does not return every property of a contact.
+    async fn find_contacts(
+        &self,
+        folder_id: &str,
+        restriction: Option<Restriction>,
+    ) -> Result<Vec<RemoteContact>, TransportError> {
+        let ids = self.find_ids(folder_id, restriction).await?;
+        let mut out = Vec::new();
+        for batch in ids.chunks(ITEM_BATCH) {
+            for r in self.get_contacts(batch).await? {
+                match r {
+                    Ok(c) => out.push(c),
+                    // Deleted between the two calls.
+                    Err(e) if e.kind == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -270,8 +362,8 @@ fn remote_contact(c: ews::types::Contact) -> Result<RemoteContact, TransportErro
         .clone()
         .ok_or_else(|| permanent("a contact without an ItemId"))?;
     Ok(RemoteContact {
-        fields: MappedContact::from_exchange(&c),
-        crm_contact_id: fieldmap::crm_contact_id(&c),
+        fields: mapping::from_exchange(&c),
+        crm_contact_id: mapping::crm_contact_id(&c),
         folder_id: c
             .parent_folder_id
             .as_ref()

@@ -24,7 +24,12 @@ fn too_big(message: String) -> TransportError {
 /// a folder whose parent is not in the list is a root (its `parent_id` is cleared, as that
 /// parent is not one the user can pick); folders caught in a parent cycle are dropped.
 /// More than [`MAX_FOLDERS`] folders, or nesting deeper than [`MAX_DEPTH`], is an error.
-pub fn build(flat: Vec<ExchangeFolder>) -> Result<Vec<ExchangeFolder>, TransportError> {
+/// Folders under `deleted_items` (however deep) are left out: a deleted folder is never a
+/// sync folder (SPEC §5).
+pub fn build(
+    flat: Vec<ExchangeFolder>,
+    deleted_items: Option<&str>,
+) -> Result<Vec<ExchangeFolder>, TransportError> {
     let mut seen = HashSet::new();
     let mut nodes: Vec<ExchangeFolder> = Vec::new();
     for f in flat {
@@ -53,6 +58,11 @@ pub fn build(flat: Vec<ExchangeFolder>) -> Result<Vec<ExchangeFolder>, Transport
         })
         .collect();
     drop(index);
+    // Deleted Items is not a contacts folder, so the folders right under it are roots here.
+    let in_bin: Vec<bool> = nodes
+        .iter()
+        .map(|f| deleted_items.is_some_and(|b| f.parent_id.as_deref() == Some(b)))
+        .collect();
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     let mut roots = Vec::new();
     for (i, parent) in parents.iter().enumerate() {
@@ -88,7 +98,11 @@ pub fn build(flat: Vec<ExchangeFolder>) -> Result<Vec<ExchangeFolder>, Transport
             }
         }
     }
-    Ok(roots.iter().filter_map(|&r| slots[r].take()).collect())
+    Ok(roots
+        .iter()
+        .filter(|&&r| !in_bin[r])
+        .filter_map(|&r| slots[r].take())
+        .collect())
 }
 
 #[cfg(test)]
@@ -108,16 +122,19 @@ mod tests {
 
     #[test]
     fn nests_in_order_and_drops_duplicates_cycles_and_unknown_parents() {
-        let tree = build(vec![
-            folder("a", Some("root-not-listed")),
-            folder("b", Some("a")),
-            folder("c", Some("a")),
-            folder("b", Some("c")),
-            folder("d", Some("b")),
-            folder("x", Some("y")),
-            folder("y", Some("x")),
-            folder("s", Some("s")),
-        ])
+        let tree = build(
+            vec![
+                folder("a", Some("root-not-listed")),
+                folder("b", Some("a")),
+                folder("c", Some("a")),
+                folder("b", Some("c")),
+                folder("d", Some("b")),
+                folder("x", Some("y")),
+                folder("y", Some("x")),
+                folder("s", Some("s")),
+            ],
+            None,
+        )
         .unwrap();
         assert_eq!(tree.len(), 2);
         assert_eq!(tree[0].id, "a");
@@ -131,6 +148,22 @@ mod tests {
     }
 
     #[test]
+    fn folders_under_deleted_items_are_left_out_however_deep() {
+        let tree = build(
+            vec![
+                folder("kept", None),
+                folder("gone", Some("bin")),
+                folder("gone-child", Some("gone")),
+                folder("kept-child", Some("kept")),
+            ],
+            Some("bin"),
+        )
+        .unwrap();
+        assert_eq!(tree.len(), 1);
+        assert_eq!(tree[0].ids(), ["kept", "kept-child"]);
+    }
+
+    #[test]
     fn a_chain_deeper_than_the_cap_is_refused_without_overflowing() {
         let flat: Vec<_> = (0..MAX_FOLDERS)
             .map(|i| {
@@ -138,7 +171,7 @@ mod tests {
                 folder(&i.to_string(), parent.as_deref())
             })
             .collect();
-        let e = build(flat).unwrap_err();
+        let e = build(flat, None).unwrap_err();
         assert!(e.message.contains("nested deeper"), "{}", e.message);
     }
 
@@ -150,7 +183,7 @@ mod tests {
                 folder(&i.to_string(), parent.as_deref())
             })
             .collect();
-        let tree = build(flat).unwrap();
+        let tree = build(flat, None).unwrap();
         assert_eq!(tree[0].ids().len(), MAX_DEPTH);
     }
 
@@ -159,10 +192,13 @@ mod tests {
         let flat: Vec<_> = (0..MAX_FOLDERS + 1)
             .map(|i| folder(&i.to_string(), None))
             .collect();
-        assert!(build(flat).unwrap_err().message.contains("more than"));
+        assert!(build(flat, None).unwrap_err().message.contains("more than"));
         let flat: Vec<_> = (0..MAX_FOLDERS)
             .map(|i| folder(&i.to_string(), Some("0")))
             .collect();
-        assert_eq!(build(flat).unwrap()[0].children.len(), MAX_FOLDERS - 1);
+        assert_eq!(
+            build(flat, None).unwrap()[0].children.len(),
+            MAX_FOLDERS - 1
+        );
     }
 }

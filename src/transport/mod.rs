@@ -1,9 +1,10 @@
 //! What the service needs from an Exchange server, independent of the protocol: EWS today
 //! (`ews.rs`), Microsoft Graph later. HTTP handlers and the sync engine reach Exchange
-//! only through here.
+//! only through here, and [`open`] is the one place that chooses a mailbox's transport.
 pub mod address;
 pub mod ews;
 pub mod folder_tree;
+pub mod memory;
 
 use std::future::Future;
 
@@ -12,6 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::store::mailboxes::MailboxConnection;
 use crate::sync::fieldmap::{Changes, MappedContact};
 
 /// How a transport call failed, in terms a caller can act on.
@@ -126,8 +128,14 @@ pub struct RemoteContact {
 /// One entry of a folder's change feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedChange {
-    /// Created or changed; the ChangeKey tells our own echoes apart without a read.
-    Upsert { item_id: String, change_key: String },
+    /// Created or changed; the ChangeKey tells our own echoes apart without a read. A
+    /// feed that delivers the item's data with the change (Graph's delta does) passes it
+    /// in `item`, and the engine does not read it again; EWS passes `None`.
+    Upsert {
+        item_id: String,
+        change_key: String,
+        item: Option<Box<RemoteContact>>,
+    },
     /// Deleted, or moved out of the folder.
     Delete { item_id: String },
 }
@@ -149,6 +157,10 @@ pub struct ItemUpdate {
     /// The ChangeKey the changes are based on: a newer one on the server is a conflict.
     pub change_key: String,
     pub changes: Changes,
+    /// The item's synchronized fields after the change. A protocol that replaces a
+    /// multi-valued property whole (Graph's e-mail addresses, phones and addresses) writes
+    /// the collection from here; EWS writes `changes` field by field.
+    pub after: MappedContact,
     /// Also stamp the item with this CRM id.
     pub stamp: Option<Uuid>,
 }
@@ -204,4 +216,127 @@ pub trait ExchangeContacts: Send + Sync {
 
     /// Deletes items (recoverably: into Deleted Items).
     fn delete_contacts(&self, item_ids: &[String]) -> impl Future<Output = BatchResult<()>> + Send;
+
+    /// The contacts of a folder stamped with this CRM id (SPEC §7: find by external id).
+    fn find_by_stamp(
+        &self,
+        folder_id: &str,
+        crm_id: Uuid,
+    ) -> impl Future<Output = Result<Vec<RemoteContact>, TransportError>> + Send;
+
+    /// Every contact of a folder, read whole: what export matching compares new CRM
+    /// contacts with (SPEC §5 "one person, one item").
+    fn folder_contacts(
+        &self,
+        folder_id: &str,
+    ) -> impl Future<Output = Result<Vec<RemoteContact>, TransportError>> + Send;
+}
+
+/// How patient a transport is with a slow or throttling server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A background run: retries with back-off.
+    Run,
+    /// A request someone waits on: one retry at most.
+    Interactive,
+}
+
+/// The transport of a mailbox, as [`open`] chose it.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Ews(ews::EwsTransport),
+}
+
+/// Opens the transport of a mailbox: the one place that chooses the protocol (EWS today;
+/// Microsoft Graph joins here). The API's mailbox test and folder tree use it, and so do
+/// the workers before they hand it to `sync::engine::execute`.
+pub async fn open(
+    conn: &MailboxConnection,
+    allowed_hosts: &[String],
+    purpose: Purpose,
+) -> Result<Transport, TransportError> {
+    let t = match purpose {
+        Purpose::Run => ews::EwsTransport::open(conn, allowed_hosts).await?,
+        Purpose::Interactive => ews::EwsTransport::open_interactive(conn, allowed_hosts).await?,
+    };
+    Ok(Transport::Ews(t))
+}
+
+impl Transport {
+    /// The same transport with a request timeout of its own (a run's configured one).
+    pub fn with_request_timeout(
+        self,
+        timeout: std::time::Duration,
+    ) -> Result<Self, TransportError> {
+        match self {
+            Transport::Ews(t) => Ok(Transport::Ews(t.with_request_timeout(timeout)?)),
+        }
+    }
+}
+
+/// The step-by-step connection test of a mailbox, over its transport's protocol.
+pub async fn diagnose(conn: &MailboxConnection, allowed_hosts: &[String]) -> Diagnosis {
+    ews::diagnose(conn, allowed_hosts).await
+}
+
+impl ExchangeContacts for Transport {
+    async fn contact_folders(&self) -> Result<Vec<ExchangeFolder>, TransportError> {
+        match self {
+            Transport::Ews(t) => t.contact_folders().await,
+        }
+    }
+
+    async fn changes(
+        &self,
+        folder_id: &str,
+        sync_state: Option<&str>,
+    ) -> Result<FeedPage, TransportError> {
+        match self {
+            Transport::Ews(t) => t.changes(folder_id, sync_state).await,
+        }
+    }
+
+    async fn get_contacts(&self, item_ids: &[String]) -> BatchResult<RemoteContact> {
+        match self {
+            Transport::Ews(t) => t.get_contacts(item_ids).await,
+        }
+    }
+
+    async fn create_contacts(
+        &self,
+        folder_id: &str,
+        contacts: &[(Uuid, MappedContact)],
+    ) -> BatchResult<Written> {
+        match self {
+            Transport::Ews(t) => t.create_contacts(folder_id, contacts).await,
+        }
+    }
+
+    async fn update_contacts(&self, updates: &[ItemUpdate]) -> BatchResult<Written> {
+        match self {
+            Transport::Ews(t) => t.update_contacts(updates).await,
+        }
+    }
+
+    async fn delete_contacts(&self, item_ids: &[String]) -> BatchResult<()> {
+        match self {
+            Transport::Ews(t) => t.delete_contacts(item_ids).await,
+        }
+    }
+
+    async fn find_by_stamp(
+        &self,
+        folder_id: &str,
+        crm_id: Uuid,
+    ) -> Result<Vec<RemoteContact>, TransportError> {
+        match self {
+            Transport::Ews(t) => t.find_by_stamp(folder_id, crm_id).await,
+        }
+    }
+
+    async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
+        match self {
+            Transport::Ews(t) => t.folder_contacts(folder_id).await,
+        }
+    }
 }

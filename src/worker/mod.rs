@@ -4,6 +4,7 @@ pub mod clock;
 pub mod events;
 pub mod pool;
 pub mod queue;
+pub mod run;
 pub mod scheduler;
 pub mod sink;
 
@@ -15,10 +16,10 @@ use tokio::sync::Notify;
 use crate::config::Settings;
 use crate::crypto::SecretBox;
 use crate::store::Store;
-use crate::sync::engine::EngineContext;
 use clock::{Clock, SystemClock};
 use events::RunEvents;
 use pool::{Pool, PoolConfig};
+pub use run::{EngineContext, run_mailbox};
 use scheduler::Scheduler;
 
 /// How often the scheduler looks for due mailboxes.

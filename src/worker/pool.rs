@@ -7,7 +7,7 @@ use super::Shutdown;
 use super::clock::Clock;
 use super::events::RunEvents;
 use super::queue::{Outcome, Worker};
-use crate::sync::engine::EngineContext;
+use super::run::EngineContext;
 
 /// How the pool works the queue.
 #[derive(Debug, Clone)]

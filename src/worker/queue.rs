@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::Shutdown;
 use super::clock::Clock;
 use super::events::{RunEvent, RunEvents};
+use super::run::{EngineContext, run_mailbox};
 use super::sink::{RunRecorder, StopReason};
 use crate::domain::run::{Run, RunCounts, RunReport, RunStatus};
 use crate::store::{Store, StoreResult};
-use crate::sync::engine::{self, EngineContext};
 
 /// What one step of a worker did.
 #[derive(Debug, Clone)]
@@ -134,7 +134,7 @@ impl Worker {
                 error: None,
             }
         } else {
-            let run = engine::execute(&self.engine, &claim.request, &recorder);
+            let run = run_mailbox(&self.engine, &claim.request, &recorder);
             // The engine's work is short transactions and idempotent writes, so dropping it
             // at the deadline is as safe as a crash, which every run survives.
             let limit = self.engine.limits.max_run_duration;

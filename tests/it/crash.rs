@@ -109,7 +109,7 @@ async fn a_worker_killed_mid_run_is_taken_over_without_loss_or_duplicates() {
         dry_run: false,
         full: false,
     };
-    let report = contactsync::sync::engine::execute(&app.engine(), &req, &Collect::default()).await;
+    let report = contactsync::worker::run_mailbox(&app.engine(), &req, &Collect::default()).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
 
     // Edits on both sides, then thousands of new contacts on both sides.
@@ -136,6 +136,7 @@ async fn a_worker_killed_mid_run_is_taken_over_without_loss_or_duplicates() {
             CrmWrite::Update {
                 id: r.id,
                 fields: f,
+                expected: None,
             }
         })
         .collect();
@@ -260,7 +261,7 @@ async fn a_worker_killed_mid_run_is_taken_over_without_loss_or_duplicates() {
         run_id: Uuid::now_v7(),
         ..req
     };
-    let report = contactsync::sync::engine::execute(&app.engine(), &req, &Collect::default()).await;
+    let report = contactsync::worker::run_mailbox(&app.engine(), &req, &Collect::default()).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(report.counts.writes(), 0, "{report:?}");
 }

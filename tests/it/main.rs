@@ -19,5 +19,7 @@ mod runs;
 mod scheduler;
 mod support;
 mod sync;
+mod sync_model;
 mod sync_support;
+mod sync_weeks;
 mod workers;

@@ -7,7 +7,7 @@ use contactsync::auth::{JwtVerifier, mint_hs256};
 use contactsync::config::Settings;
 use contactsync::crypto::SecretBox;
 use contactsync::store::Store;
-use contactsync::sync::engine::EngineContext;
+use contactsync::worker::EngineContext;
 use contactsync::worker::clock::{Clock, SystemClock};
 use contactsync::worker::events::RunEvents;
 use contactsync::worker::pool::PoolConfig;

@@ -3,7 +3,8 @@ use std::sync::Mutex;
 
 use contactsync::crypto::SecretBox;
 use contactsync::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus};
-use contactsync::sync::engine::{EngineContext, RunSink, execute};
+use contactsync::sync::engine::RunSink;
+use contactsync::worker::{EngineContext, run_mailbox};
 use ews_sim::{ContactData, SimHandle};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -100,7 +101,7 @@ impl World {
             full,
         };
         let sink = Collect::default();
-        let report = execute(&ctx, &req, &sink).await;
+        let report = run_mailbox(&ctx, &req, &sink).await;
         (report, sink.items.into_inner().unwrap())
     }
 

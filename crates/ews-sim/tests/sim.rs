@@ -1016,7 +1016,10 @@ mod client {
             .collect();
         assert_eq!(log.len(), 2, "the timed-out call was sent again: {log:?}");
         assert!(log[0].duration_ms >= 1000, "{log:?}");
-        assert!(log[1].at_ms - log[0].at_ms >= 300, "{log:?}");
+        // The retry left while the first call was still being served: the client gave up
+        // on it (a timing bound here would fail on a loaded machine).
+        let first_answered = log[0].at_ms + log[0].duration_ms as i64;
+        assert!(log[1].at_ms < first_answered, "{log:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ pub mod grants;
 pub mod mailbox_schedules;
 pub mod mailboxes;
 pub mod notifications;
+pub mod sync_item_failures;
 pub mod sync_run_items;
 pub mod sync_runs;
 pub mod users;

@@ -1,0 +1,416 @@
+//! SPEC §5 "Rules that hold over weeks of use", each against the simulator (issue 10):
+//! profile changes after the first runs, contacts that leave and re-enter the export
+//! scope, derived values.
+use serde_json::json;
+
+use crate::sync_support::{ALICE, CUSTOMER, EMPLOYEE, World, person};
+
+fn surnames(w: &World, folder: &str) -> Vec<String> {
+    let mut v: Vec<String> = w
+        .exchange(folder)
+        .into_iter()
+        .map(|i| i.data.surname.unwrap_or_default())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn with_import_off_a_crm_contact_is_matched_with_the_item_already_in_outlook() {
+    let w = World::new().await;
+    w.seed(
+        "contacts",
+        vec![person("Ann", "Lee", "ann@acme.test", None)],
+    );
+    w.create_crm(json!({"given_name": "Ann", "surname": "Lee", "email1": "ann@acme.test"}))
+        .await;
+    w.profile(json!({"export": {"enabled": true, "scope": "all"}}))
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(
+        counts.exchange_created, 0,
+        "matched, not created: {counts:?}"
+    );
+    assert_eq!(counts.linked, 1, "{counts:?}");
+    w.assert_converged().await;
+    assert_eq!(surnames(&w, "contacts"), ["Lee"]);
+}
+
+#[tokio::test]
+async fn a_crm_contact_created_after_the_first_run_matches_an_unchanged_item() {
+    let w = World::new().await;
+    w.seed("contacts", vec![person("Bo", "Ek", "bo@x.test", None)]);
+    w.profile(json!({"export": {"enabled": true, "scope": "all"}}))
+        .await;
+    w.sync().await;
+    w.create_crm(json!({"given_name": "Bo", "surname": "Ek", "email1": "bo@x.test"}))
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_created, 0, "{counts:?}");
+    assert_eq!(surnames(&w, "contacts"), ["Ek"]);
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_contact_leaving_the_export_scope_and_coming_back_is_linked_again() {
+    let w = World::new().await;
+    let c = w
+        .create_crm(json!({"given_name": "Cy", "surname": "Po", "email1": "cy@y.test", "type_id": EMPLOYEE}))
+        .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let employees =
+        json!({"export": {"enabled": true, "scope": "specific", "contact_type_ids": [EMPLOYEE]}});
+    w.profile(employees.clone()).await;
+    assert_eq!(w.sync().await.exchange_created, 1);
+    // Leaves the scope: the item stays (on_crm_delete = keep_in_exchange), unlinked.
+    w.app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &w.token,
+            json!({"type_id": CUSTOMER}),
+        )
+        .await;
+    w.sync().await;
+    // Comes back, edited meanwhile.
+    w.app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &w.token,
+            json!({"type_id": EMPLOYEE, "job_title": "Back"}),
+        )
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(
+        counts.exchange_created, 0,
+        "never exported twice: {counts:?}"
+    );
+    let items = w.exchange("contacts");
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0].data.job_title.as_deref(),
+        Some("Back"),
+        "syncs again"
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn switching_import_on_later_brings_in_what_was_already_in_outlook() {
+    let w = World::new().await;
+    w.seed("contacts", vec![person("Di", "Ro", "di@z.test", None)]);
+    w.profile(json!({"export": {"enabled": true, "scope": "all"}}))
+        .await;
+    w.sync().await;
+    assert!(w.crm_contacts().await.is_empty());
+    w.profile(json!({"import": {"enabled": true, "scope": "all"},
+                     "export": {"enabled": true, "scope": "all"}}))
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(counts.crm_created, 1, "{counts:?}");
+    assert_eq!(w.crm_contacts().await[0]["surname"], "Ro");
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn full_name_follows_a_surname_changed_in_outlook() {
+    let w = World::new().await;
+    let ids = w.seed("contacts", vec![person("Ed", "Old", "ed@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true, "scope": "all"},
+                     "export": {"enabled": true, "scope": "all"}}))
+        .await;
+    w.sync().await;
+    assert_eq!(w.crm_contacts().await[0]["full_name"], "Ed Old");
+    // Outlook's user changes the surname; the DisplayName stays as it was.
+    w.edit(&ids[0], json!({"surname": "New"}));
+    w.sync().await;
+    let crm = w.crm_contacts().await;
+    assert_eq!(crm[0]["surname"], "New");
+    assert_eq!(crm[0]["full_name"], "Ed New");
+    // And the new full name reaches Outlook's DisplayName.
+    w.sync().await;
+    let items = w.sim.contacts(ALICE, "contacts");
+    assert_eq!(items[0].data.display_name.as_deref(), Some("Ed New"));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn import_never_links_an_account_the_owner_cannot_see() {
+    let w = World::new().await;
+    let admin = w.app.admin_token("root");
+    // The only "Hidden AG" belongs to bob and is not shared with alice.
+    w.app
+        .create(
+            "/api/v1/accounts",
+            &admin,
+            json!({"name": "Hidden AG", "owner_id": "bob"}),
+        )
+        .await;
+    w.seed(
+        "contacts",
+        vec![person("Fa", "Hu", "fa@x.test", Some("Hidden AG"))],
+    );
+    w.profile(json!({"import": {"enabled": true}})).await;
+    w.sync().await;
+    let crm = w.crm_contacts().await;
+    assert_eq!(crm[0]["account_id"], serde_json::Value::Null);
+    assert_eq!(crm[0]["company"], "Hidden AG");
+    // And alice can edit the contact she got.
+    let id = crm[0]["id"].as_str().unwrap();
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &w.token,
+            json!({"job_title": "Boss"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn values_the_crm_refuses_are_fitted_with_a_warning_and_never_written_back() {
+    let w = World::new().await;
+    let long_title = "t".repeat(300);
+    let x500 = "/o=Org/ou=Exchange/cn=Recipients/cn=gi";
+    let mut item = person("Gi", "Wo", x500, None);
+    item["job_title"] = json!(long_title);
+    w.seed("contacts", vec![item]);
+    w.profile(json!({"import": {"enabled": true, "scope": "all"},
+                     "export": {"enabled": true, "scope": "all"}}))
+        .await;
+    let (report, items) = w
+        .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
+        .await;
+    assert_eq!(report.counts.crm_created, 1, "{report:?}");
+    let created = items.iter().find(|i| i.op == "crm_create").unwrap();
+    assert_eq!(created.code.as_deref(), Some("normalised"));
+    assert!(
+        created.message.as_deref().unwrap().contains("email1"),
+        "{created:?}"
+    );
+    let crm = w.crm_contacts().await;
+    assert_eq!(crm[0]["job_title"].as_str().unwrap().chars().count(), 250);
+    assert_eq!(crm[0]["email1"], "");
+    // The owner can edit the contact.
+    let id = crm[0]["id"].as_str().unwrap();
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &w.token,
+            json!({"department": "Ops"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Outlook keeps its values: not rewritten from the fitted CRM values.
+    w.sync().await;
+    let ex = w.exchange("contacts");
+    assert_eq!(ex[0].data.job_title.as_deref(), Some(long_title.as_str()));
+    w.assert_converged().await;
+    let ex = w.exchange("contacts");
+    assert_eq!(ex[0].data.job_title.as_deref(), Some(long_title.as_str()));
+}
+
+#[tokio::test]
+async fn a_deleted_import_folder_unlinks_its_pairs_and_the_run_succeeds() {
+    let w = World::new().await;
+    let clients = w
+        .sim
+        .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
+        .unwrap();
+    w.seed(&clients, vec![person("Ha", "Ji", "ha@x.test", None)]);
+    w.profile(
+        json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [clients]},
+                     "on_exchange_delete": "delete_in_crm"}),
+    )
+    .await;
+    w.sync().await;
+    assert_eq!(w.crm_contacts().await.len(), 1);
+    w.sim
+        .with_store(|s| {
+            s.mailbox_mut(ALICE).unwrap().delete_folder(
+                &ews_sim::store::FolderRef::Id(clients.clone()),
+                ews_sim::store::DeleteType::HardDelete,
+            )
+        })
+        .unwrap();
+    let counts = w.sync().await;
+    assert_eq!(counts.unlinked, 1, "{counts:?}");
+    assert_eq!(counts.crm_deleted, 0, "never deleted in bulk: {counts:?}");
+    assert_eq!(w.crm_contacts().await.len(), 1);
+    let profile = w
+        .app
+        .get(
+            &format!("/api/v1/mailboxes/{}/contact-sync", w.mailbox),
+            &w.token,
+        )
+        .await;
+    assert_eq!(
+        profile.body["import"]["folder_ids"],
+        json!([]),
+        "{}",
+        profile.text
+    );
+    let notes = w.app.get("/api/v1/notifications", &w.token).await;
+    assert!(
+        notes.text.contains("exchange_folder_gone"),
+        "{}",
+        notes.text
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_crm_write_by_sync_is_conditional_on_the_version_it_read() {
+    use contactsync::store::StoreError;
+    use contactsync::store::sync_state::CrmWrite;
+    let w = World::new().await;
+    let c = w
+        .create_crm(json!({"given_name": "Io", "surname": "Ka", "email1": "io@x.test"}))
+        .await;
+    let id: uuid::Uuid = c["id"].as_str().unwrap().parse().unwrap();
+    let read = w
+        .app
+        .store
+        .contacts_for_sync(&[id])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    // The user edits the contact while the run holds what it read.
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &w.token,
+            json!({"job_title": "User"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let mut fields = read.fields.clone();
+    fields.job_title = "Sync".into();
+    let out = w
+        .app
+        .store
+        .apply_crm_writes(
+            "alice",
+            vec![CrmWrite::Update {
+                id,
+                fields,
+                expected: Some(read.version),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[0], Err(StoreError::PreconditionFailed { .. })),
+        "{out:?}"
+    );
+    assert_eq!(w.crm_contact(&id.to_string()).await["job_title"], "User");
+}
+
+#[tokio::test]
+async fn a_renamed_account_reaches_company_name() {
+    let w = World::new().await;
+    let acme = w
+        .app
+        .create("/api/v1/accounts", &w.token, json!({"name": "Acme"}))
+        .await;
+    w.create_crm(
+        json!({"given_name": "Jo", "surname": "Lo", "email1": "jo@x.test",
+                        "account_id": acme["id"]}),
+    )
+    .await;
+    w.profile(json!({"export": {"enabled": true, "scope": "all"}}))
+        .await;
+    w.sync().await;
+    assert_eq!(
+        w.exchange("contacts")[0].data.company_name.as_deref(),
+        Some("Acme")
+    );
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/accounts/{}", acme["id"].as_str().unwrap()),
+            &w.token,
+            json!({"name": "Acme Renamed"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_updated, 1, "{counts:?}");
+    assert_eq!(
+        w.exchange("contacts")[0].data.company_name.as_deref(),
+        Some("Acme Renamed")
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_import_folder_moved_under_deleted_items_is_gone_and_nothing_is_deleted() {
+    let w = World::new().await;
+    let clients = w
+        .sim
+        .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
+        .unwrap();
+    w.seed(&clients, vec![person("Ka", "Le", "ka@x.test", None)]);
+    w.profile(
+        json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [clients]},
+                     "on_exchange_delete": "delete_in_crm"}),
+    )
+    .await;
+    w.sync().await;
+    w.sim
+        .with_store(|s| {
+            s.mailbox_mut(ALICE).unwrap().delete_folder(
+                &ews_sim::store::FolderRef::Id(clients.clone()),
+                ews_sim::store::DeleteType::MoveToDeletedItems,
+            )
+        })
+        .unwrap();
+    let folders = w
+        .app
+        .get(
+            &format!("/api/v1/mailboxes/{}/exchange-folders", w.mailbox),
+            &w.token,
+        )
+        .await;
+    assert!(!folders.text.contains(&clients), "{}", folders.text);
+    let counts = w.sync().await;
+    assert_eq!(counts.unlinked, 1, "{counts:?}");
+    assert_eq!(counts.crm_deleted, 0, "{counts:?}");
+    assert_eq!(w.crm_contacts().await.len(), 1);
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_failing_item_is_retried_after_its_feed_moved_on_and_given_up_after_five_runs() {
+    use contactsync::domain::run::{RunMode, RunStatus};
+    let w = World::new().await;
+    let ids = w.seed("contacts", vec![person("Lu", "Ma", "lu@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}})).await;
+    w.sim.add_fault(
+        serde_json::from_value(json!({"operation": "GetItem", "kind": "item_error", "item_ids": [ids[0]], "code": "ErrorCorruptData"})).unwrap(),
+    );
+    // Five failed runs in a row: each reads the item again, though the feed moved on.
+    for n in 1..=5 {
+        let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+        assert_eq!(r.status, RunStatus::PartiallyFailed, "run {n}: {r:?}");
+        assert!(
+            items
+                .iter()
+                .any(|i| i.code.as_deref() == Some("ErrorCorruptData"))
+        );
+    }
+    let notes = w.app.get("/api/v1/notifications", &w.token).await;
+    assert!(notes.text.contains("items_given_up"), "{}", notes.text);
+    // Given up: the next run leaves it alone.
+    let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+    assert_eq!(r.status, RunStatus::Succeeded, "{r:?} {items:#?}");
+    // A later change tries it again (and, healed, it is imported).
+    w.sim.clear_faults();
+    w.edit(&ids[0], json!({"job_title": "Fixed"}));
+    let counts = w.sync().await;
+    assert_eq!(counts.crm_created, 1, "{counts:?}");
+    w.assert_converged().await;
+}
