@@ -5,7 +5,8 @@ COPY . .
 RUN cargo build --release --locked --bin contactsync
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+# curl: the health checks of docker-compose.yml
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/contactsync /usr/local/bin/contactsync
 # The service runs as an unprivileged user that owns only its data directory.
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin contactsync \

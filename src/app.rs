@@ -181,6 +181,7 @@ pub fn build(
     app.app_data(route_table)
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .configure(crate::ui::configure)
         .default_service(web::to(no_route))
         .wrap(from_fn(crate::middleware::cors::cors))
         .wrap(actix_web::middleware::Compress::default())

@@ -14,4 +14,5 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod transport;
+pub mod ui;
 pub mod worker;

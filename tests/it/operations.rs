@@ -226,3 +226,42 @@ fn ews_sim_help_documents_every_flag() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }
+
+#[tokio::test]
+async fn the_setup_page_is_served_without_a_token_and_loads_nothing_from_elsewhere() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .unwrap();
+    let page = client.get(format!("{}/ui", app.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Synchronize now"), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN: {html}"
+    );
+    for (asset, kind) in [("app.js", "text/javascript"), ("style.css", "text/css")] {
+        let r = client
+            .get(format!("{}/ui/{asset}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("https://"), "{asset} loads from elsewhere");
+    }
+}

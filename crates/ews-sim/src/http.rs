@@ -43,6 +43,9 @@ pub fn start(sim: Arc<Sim>) -> std::io::Result<(actix_web::dev::Server, std::net
             .default_service(web::to(fallback))
     })
     .workers(2)
+    // Whoever embeds the simulator decides when it stops (`run` on Ctrl-C or SIGTERM):
+    // actix's own handler would stop the server and leave the process waiting.
+    .disable_signals()
     .on_connect(|conn, ext| {
         #[cfg(unix)]
         if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {

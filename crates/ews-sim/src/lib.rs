@@ -145,8 +145,23 @@ pub async fn run(config: SimConfig) -> std::io::Result<()> {
         handle.ews_url(),
         handle.control_url()
     );
-    tokio::signal::ctrl_c().await?;
+    stop_signal().await?;
     handle.stop().await
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` and process managers send): without the
+/// latter the server stopped on SIGTERM but the process stayed.
+async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 impl SimHandle {
