@@ -472,6 +472,13 @@ async fn settle_and_check<X: UserExchange>(c: &Case<'_, X>) -> Result<(), String
             continue;
         }
         let body = c.contact(&s.to_string()).await;
+        // A contact out of the export scope is unlinked by policy: its item no longer
+        // follows it.
+        let in_scope = c.profile.export.scope == ExportScope::All
+            || body["type_id"].as_str() == Some(EMPLOYEE);
+        if !in_scope {
+            continue;
+        }
         let ex = &its[0].fields;
         for (field, name) in [
             (Field::GivenName, "given_name"),
