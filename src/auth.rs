@@ -1,7 +1,5 @@
 //! JWT bearer authentication (SPEC §2): verification for the API and minting for
 //! `contactsync token`.
-use std::path::Path;
-
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +17,17 @@ pub struct Claims {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// One audience or several (RFC 7519 §4.1.3 allows both); checked by the verifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
+}
+
+/// The `aud` claim: a string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 impl Claims {
@@ -52,41 +59,38 @@ pub struct JwtVerifier {
 const SECRET_FILE: &str = "jwt-secret";
 
 /// Reads the HS256 secret: configured, else from (or generated into) the data directory.
+/// A secret file that is too short is refused, never replaced: tokens minted with it
+/// would stop working, and another process may already use it.
 pub fn load_or_create_secret(settings: &Settings) -> std::io::Result<String> {
     if let Some(s) = &settings.jwt_secret {
         return Ok(s.clone());
     }
+    crate::private_files::create_private_dir(&settings.data_dir)?;
     let path = settings.data_dir.join(SECRET_FILE);
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        let trimmed = existing.trim();
-        if trimmed.len() >= 32 {
-            return Ok(trimmed.to_owned());
-        }
-    }
-    std::fs::create_dir_all(&settings.data_dir)?;
     // Two v4 UUIDs carry 244 random bits from the OS generator.
-    let secret = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    write_private(&path, &secret)?;
-    Ok(secret)
+    let generate = || {
+        format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    };
+    let text = crate::private_files::read_or_create_secret(&path, generate)?;
+    let secret = text.trim();
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} holds fewer than {MIN_SECRET_LEN} characters: set jwt_secret, or remove the file to have one generated",
+                path.display()
+            ),
+        ));
+    }
+    Ok(secret.to_owned())
 }
 
-/// Writes a file readable by its owner only.
-pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(contents.as_bytes())
-}
+/// The shortest HS256 secret accepted from the secret file.
+const MIN_SECRET_LEN: usize = 32;
 
 impl JwtVerifier {
     /// Builds the verifier the settings ask for.
@@ -120,6 +124,9 @@ impl JwtVerifier {
         }
         validation.set_required_spec_claims(&required);
         validation.leeway = 30;
+        // A token is not valid before its `nbf` (a token minted for later, or a clock
+        // far ahead at the issuer), within the same leeway as `exp`.
+        validation.validate_nbf = true;
         match &settings.jwt_audience {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
@@ -165,7 +172,7 @@ pub fn mint_hs256(
         name: None,
         roles: if admin { vec!["admin".into()] } else { vec![] },
         iss: settings.jwt_issuer.clone(),
-        aud: settings.jwt_audience.clone(),
+        aud: settings.jwt_audience.clone().map(Audience::One),
     };
     Ok(jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

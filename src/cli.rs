@@ -140,7 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir)?;
+        crate::private_files::create_private_dir(&settings.data_dir)?;
     }
     Ok(Store::connect(&settings.effective_database_url(), None).await?)
 }

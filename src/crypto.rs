@@ -48,16 +48,18 @@ impl SecretBox {
                 .ok_or_else(|| anyhow::anyhow!("encryption_key is not base64 of 32 bytes"))?;
             return Ok(SecretBox::new(key));
         }
+        crate::private_files::create_private_dir(&settings.data_dir)?;
         let path = settings.data_dir.join(KEY_FILE);
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            let key = decode_key(&text)
-                .ok_or_else(|| anyhow::anyhow!("{} is not base64 of 32 bytes", path.display()))?;
-            return Ok(SecretBox::new(key));
-        }
-        std::fs::create_dir_all(&settings.data_dir)?;
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-        crate::auth::write_private(&path, &STANDARD.encode(key))?;
+        // A key file that does not hold a key is refused, never replaced: the secrets
+        // sealed with the key it held would be lost.
+        let generate = || {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).expect("OS randomness");
+            STANDARD.encode(key)
+        };
+        let text = crate::private_files::read_or_create_secret(&path, generate)?;
+        let key = decode_key(&text)
+            .ok_or_else(|| anyhow::anyhow!("{} is not base64 of 32 bytes", path.display()))?;
         Ok(SecretBox::new(key))
     }
 

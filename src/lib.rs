@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod middleware;
+pub mod private_files;
 pub mod service;
 mod sim;
 pub mod store;

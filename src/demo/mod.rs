@@ -100,7 +100,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("contactsync-demo-{}", std::process::id()))
     });
-    std::fs::create_dir_all(&data_dir)
+    crate::private_files::create_private_dir(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     // The environment still applies (e.g. CONTACTSYNC_CORS_ORIGINS), but the demo always
     // runs on its own SQLite file and may reach its simulator.

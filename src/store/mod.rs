@@ -88,6 +88,14 @@ impl<T> Slice<T> {
     }
 }
 
+/// The file of a SQLite URL (`sqlite://path?mode=rwc`, `sqlite:path`); none in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| path.into())
+}
+
 /// The database handle shared by the API, the workers and the CLI.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -103,7 +111,11 @@ impl Store {
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
-        if url.starts_with("sqlite:") {
+        if let Some(file) = sqlite_file(url) {
+            // Created here, owner-only, before SQLite would create it with the umask's
+            // permissions (its journal files take the database file's).
+            crate::private_files::create_private_file_if_missing(&file)
+                .map_err(|e| DbErr::Custom(format!("creating {}: {e}", file.display())))?;
             // WAL lets reads go on beside the single writer.
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

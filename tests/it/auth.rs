@@ -176,3 +176,47 @@ async fn es256_public_key_and_no_algorithm_switching() {
         .await
         .assert_problem(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn a_token_is_refused_before_its_nbf_and_an_audience_array_is_accepted() {
+    let app = TestApp::spawn_with(|s| s.jwt_audience = Some("contactsync".into())).await;
+    let exp = now() + 600;
+    // Not yet valid: nbf an hour ahead (beyond the 30 s leeway); then one already valid.
+    me(
+        &app,
+        &hs256(
+            json!({"sub": "alice", "exp": exp, "nbf": now() + 3600, "aud": "contactsync"}),
+            SECRET,
+        ),
+    )
+    .await
+    .assert_problem(401, "unauthorized");
+    let r = me(
+        &app,
+        &hs256(
+            json!({"sub": "alice", "exp": exp, "nbf": now() - 10, "aud": "contactsync"}),
+            SECRET,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // `aud` as an array (RFC 7519 §4.1.3): accepted when it names us, refused otherwise.
+    let r = me(
+        &app,
+        &hs256(
+            json!({"sub": "alice", "exp": exp, "aud": ["other-api", "contactsync"]}),
+            SECRET,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    me(
+        &app,
+        &hs256(
+            json!({"sub": "alice", "exp": exp, "aud": ["other-api", "third"]}),
+            SECRET,
+        ),
+    )
+    .await
+    .assert_problem(401, "unauthorized");
+}

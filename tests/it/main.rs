@@ -10,6 +10,7 @@ mod crash;
 mod fault_matrix;
 mod folders;
 mod hostile;
+mod local_secrets;
 mod mailboxes;
 mod observability;
 mod openapi_document;

@@ -27,12 +27,21 @@ pub use reqlog::RequestRecord;
 pub use store::{Address, ContactData, ExtendedFieldUri, ExtendedProperty, Store};
 
 /// A mailbox or service account: SMTP address and password (also its bearer token).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     /// SMTP address.
     pub email: String,
     /// Password.
     pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Credential {

@@ -167,10 +167,10 @@ impl TokenCache {
                     .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             })
             .unwrap_or(3600);
-        // Refresh a minute early (or at 90% of a short lifetime) so no request carries a dying token.
-        let margin = (lifetime / 10).min(60);
-        let refresh_at = Instant::now() + Duration::from_secs(lifetime.saturating_sub(margin));
-        *slot = Some((parsed.access_token.clone(), refresh_at));
+        *slot = Some((
+            parsed.access_token.clone(),
+            refresh_at(Instant::now(), lifetime),
+        ));
         Ok(parsed.access_token)
     }
 
@@ -178,6 +178,18 @@ impl TokenCache {
     pub(crate) async fn invalidate(&self) {
         *self.slot.lock().await = None;
     }
+}
+
+/// The longest a token is kept, whatever `expires_in` the server claims.
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+
+/// When to fetch a new token: a minute early (or at 90% of a short lifetime) so that no
+/// request carries a dying token. The server's lifetime is capped: a huge `expires_in`
+/// would overflow the clock (and a token kept for years outlives its revocation).
+fn refresh_at(now: Instant, lifetime_secs: u64) -> Instant {
+    let lifetime = lifetime_secs.min(MAX_TOKEN_LIFETIME_SECS);
+    let margin = (lifetime / 10).min(60);
+    now + Duration::from_secs(lifetime - margin)
 }
 
 /// The workstation name sent in NTLM messages.
@@ -252,4 +264,20 @@ pub(crate) fn ntlm_authenticate(challenge_header: &str, auth: &Auth) -> Result<S
         message: format!("NTLM authenticate: {e:?}"),
     })?;
     Ok(format!("NTLM {}", BASE64_STANDARD.encode(bytes)))
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_token_lifetime_is_capped_instead_of_overflowing_the_clock() {
+        let now = Instant::now();
+        assert_eq!(
+            refresh_at(now, u64::MAX),
+            refresh_at(now, MAX_TOKEN_LIFETIME_SECS)
+        );
+        assert!(refresh_at(now, 3600) < now + Duration::from_secs(3600));
+        assert!(refresh_at(now, 0) >= now);
+    }
 }

@@ -26,8 +26,13 @@ pub fn format_date_time(value: &DateTime<Utc>) -> String {
 /// Exchange keeps a birthday as an instant: Outlook writes local midnight, converted to
 /// UTC, other clients write 11:59 UTC. Rounding to the nearest UTC midnight gives the
 /// date the user entered for every zone from UTC-11 to UTC+11, without knowing the zone.
+/// An instant at the end of chrono's range (a hostile or broken server) keeps its own date
+/// instead of overflowing.
 pub fn birthday_date(value: &DateTime<Utc>) -> NaiveDate {
-    (*value + Duration::hours(12)).date_naive()
+    value
+        .checked_add_signed(Duration::hours(12))
+        .unwrap_or(*value)
+        .date_naive()
 }
 
 /// The instant written for a birthday: 11:59 UTC, which shows as the same date
@@ -88,5 +93,29 @@ pub mod opt_birthday {
         NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map(Some)
             .map_err(|_| serde::de::Error::custom(format!("invalid Birthday {text:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Holder {
+        #[serde(with = "opt_birthday")]
+        birthday: Option<NaiveDate>,
+    }
+
+    #[test]
+    fn a_birthday_at_the_end_of_time_does_not_overflow() {
+        assert_eq!(
+            birthday_date(&DateTime::<Utc>::MAX_UTC),
+            DateTime::<Utc>::MAX_UTC.date_naive()
+        );
+        // As a server may send it (no offset: read as UTC), through the wire format.
+        let h: Holder = serde_json::from_str(r#"{"birthday": "+262142-12-31T23:59:59"}"#).unwrap();
+        assert_eq!(h.birthday, Some(NaiveDate::MAX));
+        let h: Holder = serde_json::from_str(r#"{"birthday": "9999-12-31T23:00:00Z"}"#).unwrap();
+        assert_eq!(h.birthday, NaiveDate::from_ymd_opt(10_000, 1, 1));
     }
 }

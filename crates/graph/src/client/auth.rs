@@ -126,6 +126,18 @@ struct TokenResponse {
     expires_in: Option<serde_json::Value>,
 }
 
+/// The longest a token is kept, whatever `expires_in` the server claims.
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+
+/// When to fetch a new token: five minutes early (a tenth of a short lifetime) so that no
+/// request leaves with a token about to die. The server's lifetime is capped: a huge
+/// `expires_in` would overflow the clock.
+fn refresh_at(now: Instant, lifetime_secs: u64) -> Instant {
+    let lifetime = lifetime_secs.min(MAX_TOKEN_LIFETIME_SECS);
+    let margin = (lifetime / 10).min(300);
+    now + Duration::from_secs(lifetime - margin)
+}
+
 /// A cached access token, refreshed shortly before it expires.
 #[derive(Default)]
 pub(crate) struct TokenCache {
@@ -147,11 +159,7 @@ impl TokenCache {
             return Ok(token.clone());
         }
         let (token, lifetime) = fetch(http, req).await?;
-        // Refresh five minutes early (a tenth of a short lifetime) so that no request
-        // leaves with a token about to die.
-        let margin = (lifetime / 10).min(300);
-        let refresh_at = Instant::now() + Duration::from_secs(lifetime.saturating_sub(margin));
-        *slot = Some((token.clone(), refresh_at));
+        *slot = Some((token.clone(), refresh_at(Instant::now(), lifetime)));
         Ok(token)
     }
 
@@ -235,4 +243,20 @@ async fn fetch(http: &reqwest::Client, req: &TokenRequest) -> Result<(String, u6
         })
         .unwrap_or(3599);
     Ok((parsed.access_token, lifetime))
+}
+
+#[cfg(test)]
+mod refresh_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_token_lifetime_is_capped_instead_of_overflowing_the_clock() {
+        let now = Instant::now();
+        assert_eq!(
+            refresh_at(now, u64::MAX),
+            refresh_at(now, MAX_TOKEN_LIFETIME_SECS)
+        );
+        assert!(refresh_at(now, 3600) < now + Duration::from_secs(3600));
+        assert!(refresh_at(now, 0) >= now);
+    }
 }

@@ -232,8 +232,9 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
 pub(crate) fn retry_after(value: Option<&str>) -> Option<Duration> {
     value
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // A value too large for a Duration (`1e300`) is no hint rather than a panic; a
+        // long one is the caller's to cap (`max_retry_after`).
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// Jittered exponential back-off without a dependency: doubling, ±25 %.

@@ -100,3 +100,12 @@ fn links_are_followed_only_on_the_configured_host() {
         assert_eq!(e.class(), crate::ErrorClass::SyncStateInvalid, "{foreign}");
     }
 }
+
+#[test]
+fn a_retry_after_too_large_for_a_duration_is_no_hint_rather_than_a_panic() {
+    use super::retry_after;
+    assert_eq!(retry_after(Some("1e300")), None);
+    assert_eq!(retry_after(Some("-5")), None);
+    assert_eq!(retry_after(Some("NaN")), None);
+    assert_eq!(retry_after(Some(" 3 ")), Some(Duration::from_secs(3)));
+}
