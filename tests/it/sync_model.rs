@@ -149,6 +149,9 @@ struct Case<'a, X: ExchangeContacts> {
     crm: Vec<String>,
     /// Stamps of items the Outlook user deleted: their pairs are unlinked for good.
     unlinked: BTreeSet<Uuid>,
+    /// Stamped items the Outlook user moved, and where, not yet seen by a whole run: a
+    /// move out of the folders the sync follows is a deletion (SPEC §5).
+    moved: Vec<(Uuid, String)>,
     /// CRM contacts the user deleted.
     crm_deleted: BTreeSet<String>,
     /// A one-way profile was in force at some point: edits it could not carry were
@@ -188,9 +191,36 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             folders,
             crm: Vec::new(),
             unlinked: BTreeSet::new(),
+            moved: Vec::new(),
             crm_deleted: BTreeSet::new(),
             one_way: false,
         }
+    }
+
+    /// Whether the sync follows an item into this folder under the current profile: an
+    /// import folder, or the export target.
+    fn follows(&self, folder: &str) -> bool {
+        let p = &self.profile;
+        let import = p.import.enabled
+            && match p.import.scope {
+                ImportScope::All => true,
+                ImportScope::Folders => p.import.folder_ids.iter().any(|f| f == folder),
+            };
+        let target = p.export.target_folder_id.as_deref().unwrap_or(&self.folders[0]);
+        import || (p.export.enabled && folder == target)
+    }
+
+    /// A stamped item moved out of the import folders (and not into the export target) is
+    /// a deletion in Exchange: `on_exchange_delete` (unlink by default) applies, and its
+    /// pair no longer agrees. A run sees the move with the profile in force then.
+    fn note_moves(&mut self) {
+        let out: Vec<Uuid> = self
+            .moved
+            .iter()
+            .filter(|(_, folder)| !self.follows(folder))
+            .map(|(s, _)| *s)
+            .collect();
+        self.unlinked.extend(out);
     }
 
     async fn run(&self, stops_after: Option<u8>) -> (RunReport, Vec<RunItem>) {
@@ -220,7 +250,7 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             for i in &items {
                 eprintln!(
                     "  {} {:?} crm={:?} item={:?} {:?}",
-                    i.op, i.outcome, i.crm_id, i.item_id, i.message
+                    i.op.as_str(), i.outcome, i.crm_id, i.item_id, i.message
                 );
             }
         }
@@ -281,7 +311,8 @@ pub trait UserExchange: ExchangeContacts {
     fn create(&self, folder: &str, fields: MappedContact) -> Option<String>;
     fn edit(&self, id: &str, field: Field, value: &str);
     fn delete(&self, id: &str);
-    fn move_to(&self, id: &str, folder: &str);
+    /// Answers whether the item moved.
+    fn move_to(&self, id: &str, folder: &str) -> bool;
 }
 
 impl UserExchange for MemoryExchange {
@@ -294,8 +325,8 @@ impl UserExchange for MemoryExchange {
     fn delete(&self, id: &str) {
         self.user_delete(id);
     }
-    fn move_to(&self, id: &str, folder: &str) {
-        self.user_move(id, folder);
+    fn move_to(&self, id: &str, folder: &str) -> bool {
+        self.user_move(id, folder).is_some()
     }
 }
 
@@ -368,7 +399,13 @@ async fn step<X: UserExchange>(c: &mut Case<'_, X>, a: &Act) {
         }
         Act::ExMove(i, f) => {
             if let Some(item) = nth_item(c.x, &c.folders, *i).await {
-                c.x.move_to(&item.item_id, &c.folders[usize::from(*f) % c.folders.len()]);
+                let to = c.folders[usize::from(*f) % c.folders.len()].clone();
+                if c.x.move_to(&item.item_id, &to)
+                    && let Some(s) = item.crm_contact_id
+                    && item.folder_id != to
+                {
+                    c.moved.push((s, to));
+                }
             }
         }
         Act::Profile(v) => {
@@ -390,7 +427,11 @@ async fn step<X: UserExchange>(c: &mut Case<'_, X>, a: &Act) {
             c.exec(&q).await;
         }
         Act::Sync(stop) => {
+            c.note_moves();
             let (report, items) = c.run(*stop).await;
+            if stop.is_none() {
+                c.moved.clear();
+            }
             assert!(
                 matches!(report.status, RunStatus::Succeeded | RunStatus::Cancelled),
                 "{report:?} {items:#?}"
@@ -523,6 +564,7 @@ async fn one_case_memory(app: &TestApp, n: u64, history: &[Act]) -> Result<(), S
     for a in history {
         step(&mut c, a).await;
     }
+    c.note_moves();
     settle_and_check(&c).await
 }
 
@@ -624,7 +666,9 @@ impl UserExchange for SimExchange<'_> {
         let _ = self.sim.delete_contact(&self.mailbox, id);
     }
     // The simulator's handle has no move; moves are covered over the in-memory mailbox.
-    fn move_to(&self, _: &str, _: &str) {}
+    fn move_to(&self, _: &str, _: &str) -> bool {
+        false
+    }
 }
 
 async fn one_case_sim(
@@ -672,6 +716,7 @@ async fn one_case_sim(
         folders: vec![contacts, second],
         crm: Vec::new(),
         unlinked: BTreeSet::new(),
+        moved: Vec::new(),
         crm_deleted: BTreeSet::new(),
         one_way: false,
     };
@@ -679,6 +724,7 @@ async fn one_case_sim(
     for a in history {
         step(&mut c, a).await;
     }
+    c.note_moves();
     settle_and_check(&c).await
 }
 
@@ -733,6 +779,19 @@ fn model_regressions() {
             LoseStates,
             LoseLinks,
             LoseStates,
+        ],
+        // An item moved out of the import folders (Contacts only) is a deletion: its pair
+        // is unlinked by the default policy, and a later CRM edit is not expected in
+        // Outlook (the check expected it: found by a long run).
+        vec![
+            CrmEdit(0, 0),
+            CrmCreate(0),
+            Profile(5),
+            CrmCreate(0),
+            Sync(None),
+            ExMove(89, 1),
+            CrmCreate(0),
+            CrmEdit(109, 0),
         ],
     ];
     let rt = tokio::runtime::Builder::new_multi_thread()
