@@ -14,10 +14,10 @@ use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{OptionalJson, Query, RecordId};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
-use crate::domain::run::{ItemOutcome, Run, RunItem, RunMode, RunStatus};
+use crate::domain::run::{ItemOutcome, Run, RunItem, RunMode, RunStatus, Trigger};
 use crate::domain::schedule::SyncStatus;
 use crate::store::Store;
-use crate::store::runs::{Enqueued, NewRun, RunFilter, Trigger};
+use crate::store::runs::{Enqueued, NewRun, RunFilter};
 use crate::worker::events::{RunEvent, RunEvents};
 
 /// The header that makes a "Synchronize now" safe to retry.

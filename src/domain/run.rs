@@ -79,6 +79,103 @@ impl RunMode {
     }
 }
 
+/// Who asked for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// "Synchronize now".
+    Manual,
+    /// The scheduler.
+    Auto,
+}
+
+impl Trigger {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Auto => "auto",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Trigger {
+        match s {
+            "auto" => Trigger::Auto,
+            _ => Trigger::Manual,
+        }
+    }
+}
+
+/// The kind of one operation: what the plan decides, what a run item records (as its
+/// string form) and what the item metrics count. One enum, so no operation is ever
+/// recognised by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// Nothing to do for a pair (counted, never recorded as an item).
+    Unchanged,
+    CrmCreate,
+    CrmUpdate,
+    CrmDelete,
+    ExchangeCreate,
+    ExchangeUpdate,
+    ExchangeDelete,
+    /// Reading Exchange (a feed page or an item) failed.
+    ExchangeRead,
+    Link,
+    Unlink,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 10] = [
+        OpKind::Unchanged,
+        OpKind::CrmCreate,
+        OpKind::CrmUpdate,
+        OpKind::CrmDelete,
+        OpKind::ExchangeCreate,
+        OpKind::ExchangeUpdate,
+        OpKind::ExchangeDelete,
+        OpKind::ExchangeRead,
+        OpKind::Link,
+        OpKind::Unlink,
+    ];
+
+    /// Stored form (also the metrics label and the JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Unchanged => "unchanged",
+            OpKind::CrmCreate => "crm_create",
+            OpKind::CrmUpdate => "crm_update",
+            OpKind::CrmDelete => "crm_delete",
+            OpKind::ExchangeCreate => "exchange_create",
+            OpKind::ExchangeUpdate => "exchange_update",
+            OpKind::ExchangeDelete => "exchange_delete",
+            OpKind::ExchangeRead => "exchange_read",
+            OpKind::Link => "link",
+            OpKind::Unlink => "unlink",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<OpKind> {
+        OpKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether it writes to the CRM or to Exchange.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            OpKind::CrmCreate
+                | OpKind::CrmUpdate
+                | OpKind::CrmDelete
+                | OpKind::ExchangeCreate
+                | OpKind::ExchangeUpdate
+                | OpKind::ExchangeDelete
+        )
+    }
+}
+
 /// Operation counts of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -105,6 +202,33 @@ impl RunCounts {
             + self.exchange_updated
             + self.exchange_deleted
     }
+
+    /// Counts one more operation done (a failure is counted with `failed` instead; a
+    /// read is not an operation on a pair).
+    pub fn add(&mut self, kind: OpKind) {
+        let n = match kind {
+            OpKind::Unchanged => &mut self.unchanged,
+            OpKind::CrmCreate => &mut self.crm_created,
+            OpKind::CrmUpdate => &mut self.crm_updated,
+            OpKind::CrmDelete => &mut self.crm_deleted,
+            OpKind::ExchangeCreate => &mut self.exchange_created,
+            OpKind::ExchangeUpdate => &mut self.exchange_updated,
+            OpKind::ExchangeDelete => &mut self.exchange_deleted,
+            OpKind::Link => &mut self.linked,
+            OpKind::Unlink => &mut self.unlinked,
+            OpKind::ExchangeRead => return,
+        };
+        *n += 1;
+    }
+
+    /// Counts of the given operations.
+    pub fn of(kinds: impl IntoIterator<Item = OpKind>) -> RunCounts {
+        let mut c = RunCounts::default();
+        for k in kinds {
+            c.add(k);
+        }
+        c
+    }
 }
 
 /// A run as the API returns it.
@@ -116,8 +240,7 @@ pub struct Run {
     pub mode: RunMode,
     pub dry_run: bool,
     pub full: bool,
-    /// `manual` ("Synchronize now") or `auto` (the scheduler).
-    pub trigger: String,
+    pub trigger: Trigger,
     pub counts: RunCounts,
     pub error: Option<String>,
     /// A cancel was asked for; a running run stops at its next batch.
@@ -144,9 +267,7 @@ pub enum ItemOutcome {
 pub struct RunItem {
     /// Order within the run.
     pub seq: i64,
-    /// `crm_create`, `crm_update`, `crm_delete`, `exchange_create`, `exchange_update`,
-    /// `exchange_delete`, `link`, `unlink`.
-    pub op: String,
+    pub op: OpKind,
     pub outcome: ItemOutcome,
     pub crm_id: Option<Uuid>,
     pub item_id: Option<String>,

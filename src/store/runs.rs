@@ -13,27 +13,9 @@ use super::entities::{mailboxes, sync_run_items, sync_runs};
 use super::{PageRequest, Slice, Store, StoreError, StoreResult, new_id};
 use crate::domain::access::Caller;
 use crate::domain::run::{
-    ItemOutcome, Run, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
+    ItemOutcome, OpKind, Run, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
+    Trigger,
 };
-
-/// Who asked for a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// "Synchronize now".
-    Manual,
-    /// The scheduler.
-    Auto,
-}
-
-impl Trigger {
-    /// Stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Manual => "manual",
-            Trigger::Auto => "auto",
-        }
-    }
-}
 
 /// A run to enqueue.
 #[derive(Debug, Clone)]
@@ -93,7 +75,7 @@ pub(crate) fn to_run(m: sync_runs::Model) -> Run {
         mode: RunMode::parse(&m.mode),
         dry_run: m.dry_run,
         full: m.full,
-        trigger: m.trigger,
+        trigger: Trigger::parse(&m.trigger),
         counts: serde_json::from_str(&m.counts).unwrap_or_default(),
         error: m.error,
         cancel_requested: m.cancel_requested,
@@ -114,7 +96,8 @@ fn outcome_str(o: ItemOutcome) -> &'static str {
 fn to_item(m: sync_run_items::Model) -> RunItem {
     RunItem {
         seq: m.seq,
-        op: m.op,
+        // Written by `append_run_items` from an `OpKind`.
+        op: OpKind::parse(&m.op).unwrap_or(OpKind::ExchangeRead),
         outcome: match m.outcome.as_str() {
             "applied" => ItemOutcome::Applied,
             "planned" => ItemOutcome::Planned,
@@ -551,7 +534,7 @@ impl Store {
             id: Set(new_id()),
             run_id: Set(run_id),
             seq: Set(i.seq),
-            op: Set(i.op.clone()),
+            op: Set(i.op.as_str().to_owned()),
             outcome: Set(outcome_str(i.outcome).to_owned()),
             crm_id: Set(i.crm_id),
             item_id: Set(i.item_id.clone()),

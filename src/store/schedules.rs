@@ -8,12 +8,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{contact_sync_profiles, mailbox_schedules, mailboxes, sync_runs};
-use super::runs::{Enqueued, NewRun, Trigger, active_run, enqueue_locked, lock_mailbox, to_run};
+use super::runs::{Enqueued, NewRun, active_run, enqueue_locked, lock_mailbox, to_run};
 use super::{Store, StoreError, StoreResult};
 use crate::domain::access::Caller;
 use crate::domain::mailbox::MailboxStatus;
 use crate::domain::profile::{AutoSync, ContactSyncProfile};
-use crate::domain::run::{Run, RunMode, RunStatus};
+use crate::domain::run::{Run, RunMode, RunStatus, Trigger};
 use crate::domain::schedule::{
     NotificationKind, SUSPEND_AFTER_FAILURES, SyncStatus, next_due, suspension_reason,
 };

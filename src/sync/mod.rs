@@ -10,4 +10,4 @@ pub mod plan;
 
 pub use fieldmap::{Changes, Field, MappedContact};
 pub use matching::{AccountCandidate, Candidate, Match, MatchedBy, Matcher, link_account};
-pub use plan::{Counts, CrmSide, ExSide, Link, Mode, Op, plan};
+pub use plan::{CrmSide, ExSide, Link, Op, plan};

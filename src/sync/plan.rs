@@ -15,18 +15,7 @@ use uuid::Uuid;
 
 use super::fieldmap::{Changes, Field, MappedContact};
 use crate::domain::profile::{ConflictPolicy, ContactSyncProfile, OnCrmDelete, OnExchangeDelete};
-
-/// Which directions a run may write, on top of the profile's import/export switches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    #[default]
-    TwoWay,
-    /// Writes only to the CRM.
-    ImportOnly,
-    /// Writes only to Exchange.
-    ExportOnly,
-}
+use crate::domain::run::{OpKind, RunMode};
 
 /// The CRM side of a pair as the run sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,60 +141,24 @@ pub enum Op {
 }
 
 impl Op {
+    /// Its kind (what run items record and metrics count).
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Op::Unchanged => OpKind::Unchanged,
+            Op::CreateInCrm { .. } => OpKind::CrmCreate,
+            Op::CreateInExchange { .. } => OpKind::ExchangeCreate,
+            Op::UpdateCrm { .. } => OpKind::CrmUpdate,
+            Op::UpdateExchange { .. } => OpKind::ExchangeUpdate,
+            Op::DeleteInCrm { .. } => OpKind::CrmDelete,
+            Op::DeleteInExchange { .. } => OpKind::ExchangeDelete,
+            Op::Link { .. } => OpKind::Link,
+            Op::Unlink { .. } => OpKind::Unlink,
+        }
+    }
+
     /// Whether the operation writes to the CRM or to Exchange.
     pub fn is_write(&self) -> bool {
-        !matches!(self, Op::Unchanged | Op::Link { .. } | Op::Unlink { .. })
-    }
-}
-
-/// Operation counts of a run (the run record's counters).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub unchanged: usize,
-    pub created_in_crm: usize,
-    pub created_in_exchange: usize,
-    pub updated_crm: usize,
-    pub updated_exchange: usize,
-    pub deleted_in_crm: usize,
-    pub deleted_in_exchange: usize,
-    pub linked: usize,
-    pub unlinked: usize,
-}
-
-impl Counts {
-    /// Counts of the given operations.
-    pub fn of<'a>(ops: impl IntoIterator<Item = &'a Op>) -> Counts {
-        let mut c = Counts::default();
-        for op in ops {
-            c.add(op);
-        }
-        c
-    }
-
-    /// Counts one more operation.
-    pub fn add(&mut self, op: &Op) {
-        let n = match op {
-            Op::Unchanged => &mut self.unchanged,
-            Op::CreateInCrm { .. } => &mut self.created_in_crm,
-            Op::CreateInExchange { .. } => &mut self.created_in_exchange,
-            Op::UpdateCrm { .. } => &mut self.updated_crm,
-            Op::UpdateExchange { .. } => &mut self.updated_exchange,
-            Op::DeleteInCrm { .. } => &mut self.deleted_in_crm,
-            Op::DeleteInExchange { .. } => &mut self.deleted_in_exchange,
-            Op::Link { .. } => &mut self.linked,
-            Op::Unlink { .. } => &mut self.unlinked,
-        };
-        *n += 1;
-    }
-
-    /// Writes to either side ("zero writes planned" means a converged pair of sides).
-    pub fn writes(&self) -> usize {
-        self.created_in_crm
-            + self.created_in_exchange
-            + self.updated_crm
-            + self.updated_exchange
-            + self.deleted_in_crm
-            + self.deleted_in_exchange
+        self.kind().is_write()
     }
 }
 
@@ -232,12 +185,12 @@ pub fn plan(
     ex: Option<&ExSide>,
     link: Option<&Link>,
     profile: &ContactSyncProfile,
-    mode: Mode,
+    mode: RunMode,
 ) -> Vec<Op> {
     let allowed = Allowed {
         profile,
-        import: profile.import.enabled && mode != Mode::ExportOnly,
-        export: profile.export.enabled && mode != Mode::ImportOnly,
+        import: profile.import.enabled && mode != RunMode::ExportOnly,
+        export: profile.export.enabled && mode != RunMode::ImportOnly,
     };
     let ops = match (crm, ex, link) {
         (_, _, Some(l)) if l.detached => vec![],
@@ -442,6 +395,7 @@ mod tests {
 
     use super::*;
     use crate::domain::profile::Direction;
+    use crate::domain::run::RunCounts;
 
     const CRM_ID: Uuid = Uuid::from_u128(0xC);
     const ITEM: &str = "item-1";
@@ -513,7 +467,7 @@ mod tests {
     }
 
     fn two_way(crm: Option<&CrmSide>, ex: Option<&ExSide>, link: Option<&Link>) -> Vec<Op> {
-        plan(crm, ex, link, &profile(), Mode::TwoWay)
+        plan(crm, ex, link, &profile(), RunMode::TwoWay)
     }
 
     fn changes(pairs: &[(Field, Option<&str>)]) -> Changes {
@@ -575,7 +529,7 @@ mod tests {
     fn new_exchange_contact_with_import_off_is_ignored() {
         let mut p = profile();
         p.import.enabled = false;
-        let ops = plan(None, Some(&ex(base(), "ck1", 0)), None, &p, Mode::TwoWay);
+        let ops = plan(None, Some(&ex(base(), "ck1", 0)), None, &p, RunMode::TwoWay);
         assert_eq!(ops, [Op::Unchanged]);
     }
 
@@ -586,7 +540,7 @@ mod tests {
             Some(&ex(base(), "ck1", 0)),
             None,
             &profile(),
-            Mode::ExportOnly,
+            RunMode::ExportOnly,
         );
         assert_eq!(ops, [Op::Unchanged]);
     }
@@ -604,7 +558,7 @@ mod tests {
     fn new_crm_contact_in_export_scope_with_export_on_is_created_in_exchange() {
         let mut p = profile();
         p.fields.insert("job_title".into(), Direction::ToCrm);
-        let ops = plan(Some(&crm(base(), 1, 0)), None, None, &p, Mode::TwoWay);
+        let ops = plan(Some(&crm(base(), 1, 0)), None, None, &p, RunMode::TwoWay);
         assert_eq!(
             ops,
             [Op::CreateInExchange {
@@ -618,7 +572,7 @@ mod tests {
     fn new_crm_contact_with_export_off_is_ignored() {
         let mut p = profile();
         p.export.enabled = false;
-        let ops = plan(Some(&crm(base(), 1, 0)), None, None, &p, Mode::TwoWay);
+        let ops = plan(Some(&crm(base(), 1, 0)), None, None, &p, RunMode::TwoWay);
         assert_eq!(ops, [Op::Unchanged]);
     }
 
@@ -629,7 +583,7 @@ mod tests {
             None,
             None,
             &profile(),
-            Mode::ImportOnly,
+            RunMode::ImportOnly,
         );
         assert_eq!(ops, [Op::Unchanged]);
     }
@@ -729,7 +683,7 @@ mod tests {
         let ops = two_way(None, Some(&e), Some(&link()));
         // Absorbed: nothing is written, the link records the new ChangeKey.
         assert_eq!(ops, [linked()]);
-        assert_eq!(Counts::of(&ops).writes(), 0);
+        assert_eq!(RunCounts::of(ops.iter().map(Op::kind)).writes(), 0);
     }
 
     #[test]
@@ -739,17 +693,17 @@ mod tests {
         p.fields.insert("home_address".into(), Direction::None);
         let c = crm(with(&base(), Field::JobTitle, Some("CEO")), 2, 5);
         assert_eq!(
-            plan(Some(&c), None, Some(&link()), &p, Mode::TwoWay),
+            plan(Some(&c), None, Some(&link()), &p, RunMode::TwoWay),
             [linked()]
         );
         let e = ex(with(&base(), Field::HomeCity, Some("Paris")), "ck2", 5);
         assert_eq!(
-            plan(None, Some(&e), Some(&link()), &p, Mode::TwoWay),
+            plan(None, Some(&e), Some(&link()), &p, RunMode::TwoWay),
             [linked()]
         );
         let e = ex(with(&base(), Field::JobTitle, Some("Chair")), "ck2", 5);
         assert_eq!(
-            plan(None, Some(&e), Some(&link()), &p, Mode::TwoWay),
+            plan(None, Some(&e), Some(&link()), &p, RunMode::TwoWay),
             [update_crm(&[(Field::JobTitle, Some("Chair"))]), linked()]
         );
     }
@@ -776,14 +730,26 @@ mod tests {
     #[test]
     fn import_only_mode_does_not_export_crm_edits() {
         let c = crm(with(&base(), Field::JobTitle, Some("CEO")), 2, 5);
-        let ops = plan(Some(&c), None, Some(&link()), &profile(), Mode::ImportOnly);
+        let ops = plan(
+            Some(&c),
+            None,
+            Some(&link()),
+            &profile(),
+            RunMode::ImportOnly,
+        );
         assert_eq!(ops, [linked()]);
     }
 
     #[test]
     fn export_only_mode_does_not_import_exchange_edits() {
         let e = ex(with(&base(), Field::JobTitle, Some("Chair")), "ck2", 5);
-        let ops = plan(None, Some(&e), Some(&link()), &profile(), Mode::ExportOnly);
+        let ops = plan(
+            None,
+            Some(&e),
+            Some(&link()),
+            &profile(),
+            RunMode::ExportOnly,
+        );
         assert_eq!(ops, [linked()]);
     }
 
@@ -793,7 +759,7 @@ mod tests {
         p.import.enabled = false;
         let e = ex(with(&base(), Field::JobTitle, Some("Chair")), "ck2", 5);
         assert_eq!(
-            plan(None, Some(&e), Some(&link()), &p, Mode::TwoWay),
+            plan(None, Some(&e), Some(&link()), &p, RunMode::TwoWay),
             [linked()]
         );
     }
@@ -820,7 +786,7 @@ mod tests {
         p.conflict_policy = policy;
         let c = crm(with(&base(), Field::JobTitle, Some("CEO")), 2, crm_at);
         let e = ex(with(&base(), Field::JobTitle, Some("Chair")), "ck2", ex_at);
-        plan(Some(&c), Some(&e), Some(&link()), &p, Mode::TwoWay)
+        plan(Some(&c), Some(&e), Some(&link()), &p, RunMode::TwoWay)
     }
 
     #[test]
@@ -876,7 +842,7 @@ mod tests {
         let c = crm(with(&base(), Field::Department, Some("Ops")), 2, 5);
         let e = ex(with(&base(), Field::Department, Some("Sales")), "ck2", 9);
         assert_eq!(
-            plan(Some(&c), Some(&e), Some(&link()), &p, Mode::TwoWay),
+            plan(Some(&c), Some(&e), Some(&link()), &p, RunMode::TwoWay),
             [
                 update_ex("ck2", &[(Field::Department, Some("Ops"))]),
                 linked()
@@ -898,12 +864,12 @@ mod tests {
         p.on_exchange_delete = OnExchangeDelete::DeleteInCrm;
         let gone = ExSide::deleted(ITEM, "contacts");
         assert_eq!(
-            plan(None, Some(&gone), Some(&link()), &p, Mode::TwoWay),
+            plan(None, Some(&gone), Some(&link()), &p, RunMode::TwoWay),
             [Op::DeleteInCrm { crm_id: CRM_ID }, unlinked()]
         );
         // A run that may not write to the CRM only unlinks.
         assert_eq!(
-            plan(None, Some(&gone), Some(&link()), &p, Mode::ExportOnly),
+            plan(None, Some(&gone), Some(&link()), &p, RunMode::ExportOnly),
             [unlinked()]
         );
     }
@@ -916,7 +882,7 @@ mod tests {
         e.folder_id = "elsewhere".into();
         e.in_import_scope = false;
         assert_eq!(
-            plan(None, Some(&e), Some(&link()), &p, Mode::TwoWay),
+            plan(None, Some(&e), Some(&link()), &p, RunMode::TwoWay),
             [Op::DeleteInCrm { crm_id: CRM_ID }, unlinked()]
         );
     }
@@ -935,7 +901,7 @@ mod tests {
         let mut c = crm(base(), 2, 5);
         c.deleted = true;
         assert_eq!(
-            plan(Some(&c), None, Some(&link()), &p, Mode::TwoWay),
+            plan(Some(&c), None, Some(&link()), &p, RunMode::TwoWay),
             [
                 Op::DeleteInExchange {
                     item_id: ITEM.into()
@@ -944,7 +910,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan(Some(&c), None, Some(&link()), &p, Mode::ImportOnly),
+            plan(Some(&c), None, Some(&link()), &p, RunMode::ImportOnly),
             [unlinked()]
         );
     }
@@ -956,7 +922,7 @@ mod tests {
         let mut c = crm(base(), 2, 5);
         c.in_export_scope = false;
         assert_eq!(
-            plan(Some(&c), None, Some(&link()), &p, Mode::TwoWay),
+            plan(Some(&c), None, Some(&link()), &p, RunMode::TwoWay),
             [
                 Op::DeleteInExchange {
                     item_id: ITEM.into()
@@ -975,7 +941,7 @@ mod tests {
         let mut c = crm(with(&base(), Field::JobTitle, Some("CEO")), 2, 5);
         c.in_export_scope = false;
         assert_eq!(
-            plan(Some(&c), None, Some(&l), &p, Mode::TwoWay),
+            plan(Some(&c), None, Some(&l), &p, RunMode::TwoWay),
             [
                 update_ex("ck1", &[(Field::JobTitle, Some("CEO"))]),
                 linked()
@@ -992,7 +958,7 @@ mod tests {
         c.deleted = true;
         let gone = ExSide::deleted(ITEM, "contacts");
         assert_eq!(
-            plan(Some(&c), Some(&gone), Some(&link()), &p, Mode::TwoWay),
+            plan(Some(&c), Some(&gone), Some(&link()), &p, RunMode::TwoWay),
             [unlinked()]
         );
     }
@@ -1006,13 +972,13 @@ mod tests {
         c.deleted = true;
         let e = ex(base(), "ck1", 0);
         assert_eq!(
-            plan(Some(&c), Some(&e), None, &p, Mode::TwoWay),
+            plan(Some(&c), Some(&e), None, &p, RunMode::TwoWay),
             [Op::Unchanged]
         );
         let gone = ExSide::deleted(ITEM, "contacts");
         let c = crm(base(), 2, 5);
         assert_eq!(
-            plan(Some(&c), Some(&gone), None, &p, Mode::TwoWay),
+            plan(Some(&c), Some(&gone), None, &p, RunMode::TwoWay),
             [Op::Unchanged]
         );
     }
@@ -1056,7 +1022,7 @@ mod tests {
         let e = ex(base(), "ck7", 9);
         let ops = two_way(None, Some(&e), Some(&link()));
         assert_eq!(ops, [linked()]);
-        assert_eq!(Counts::of(&ops).writes(), 0);
+        assert_eq!(RunCounts::of(ops.iter().map(Op::kind)).writes(), 0);
     }
 
     #[test]
@@ -1074,7 +1040,7 @@ mod tests {
             update_crm(&[]),
             Op::DeleteInCrm { crm_id: CRM_ID },
         ];
-        let c = Counts::of(&ops);
+        let c = RunCounts::of(ops.iter().map(Op::kind));
         assert_eq!(c.writes(), 2);
         assert_eq!((c.unchanged, c.linked, c.unlinked), (1, 1, 1));
         assert!(!Op::Unchanged.is_write() && ops[3].is_write());

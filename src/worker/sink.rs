@@ -124,7 +124,7 @@ impl RunRecorder {
     }
 
     async fn record_item(&self, mut item: RunItem) {
-        metrics::counter!("contactsync_sync_items_total", "operation" => item.op.clone(), "outcome" => outcome_label(item.outcome))
+        metrics::counter!("contactsync_sync_items_total", "operation" => item.op.as_str(), "outcome" => outcome_label(item.outcome))
             .increment(1);
         let mut p = self.pending.lock().await;
         item.seq = p.next_seq;

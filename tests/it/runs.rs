@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use contactsync::domain::run::{ItemOutcome, RunCounts, RunItem, RunReport, RunStatus};
+use contactsync::domain::run::{ItemOutcome, OpKind, RunCounts, RunItem, RunReport, RunStatus};
 use contactsync::sync::engine::RunSink;
 use contactsync::worker::Shutdown;
 use contactsync::worker::clock::SystemClock;
@@ -409,9 +409,9 @@ async fn items_are_recorded_in_order_and_streamed_live() {
         "w0",
         Shutdown::default(),
     );
-    let item = |op: &str, outcome: ItemOutcome| RunItem {
+    let item = |op: OpKind, outcome: ItemOutcome| RunItem {
         seq: 0,
-        op: op.into(),
+        op,
         outcome,
         crm_id: Some(Uuid::now_v7()),
         item_id: Some("AAMk-1".into()),
@@ -421,12 +421,14 @@ async fn items_are_recorded_in_order_and_streamed_live() {
         created_at: chrono::Utc::now(),
     };
     recorder
-        .item(item("crm_create", ItemOutcome::Applied))
+        .item(item(OpKind::CrmCreate, ItemOutcome::Applied))
         .await;
     recorder
-        .item(item("exchange_update", ItemOutcome::Failed))
+        .item(item(OpKind::ExchangeUpdate, ItemOutcome::Failed))
         .await;
-    recorder.item(item("link", ItemOutcome::Applied)).await;
+    recorder
+        .item(item(OpKind::Link, ItemOutcome::Applied))
+        .await;
     let counts = RunCounts {
         crm_created: 1,
         linked: 1,

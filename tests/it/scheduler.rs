@@ -86,7 +86,7 @@ async fn the_scheduler_enqueues_due_profiles_and_not_others() {
     // `busy` has an active run, `off` has automatic sync off.
     assert_eq!(enqueued.len(), 1);
     assert_eq!(enqueued[0].mailbox_id.to_string(), due);
-    assert_eq!(enqueued[0].trigger, "auto");
+    assert_eq!(enqueued[0].trigger, contactsync::domain::run::Trigger::Auto);
     assert!(scheduler.tick().await.unwrap().is_empty(), "not twice");
 
     assert_eq!(run_next(&worker).await, "succeeded");

@@ -474,7 +474,7 @@ async fn crm_delete_keeps_the_previous_values_in_the_run_record() {
     assert_eq!(report.counts.crm_deleted, 1);
     let deleted = items
         .iter()
-        .find(|i| i.op == "crm_delete")
+        .find(|i| i.op == contactsync::domain::run::OpKind::CrmDelete)
         .expect("recorded");
     assert_eq!(deleted.crm_id.map(|u| u.to_string()), Some(cid));
     let before = deleted.before.as_ref().expect("previous values kept");

@@ -206,7 +206,11 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
                 ImportScope::All => true,
                 ImportScope::Folders => p.import.folder_ids.iter().any(|f| f == folder),
             };
-        let target = p.export.target_folder_id.as_deref().unwrap_or(&self.folders[0]);
+        let target = p
+            .export
+            .target_folder_id
+            .as_deref()
+            .unwrap_or(&self.folders[0]);
         import || (p.export.enabled && folder == target)
     }
 
@@ -250,7 +254,11 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             for i in &items {
                 eprintln!(
                     "  {} {:?} crm={:?} item={:?} {:?}",
-                    i.op.as_str(), i.outcome, i.crm_id, i.item_id, i.message
+                    i.op.as_str(),
+                    i.outcome,
+                    i.crm_id,
+                    i.item_id,
+                    i.message
                 );
             }
         }

@@ -182,7 +182,10 @@ async fn values_the_crm_refuses_are_fitted_with_a_warning_and_never_written_back
         .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
         .await;
     assert_eq!(report.counts.crm_created, 1, "{report:?}");
-    let created = items.iter().find(|i| i.op == "crm_create").unwrap();
+    let created = items
+        .iter()
+        .find(|i| i.op == contactsync::domain::run::OpKind::CrmCreate)
+        .unwrap();
     assert_eq!(created.code.as_deref(), Some("normalised"));
     assert!(
         created.message.as_deref().unwrap().contains("email1"),

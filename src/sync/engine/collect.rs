@@ -1,0 +1,668 @@
+//! Collecting: the Exchange phase (feeds of the watched folders, items read in batches,
+//! upserts before deletions) and the CRM phase (contacts that moved since their link, new
+//! and returning ones matched against the whole export target), each paired and handed to
+//! `apply` chunk by chunk.
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use uuid::Uuid;
+
+use super::apply::flatten;
+use super::pair::{
+    Found, ItemPairing, crm_contact_planned, export_match_taken, is_echo, item_pairing, link_holds,
+    new_item_pairs,
+};
+use super::{CHUNK, Halt, Pair, Run};
+use crate::domain::profile::MatchExisting;
+use crate::domain::run::{ItemOutcome, OpKind, RunMode};
+use crate::store::sync_state::CrmRecord;
+use crate::sync::fieldmap::MappedContact;
+use crate::sync::matching::{Candidate, Matcher};
+use crate::sync::plan::{CrmSide, ExSide, Link};
+use crate::transport::{
+    ErrorKind, ExchangeContacts, FeedChange, ITEM_BATCH, RemoteContact, TransportError,
+};
+
+impl<T: ExchangeContacts> Run<'_, T> {
+    /// Reads every watched folder's feed, applies upserts then deletions; answers the new
+    /// state of each folder read to its end.
+    pub(super) async fn exchange_phase(
+        &mut self,
+        folders: Vec<String>,
+        saved: &HashMap<String, String>,
+    ) -> Result<HashMap<String, String>, Halt> {
+        let mut upserts: Vec<(String, String)> = Vec::new();
+        let mut deletes: Vec<(String, String)> = Vec::new();
+        let mut states = HashMap::new();
+        let mut seen = HashSet::new();
+        for folder in folders {
+            let mut state = saved.get(&folder).cloned();
+            let mut restarted = false;
+            let mut feed_pages = 0;
+            loop {
+                // Paging bounds: a cancel is seen between pages, and a feed that never
+                // says "last page" fails the run instead of holding the worker.
+                self.stop_requested().await?;
+                self.pages
+                    .take(&mut feed_pages, &folder)
+                    .map_err(Halt::Failed)?;
+                match self.t.changes(&folder, state.as_deref()).await {
+                    Ok(page) => {
+                        let ids: Vec<String> = page
+                            .changes
+                            .iter()
+                            .map(|c| match c {
+                                FeedChange::Upsert { item_id, .. }
+                                | FeedChange::Delete { item_id } => item_id.clone(),
+                            })
+                            .collect();
+                        self.load_heads(&ids, &[]).await?;
+                        for c in page.changes {
+                            match c {
+                                FeedChange::Upsert {
+                                    item_id,
+                                    change_key,
+                                    item: _,
+                                } => {
+                                    let echo = is_echo(
+                                        self.heads.get(&item_id).map(|l| l.change_key.as_str()),
+                                        &change_key,
+                                    );
+                                    if !echo && seen.insert(item_id.clone()) {
+                                        upserts.push((folder.clone(), item_id));
+                                    }
+                                }
+                                FeedChange::Delete { item_id } => {
+                                    deletes.push((folder.clone(), item_id))
+                                }
+                            }
+                        }
+                        state = Some(page.sync_state);
+                        if page.done {
+                            states.insert(folder.clone(), state.clone().unwrap_or_default());
+                            break;
+                        }
+                    }
+                    // The state is unusable: read the folder from the start; links and
+                    // CrmContactId stamps make the replay create nothing twice.
+                    Err(e) if e.kind == ErrorKind::InvalidSyncState && !restarted => {
+                        tracing::warn!(mailbox = %self.req.mailbox_id, folder = %folder, "invalid sync state; resynchronizing the folder");
+                        restarted = true;
+                        state = None;
+                    }
+                    Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+                    Err(e) => {
+                        self.failed_folders.insert(folder.clone());
+                        self.counts.failed += 1;
+                        self.record(
+                            OpKind::ExchangeRead,
+                            ItemOutcome::Failed,
+                            None,
+                            None,
+                            Some(&e),
+                            None,
+                        )
+                        .await;
+                        break;
+                    }
+                }
+            }
+        }
+        // Items that failed in earlier runs are read again, whatever the feed says.
+        for item in std::mem::take(&mut self.retry_items) {
+            if seen.insert(item.clone()) {
+                upserts.push((String::new(), item));
+            }
+        }
+        self.feed_deletes = deletes.iter().map(|(_, id)| id.clone()).collect();
+        let held_before = self.held;
+        for chunk in upserts.chunks(CHUNK) {
+            self.stop_requested().await?;
+            self.upsert_chunk(chunk).await?;
+        }
+        if self.held > held_before {
+            // A failed upsert may be the new half of a move: its old half's deletion
+            // waits for the next run, which reads these folders again.
+            for (folder, _) in &deletes {
+                self.failed_folders.insert(folder.clone());
+            }
+            return Ok(states);
+        }
+        for chunk in deletes.chunks(CHUNK) {
+            self.stop_requested().await?;
+            self.delete_chunk(chunk).await?;
+        }
+        Ok(states)
+    }
+
+    pub(super) async fn upsert_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
+        self.links_by_item.clear();
+        let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
+        let results = self.read_items(&ids).await?;
+        let mut items = Vec::new();
+        for ((folder, item_id), result) in chunk.iter().zip(results) {
+            match result {
+                Ok(c) => items.push((folder.clone(), c)),
+                // Gone between the feed and the read: its deletion follows in a later feed.
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.hold(folder, e.kind);
+                    self.counts.failed += 1;
+                    self.record(
+                        OpKind::ExchangeRead,
+                        ItemOutcome::Failed,
+                        None,
+                        Some(item_id),
+                        Some(&e),
+                        None,
+                    )
+                    .await;
+                }
+            }
+        }
+        let stamps: Vec<Uuid> = items.iter().filter_map(|(_, c)| c.crm_contact_id).collect();
+        self.load_heads(&[], &stamps).await?;
+        let linked_crm: Vec<Uuid> = items
+            .iter()
+            .filter_map(|(_, c)| {
+                self.heads.get(&c.item_id).map(|l| l.crm_id).or_else(|| {
+                    c.crm_contact_id
+                        .filter(|id| self.item_by_crm.contains_key(id))
+                })
+            })
+            .collect();
+        self.load_links(&linked_crm).await?;
+        self.note_visible(&linked_crm).await?;
+        let mut records: HashMap<Uuid, CrmRecord> = self
+            .store
+            .contacts_for_sync(&linked_crm)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        // A stamp on a new ItemId whose linked item is gone is a move (or a recreate): the
+        // pair follows the item. If the old item is still there, this is a copy, and a
+        // copy is a new contact.
+        let stamped_elsewhere: Vec<String> = items
+            .iter()
+            .filter(|(_, c)| !self.heads.contains_key(&c.item_id))
+            .filter_map(|(_, c)| self.item_by_crm.get(&c.crm_contact_id?).cloned())
+            .filter(|old| !self.feed_deletes.contains(old))
+            .collect();
+        let mut gone_items: HashSet<String> = self.feed_deletes.clone();
+        if !stamped_elsewhere.is_empty() {
+            for (old, result) in stamped_elsewhere
+                .iter()
+                .zip(self.read_items(&stamped_elsewhere).await?)
+            {
+                if matches!(
+                    result,
+                    Err(TransportError {
+                        kind: ErrorKind::NotFound,
+                        ..
+                    })
+                ) {
+                    gone_items.insert(old.clone());
+                }
+            }
+        }
+        let mut pairs = Vec::new();
+        for (folder, c) in items {
+            let ex = self.ex_side(&c, &folder);
+            let own = self.links_by_item.get(&c.item_id);
+            let stamped_pair_item = c.crm_contact_id.and_then(|id| self.item_by_crm.get(&id));
+            let link = match item_pairing(
+                own.is_some(),
+                stamped_pair_item.map(|old| gone_items.contains(old)),
+            ) {
+                ItemPairing::Linked => own.cloned(),
+                ItemPairing::Moved => stamped_pair_item
+                    .and_then(|old| self.links_by_item.get(old))
+                    .map(|l| Link {
+                        item_id: c.item_id.clone(),
+                        ..l.clone()
+                    }),
+                ItemPairing::Copy | ItemPairing::New => None,
+            };
+            let mut pair = match link {
+                Some(link) => {
+                    let record = records.remove(&link.crm_id);
+                    let crm = Some(match &record {
+                        Some(r) => self.crm_side(r),
+                        // Purged after deletion.
+                        None => CrmSide {
+                            id: link.crm_id,
+                            fields: link.crm_base.clone(),
+                            version: link.crm_version + 1,
+                            updated_at: Utc::now(),
+                            deleted: true,
+                            in_export_scope: false,
+                        },
+                    });
+                    Pair {
+                        crm,
+                        record,
+                        ex: Some(ex),
+                        link: Some(link),
+                    }
+                }
+                None => self.new_exchange_pair(ex, &c).await?,
+            };
+            if pair.link.is_none()
+                && let Some(ex) = pair.ex.as_mut()
+            {
+                let exporting = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
+                let found = pair.crm.as_ref().map(|crm| Found {
+                    stamped_with_it: ex.crm_contact_id == Some(crm.id),
+                    in_export_scope: crm.in_export_scope,
+                    deleted: crm.deleted,
+                });
+                ex.in_import_scope = new_item_pairs(
+                    self.import_folders.contains(&ex.folder_id),
+                    ex.folder_id == self.target_folder,
+                    exporting,
+                    found,
+                );
+                if !ex.in_import_scope {
+                    pair.crm = None;
+                    pair.record = None;
+                }
+            }
+            if let Some(crm) = &pair.crm {
+                self.done_crm.insert(crm.id);
+            }
+            if pair.crm.is_none()
+                && pair.link.is_none()
+                && ex_in_target(&c, &folder, &self.target_folder)
+            {
+                self.unlinked_items.push(c.clone());
+            }
+            pairs.push(pair);
+        }
+        self.apply(pairs, true).await
+    }
+
+    /// A new Exchange item: the CRM contact it already is (by stamp, e-mail, name and
+    /// company), or none.
+    pub(super) async fn new_exchange_pair(
+        &mut self,
+        ex: ExSide,
+        c: &RemoteContact,
+    ) -> Result<Pair, Halt> {
+        if self.crm_matcher.is_none() {
+            let candidates = self
+                .store
+                .match_candidates(&self.owner, self.req.mailbox_id)
+                .await?;
+            // Candidates are visible to the owner by construction.
+            self.visible.extend(candidates.iter().map(|r| r.id));
+            let candidates = candidates
+                .into_iter()
+                .map(|r| Candidate {
+                    key: r.id,
+                    crm_id: Some(r.id),
+                    fields: MappedContact::from_crm(&r.fields),
+                })
+                .collect();
+            self.crm_matcher = Some(Matcher::new(candidates));
+        }
+        let policy = self.profile.match_existing;
+        let by_stamp_only = c.crm_contact_id.is_some() && policy == MatchExisting::None;
+        let found = self.crm_matcher.as_mut().expect("built above").find(
+            &c.fields,
+            c.crm_contact_id,
+            if by_stamp_only {
+                MatchExisting::None
+            } else {
+                policy
+            },
+        );
+        let Some(m) = found else {
+            return Ok(Pair {
+                crm: None,
+                record: None,
+                ex: Some(ex),
+                link: None,
+            });
+        };
+        let record = self.store.contacts_for_sync(&[m.key]).await?.pop();
+        let crm = record.as_ref().map(|r| self.crm_side(r));
+        Ok(Pair {
+            crm,
+            record,
+            ex: Some(ex),
+            link: None,
+        })
+    }
+
+    pub(super) async fn delete_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
+        self.links_by_item.clear();
+        let crm_ids: Vec<Uuid> = chunk
+            .iter()
+            .filter_map(|(_, item)| self.heads.get(item).map(|h| h.crm_id))
+            .collect();
+        self.load_links(&crm_ids).await?;
+        let links: Vec<(String, Link)> = chunk
+            .iter()
+            .filter_map(|(folder, item)| {
+                self.links_by_item
+                    .get(item)
+                    .map(|l| (folder.clone(), l.clone()))
+            })
+            .collect();
+        let ids: Vec<Uuid> = links.iter().map(|(_, l)| l.crm_id).collect();
+        self.note_visible(&ids).await?;
+        let mut records: HashMap<Uuid, CrmRecord> = self
+            .store
+            .contacts_for_sync(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut pairs = Vec::new();
+        for (folder, link) in links {
+            let record = records.remove(&link.crm_id);
+            let crm = record.as_ref().map(|r| self.crm_side(r));
+            self.done_crm.insert(link.crm_id);
+            pairs.push(Pair {
+                crm,
+                record,
+                ex: Some(ExSide::deleted(link.item_id.clone(), folder)),
+                link: Some(link),
+            });
+        }
+        self.apply(pairs, true).await
+    }
+
+    pub(super) async fn crm_phase(&mut self) -> Result<(), Halt> {
+        // The database finds what moved; a run with nothing to do reads no contact.
+        let scope_all = self.specific.is_none();
+        let moves = self
+            .store
+            .crm_moves(&self.owner, self.req.mailbox_id, scope_all)
+            .await?;
+        let export_new = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
+        let mut moved: Vec<Uuid> = Vec::new();
+        for v in &moves {
+            // Every row is a contact the owner sees.
+            self.visible.insert(v.id);
+            if self.done_crm.contains(&v.id) {
+                continue;
+            }
+            let in_scope = self.in_export_scope(v.id);
+            if crm_contact_planned(v, in_scope, export_new) {
+                moved.push(v.id);
+            }
+        }
+        // Linked contacts the owner no longer sees (unshared or purged).
+        for crm_id in self
+            .store
+            .links_gone_from_view(&self.owner, self.req.mailbox_id)
+            .await?
+        {
+            if !self.done_crm.contains(&crm_id) {
+                moved.push(crm_id);
+            }
+        }
+        for id in std::mem::take(&mut self.retry_crm) {
+            if !self.done_crm.contains(&id) && !moved.contains(&id) {
+                moved.push(id);
+            }
+        }
+        self.load_heads(&[], &moved).await?;
+        let unlinked_new = moved.iter().any(|id| {
+            self.item_by_crm
+                .get(id)
+                .and_then(|item| self.heads.get(item))
+                .is_none_or(|h| h.detached)
+        });
+        if export_new && unlinked_new {
+            self.list_target_folder().await?;
+        }
+        for chunk in moved.chunks(CHUNK) {
+            self.stop_requested().await?;
+            self.links_by_item.clear();
+            self.load_links(chunk).await?;
+            let mut records: HashMap<Uuid, CrmRecord> = self
+                .store
+                .contacts_for_sync(chunk)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
+            // Matched against every unlinked item of the target folder: by stamp always,
+            // then as `match_existing` says.
+            let mut matcher = (!self.unlinked_items.is_empty()).then(|| {
+                Matcher::new(
+                    self.unlinked_items
+                        .iter()
+                        .map(|c| Candidate {
+                            key: c.item_id.clone(),
+                            crm_id: c.crm_contact_id,
+                            fields: c.fields.clone(),
+                        })
+                        .collect(),
+                )
+            });
+            // Contacts back in scope whose old item still exists anywhere are linked to it.
+            let returning: Vec<(Uuid, String)> = chunk
+                .iter()
+                .filter_map(|id| {
+                    let item = self.item_by_crm.get(id)?;
+                    let link = self.links_by_item.get(item)?;
+                    link.detached.then(|| (*id, item.clone()))
+                })
+                .collect();
+            let mut returned: HashMap<Uuid, RemoteContact> = HashMap::new();
+            if !returning.is_empty() {
+                let ids: Vec<String> = returning.iter().map(|(_, i)| i.clone()).collect();
+                for ((crm_id, _), r) in returning.iter().zip(self.read_items(&ids).await?) {
+                    if let Ok(c) = r {
+                        returned.insert(*crm_id, c);
+                    }
+                }
+            }
+            let mut pairs = Vec::new();
+            for id in chunk {
+                let record = records.remove(id);
+                let link = self
+                    .item_by_crm
+                    .get(id)
+                    .and_then(|i| self.links_by_item.get(i))
+                    .cloned();
+                let crm = match (&record, &link) {
+                    (Some(r), _) => self.crm_side(r),
+                    (None, Some(l)) => CrmSide {
+                        id: *id,
+                        fields: l.crm_base.clone(),
+                        version: l.crm_version + 1,
+                        updated_at: Utc::now(),
+                        deleted: true,
+                        in_export_scope: false,
+                    },
+                    (None, None) => continue,
+                };
+                let mut ex = None;
+                let link =
+                    link.filter(|l| link_holds(l.detached, crm.in_export_scope, crm.deleted));
+                if link.is_none() && !crm.deleted && crm.in_export_scope {
+                    if let Some(c) = returned.remove(id) {
+                        self.unlinked_items.retain(|u| u.item_id != c.item_id);
+                        let folder = c.folder_id.clone();
+                        ex = Some(self.ex_side(&c, &folder));
+                    } else if let Some(m) = matcher.as_mut().and_then(|m| {
+                        m.find(&crm.fields, Some(crm.id), self.profile.match_existing)
+                    }) {
+                        let found = self.unlinked_items.iter().position(|c| c.item_id == m.key);
+                        if let Some(i) = found {
+                            let c = self.unlinked_items.remove(i);
+                            if export_match_taken(
+                                &c.folder_id,
+                                &self.target_folder,
+                                c.crm_contact_id,
+                                crm.id,
+                            ) {
+                                let mut side = self.ex_side(&c, &self.target_folder.clone());
+                                // Stamped with this contact: ours, wherever it is.
+                                side.in_import_scope |= c.crm_contact_id == Some(crm.id);
+                                ex = Some(side);
+                            }
+                        }
+                    }
+                }
+                pairs.push(Pair {
+                    crm: Some(crm),
+                    record,
+                    ex,
+                    link,
+                });
+            }
+            self.apply(pairs, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Lists the export target's items that no live link holds, for matching new CRM
+    /// contacts against the whole folder, not only against what this run's feed brought
+    /// (SPEC §5 "one person, one item"). Costs one listing of the folder, and only in a
+    /// run that has a CRM contact to export for the first time.
+    pub(super) async fn list_target_folder(&mut self) -> Result<(), Halt> {
+        if self.target_folder.is_empty() || !self.existing_folders.contains(&self.target_folder) {
+            return Ok(());
+        }
+        let items = match self.t.folder_contacts(&self.target_folder).await {
+            Ok(items) => items,
+            Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+            Err(e) => return Err(Halt::Failed(format!("listing the export folder: {e}"))),
+        };
+        let mut items = items;
+        if self.no_links {
+            // No link at all: an item stamped in an earlier life of this mailbox may sit
+            // in any folder; only its stamp may pair it (never its content).
+            let others: Vec<String> = self
+                .existing_folders
+                .iter()
+                .filter(|f| **f != self.target_folder)
+                .cloned()
+                .collect();
+            for folder in others {
+                match self.t.folder_contacts(&folder).await {
+                    Ok(found) => {
+                        items.extend(found.into_iter().filter(|c| c.crm_contact_id.is_some()))
+                    }
+                    Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+                    Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
+                }
+            }
+        }
+        let ids: Vec<String> = items.iter().map(|c| c.item_id.clone()).collect();
+        for chunk in ids.chunks(CHUNK) {
+            self.load_heads(chunk, &[]).await?;
+        }
+        let known: HashSet<String> = self
+            .unlinked_items
+            .iter()
+            .map(|c| c.item_id.clone())
+            .collect();
+        for c in items {
+            let linked = self.heads.get(&c.item_id).is_some_and(|h| !h.detached);
+            if !linked && !known.contains(&c.item_id) {
+                self.unlinked_items.push(c);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads items in batches side by side; one result per id, in order.
+    pub(super) async fn read_items(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Result<RemoteContact, TransportError>>, Halt> {
+        let batches: Vec<&[String]> = ids.chunks(ITEM_BATCH).collect();
+        let results = join_all(batches.iter().map(|b| self.t.get_contacts(b))).await;
+        if let Some(Err(e)) = results
+            .iter()
+            .find(|r| matches!(r, Err(e) if e.kind == ErrorKind::Auth))
+        {
+            return Err(Halt::Failed(e.to_string()));
+        }
+        Ok(flatten(
+            results,
+            &batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+        ))
+    }
+
+    /// Learns which of these contacts the owner sees (the export scope needs it).
+    pub(super) async fn note_visible(&mut self, ids: &[Uuid]) -> Result<(), Halt> {
+        let unknown: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !self.visible.contains(id))
+            .copied()
+            .collect();
+        if !unknown.is_empty() {
+            let seen = self.store.visible_among(&self.owner, &unknown).await?;
+            self.visible.extend(seen);
+        }
+        Ok(())
+    }
+
+    /// Loads the heads of the links of these items and CRM contacts not known yet.
+    pub(super) async fn load_heads(
+        &mut self,
+        item_ids: &[String],
+        crm_ids: &[Uuid],
+    ) -> Result<(), Halt> {
+        let items: Vec<String> = item_ids
+            .iter()
+            .filter(|i| !self.heads.contains_key(*i))
+            .cloned()
+            .collect();
+        let crms: Vec<Uuid> = crm_ids
+            .iter()
+            .filter(|c| !self.item_by_crm.contains_key(c))
+            .copied()
+            .collect();
+        if items.is_empty() && crms.is_empty() {
+            return Ok(());
+        }
+        for head in self
+            .store
+            .link_heads_of(self.req.mailbox_id, &items, &crms)
+            .await?
+        {
+            self.item_by_crm.insert(head.crm_id, head.item_id.clone());
+            self.heads.insert(head.item_id.clone(), head);
+        }
+        Ok(())
+    }
+
+    /// Loads the whole links of these CRM contacts that are not loaded yet.
+    pub(super) async fn load_links(&mut self, crm_ids: &[Uuid]) -> Result<(), Halt> {
+        let missing: Vec<Uuid> = crm_ids
+            .iter()
+            .filter(|id| {
+                self.item_by_crm
+                    .get(id)
+                    .is_some_and(|item| !self.links_by_item.contains_key(item))
+            })
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for link in self.store.links_for(self.req.mailbox_id, &missing).await? {
+            self.links_by_item.insert(link.item_id.clone(), link);
+        }
+        Ok(())
+    }
+}
+
+fn ex_in_target(c: &RemoteContact, feed_folder: &str, target: &str) -> bool {
+    let folder = if c.folder_id.is_empty() {
+        feed_folder
+    } else {
+        &c.folder_id
+    };
+    folder == target
+}

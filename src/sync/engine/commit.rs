@@ -1,0 +1,301 @@
+//! Committing: links after each chunk, feed states marked with what the folder was to the
+//! run, failing items counted across runs, gone folders forgotten.
+
+use chrono::Utc;
+
+use super::{Halt, Run, Work};
+use crate::domain::profile::ImportScope;
+use crate::domain::run::{ItemOutcome, OpKind, RunMode};
+use crate::store::item_failures::ItemFailure;
+use crate::store::sync_state::LinkHead;
+use crate::sync::fieldmap::{Field, MappedContact};
+use crate::sync::plan::{CrmSide, ExSide, Link, Op};
+use crate::transport::ExchangeContacts;
+
+impl<T: ExchangeContacts> Run<'_, T> {
+    /// Keeps count of failing items across runs: retried next run, given up after five.
+    pub(super) async fn record_failures(&mut self) -> Result<(), Halt> {
+        let failed: Vec<ItemFailure> = self.failed_keys.values().cloned().collect();
+        let cleared: Vec<String> = self
+            .ok_keys
+            .iter()
+            .chain(self.retried.iter())
+            .filter(|k| !self.failed_keys.contains_key(*k))
+            .cloned()
+            .collect();
+        let given_up = self
+            .store
+            .record_item_failures(self.req.mailbox_id, &self.owner.user_id, &failed, &cleared)
+            .await?;
+        if given_up > 0 {
+            tracing::warn!(mailbox = %self.req.mailbox_id, given_up, "items given up after failing in five runs");
+        }
+        Ok(())
+    }
+
+    /// Import folders and folders holding linked items that Exchange no longer has
+    /// (deleted, or moved under Deleted Items) are forgotten: their pairs unlinked — never
+    /// deleted in bulk, whatever `on_exchange_delete` says — the profile no longer lists
+    /// them, and the owner is notified (SPEC §5). The run goes on with the other folders.
+    pub(super) async fn forget_gone_folders(
+        &mut self,
+        linked_folders: Vec<String>,
+    ) -> Result<(), Halt> {
+        let mut gone: Vec<String> = linked_folders;
+        if self.profile.import.scope == ImportScope::Folders {
+            gone.extend(self.profile.import.folder_ids.iter().cloned());
+        }
+        gone.retain(|f| !self.existing_folders.contains(f));
+        gone.sort();
+        gone.dedup();
+        for folder in gone {
+            self.watched.retain(|f| *f != folder);
+            self.import_folders.remove(&folder);
+            if self.req.dry_run {
+                continue;
+            }
+            let unlinked = self
+                .store
+                .forget_gone_folder(self.req.mailbox_id, &self.owner.user_id, &folder)
+                .await?;
+            self.counts.unlinked += unlinked;
+            tracing::info!(mailbox = %self.req.mailbox_id, folder = %folder, unlinked, "Exchange folder gone: its pairs are unlinked");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn apply_links(&mut self, work: &mut [Work]) -> Result<(), Halt> {
+        let mut links = Vec::new();
+        for w in work.iter() {
+            if w.failed {
+                if let Some(ex) = w.pair.ex.as_ref().filter(|e| !e.deleted) {
+                    // Read the item's folder again next run rather than past this change
+                    // (unless the failure is permanent: reading it again would fail again
+                    // and hold the folder back for good).
+                    if let Some(kind) = w.failure {
+                        self.hold(&ex.folder_id, kind);
+                    }
+                    // The CRM side was written but Exchange was not: record the pair
+                    // as never merged (empty bases, no version, no ChangeKey), so the
+                    // next run merges it again instead of finding a stranger to create.
+                    if let Some(crm) = &w.crm_now
+                        && w.pair.link.is_none()
+                    {
+                        let empty = MappedContact::default();
+                        links.push(Link {
+                            crm_id: crm.id,
+                            item_id: ex.item_id.clone(),
+                            change_key: String::new(),
+                            folder_id: ex.folder_id.clone(),
+                            crm_version: -1,
+                            crm_in_export_scope: crm.in_export_scope,
+                            crm_fingerprint: empty.fingerprint(),
+                            ex_fingerprint: empty.fingerprint(),
+                            crm_base: empty.clone(),
+                            ex_base: empty,
+                            detached: false,
+                        });
+                    }
+                }
+                continue;
+            }
+            for op in &w.ops {
+                match op {
+                    Op::Link { .. } | Op::CreateInCrm { .. } | Op::CreateInExchange { .. } => {
+                        let crm = w
+                            .crm_now
+                            .clone()
+                            .or_else(|| w.pair.crm.clone())
+                            .or_else(|| w.pair.link.as_ref().map(crm_from_link));
+                        let ex = w
+                            .ex_now
+                            .clone()
+                            .or_else(|| w.pair.ex.clone())
+                            .or_else(|| w.pair.link.as_ref().map(ex_from_link));
+                        if let (Some(crm), Some(ex)) = (crm, ex) {
+                            let mut link = self.link_after(w.pair.link.as_ref(), &crm, &ex);
+                            if let Some(old) = &w.derived_full_name {
+                                link.crm_base.set(Field::FullName, Some(old));
+                                link.crm_fingerprint = link.crm_base.fingerprint();
+                                link.crm_version -= 1;
+                            }
+                            links.push(link);
+                        }
+                        break;
+                    }
+                    Op::Unlink { .. } => {
+                        if let Some(l) = &w.pair.link {
+                            // Whether the contact was in scope tells a later run that
+                            // it came back (then it is linked again).
+                            let in_scope = w
+                                .pair
+                                .crm
+                                .as_ref()
+                                .is_some_and(|c| c.in_export_scope && !c.deleted);
+                            links.push(Link {
+                                detached: true,
+                                crm_in_export_scope: in_scope,
+                                ..l.clone()
+                            });
+                            self.count_and_record(op, &w.pair, ItemOutcome::Applied, None, None)
+                                .await;
+                        }
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if w.pair.link.is_none()
+                && w.pair.crm.is_some()
+                && w.pair.ex.is_some()
+                && w.ops.iter().any(|o| matches!(o, Op::Link { .. }))
+            {
+                self.counts.linked += 1;
+                self.record(
+                    OpKind::Link,
+                    ItemOutcome::Applied,
+                    w.pair.crm.as_ref().map(|c| c.id),
+                    w.pair.ex.as_ref().map(|e| e.item_id.as_str()),
+                    None,
+                    None,
+                )
+                .await;
+            }
+        }
+        // A moved item's old id no longer names the pair.
+        for w in work.iter() {
+            if let (Some(old), Some(ex)) = (&w.pair.link, &w.pair.ex)
+                && !w.failed
+            {
+                let previous = self.item_by_crm.get(&old.crm_id).cloned();
+                if let Some(prev) = previous.filter(|p| *p != ex.item_id) {
+                    self.links_by_item.remove(&prev);
+                    self.heads.remove(&prev);
+                }
+            }
+        }
+        self.store.save_links(self.req.mailbox_id, &links).await?;
+        for l in links {
+            self.item_by_crm.insert(l.crm_id, l.item_id.clone());
+            self.heads.insert(l.item_id.clone(), head_of(&l));
+            self.links_by_item.insert(l.item_id.clone(), l);
+        }
+        Ok(())
+    }
+
+    /// The link of a pair after this run. A one-way run must not record the other side as
+    /// synced: it keeps that side's old snapshot (and version or ChangeKey), so its edits
+    /// still flow on the next two-way run.
+    pub(super) fn link_after(&self, old: Option<&Link>, crm: &CrmSide, ex: &ExSide) -> Link {
+        let mut link = Link::new(crm, ex);
+        if let Some(old) = old {
+            match self.mode {
+                RunMode::ImportOnly => {
+                    link.crm_version = old.crm_version;
+                    link.crm_base = old.crm_base.clone();
+                    link.crm_fingerprint = old.crm_fingerprint.clone();
+                }
+                RunMode::ExportOnly => {
+                    link.change_key = old.change_key.clone();
+                    link.ex_base = old.ex_base.clone();
+                    link.ex_fingerprint = old.ex_fingerprint.clone();
+                }
+                RunMode::TwoWay => {}
+            }
+        }
+        link
+    }
+}
+
+/// A feed state is saved with what the folder was to the run that read it: an import
+/// folder (`i`) or only watched (`x`, its new items were not imported) — a state saved
+/// while import was off must not hide the folder's items once it is on (SPEC §5) — and
+/// whether the mailbox had links then (`l`): states of a mailbox that had links and has
+/// none now mean the links were lost.
+pub(super) fn marked_state(state: &str, import: bool, linked: bool) -> String {
+    let kind = if import { "i" } else { "x" };
+    let links = if linked { "l" } else { "" };
+    format!("{kind}{links}|{state}")
+}
+
+/// The state to continue a folder's feed from, or `None` to read it from the start.
+pub(super) fn usable_state(saved: &str, import: bool) -> Option<&str> {
+    match saved.split_once('|') {
+        Some(("i" | "il", state)) => Some(state),
+        Some(("x" | "xl", state)) => (!import).then_some(state),
+        // Saved before states were marked.
+        _ => Some(saved),
+    }
+}
+
+/// Whether a saved state says the mailbox had links when it was saved.
+pub(super) fn saved_with_links(saved: &str) -> bool {
+    matches!(saved.split_once('|'), Some(("il" | "xl", _)))
+}
+
+pub(super) fn head_of(l: &Link) -> LinkHead {
+    LinkHead {
+        crm_id: l.crm_id,
+        item_id: l.item_id.clone(),
+        change_key: l.change_key.clone(),
+        crm_version: l.crm_version,
+        crm_in_export_scope: l.crm_in_export_scope,
+        detached: l.detached,
+    }
+}
+
+pub(super) fn crm_from_link(l: &Link) -> CrmSide {
+    CrmSide {
+        id: l.crm_id,
+        fields: l.crm_base.clone(),
+        version: l.crm_version,
+        updated_at: Utc::now(),
+        deleted: false,
+        in_export_scope: l.crm_in_export_scope,
+    }
+}
+
+pub(super) fn ex_from_link(l: &Link) -> ExSide {
+    ExSide {
+        item_id: l.item_id.clone(),
+        change_key: l.change_key.clone(),
+        folder_id: l.folder_id.clone(),
+        fields: l.ex_base.clone(),
+        last_modified: Utc::now(),
+        crm_contact_id: Some(l.crm_id),
+        deleted: false,
+        in_import_scope: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_saved_for_an_import_folder_is_used_while_it_stays_one() {
+        let saved = marked_state("S1", true, true);
+        assert_eq!(usable_state(&saved, true), Some("S1"));
+        assert_eq!(usable_state(&saved, false), Some("S1"));
+    }
+
+    #[test]
+    fn a_state_saved_while_a_folder_was_not_imported_is_dropped_once_it_is() {
+        let saved = marked_state("S1", false, false);
+        assert_eq!(usable_state(&saved, false), Some("S1"));
+        assert_eq!(usable_state(&saved, true), None);
+    }
+
+    #[test]
+    fn an_unmarked_state_from_before_the_marks_is_used() {
+        assert_eq!(usable_state("S1", true), Some("S1"));
+    }
+
+    #[test]
+    fn a_state_tells_whether_the_mailbox_had_links() {
+        assert!(saved_with_links(&marked_state("S", true, true)));
+        assert!(saved_with_links(&marked_state("S", false, true)));
+        assert!(!saved_with_links(&marked_state("S", true, false)));
+        assert!(!saved_with_links("S"));
+    }
+}

@@ -1,0 +1,443 @@
+//! One run of one mailbox: collect the changes of both sides, pair them, plan each pair,
+//! apply in batches, commit links and sync states.
+//!
+//! - [`collect`]: the Exchange phase (every watched folder's feed, changed items read in
+//!   batches, upserts before deletions) and the CRM phase (contacts that moved since their
+//!   link, new and returning ones, matched against the whole export target);
+//! - [`pair`]: the pairing decisions as pure functions (echo, move or copy, whether a new
+//!   item may pair, export-side match, what the CRM phase plans, a detached link's return);
+//! - `plan` (`sync::plan`): the SPEC §5 decision table per pair;
+//! - [`apply`]: CRM writes (conditional on the version read), Exchange writes in batches
+//!   side by side, conflicts re-read and re-planned once;
+//! - [`commit`]: links after each chunk, feed states (marked with what the folder was to
+//!   the run), failing items counted across runs, gone folders forgotten;
+//! - [`report`]: run items and counts, by `OpKind`.
+//!
+//! Order matters for safety:
+//! 1. Exchange first. The change feed of every watched folder is read from its saved
+//!    state (ids and ChangeKeys only; an item whose ChangeKey equals its link's is our
+//!    own echo and is not read). Changed items are read in batches and planned with the
+//!    current CRM side; deletions come after all upserts, so that an item moved between
+//!    folders (delete + create with a new ItemId) is relinked by its `CrmContactId`
+//!    stamp before its old id's deletion is seen.
+//! 2. Then the CRM: contacts whose version moved since their link, new ones in the
+//!    export scope, linked ones deleted or out of scope.
+//! 3. A folder's new sync state is saved only after everything read from it is applied,
+//!    and not at all when one of its items failed: the next run reads those changes
+//!    again, and what was applied comes back as an echo or an unchanged pair. A run that
+//!    dies midway therefore loses nothing and, because every item we create carries its
+//!    CRM id and links are written right after each batch, duplicates nothing.
+//!
+//! CRM writes are short transactions per batch, never held across a network call.
+//! The worker owns the run record; the engine reports to it through a [`RunSink`].
+mod apply;
+mod collect;
+mod commit;
+mod pair;
+mod report;
+
+use commit::{marked_state, saved_with_links, usable_state};
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::future::BoxFuture;
+use uuid::Uuid;
+
+use super::fieldmap::MappedContact;
+use super::matching::Matcher;
+use super::plan::{CrmSide, ExSide, Link, Op};
+use crate::domain::access::Caller;
+use crate::domain::profile::{ContactSyncProfile, ImportScope};
+use crate::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus};
+use crate::store::Store;
+use crate::store::item_failures::ItemFailure;
+use crate::store::sync_state::{CrmRecord, LinkHead};
+use crate::transport::{ErrorKind, ExchangeContacts, ExchangeFolder, ITEM_BATCH, RemoteContact};
+
+/// Where the engine reports while it runs (the worker persists and publishes).
+pub trait RunSink: Send + Sync {
+    /// One item's outcome, in order.
+    fn item(&self, item: RunItem) -> BoxFuture<'_, ()>;
+    /// The counts so far (after each batch).
+    fn progress(&self, counts: RunCounts) -> BoxFuture<'_, ()>;
+    /// Asked between batches: true when the run must stop (cancelled, lease lost,
+    /// shutting down). What was applied so far stays applied and recorded.
+    fn should_stop(&self) -> BoxFuture<'_, bool>;
+}
+
+/// Pairs planned and applied together: eight item batches, sent side by side (well
+/// under Exchange's 27 concurrent requests per user).
+const CHUNK: usize = ITEM_BATCH * 8;
+
+/// Why a run stopped before its end.
+enum Halt {
+    Cancelled,
+    Failed(String),
+}
+
+impl From<crate::store::StoreError> for Halt {
+    fn from(e: crate::store::StoreError) -> Self {
+        Halt::Failed(format!("database: {e}"))
+    }
+}
+
+fn report(status: RunStatus, counts: RunCounts, error: Option<String>) -> RunReport {
+    RunReport {
+        status,
+        counts,
+        error,
+    }
+}
+
+/// One run to execute: the request, and the profile and owner it runs under (a dry run
+/// may bring a profile not saved yet).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub request: RunRequest,
+    pub profile: ContactSyncProfile,
+    /// The mailbox owner: sync acts on the owner's behalf.
+    pub owner_id: String,
+    /// Bounds on the run (feed pages; the worker enforces the duration).
+    pub limits: super::limits::RunLimits,
+}
+
+/// Runs one sync of one mailbox over a transport (`transport::open` chose it) and the
+/// store it reads and writes.
+pub async fn execute<T: ExchangeContacts>(
+    store: &Store,
+    transport: &T,
+    job: &Job,
+    sink: &dyn RunSink,
+) -> RunReport {
+    // Reach the mailbox first: a run that cannot sign in fails as a whole.
+    let folders = match transport.contact_folders().await {
+        Ok(f) => f,
+        Err(e) => return report(RunStatus::Failed, RunCounts::default(), Some(e.to_string())),
+    };
+    let owner = match crate::store::users::acting_as_user(store, &job.owner_id).await {
+        Ok(o) => o,
+        Err(e) => {
+            return report(
+                RunStatus::Failed,
+                RunCounts::default(),
+                Some(format!("database: {e}")),
+            );
+        }
+    };
+    let mut run = Run::new(store, job, sink, transport, owner, &folders);
+    let outcome = run.run().await;
+    let counts = run.counts;
+    match outcome {
+        Ok(()) if counts.failed > 0 => report(RunStatus::PartiallyFailed, counts, None),
+        Ok(()) => report(RunStatus::Succeeded, counts, None),
+        Err(Halt::Cancelled) => report(RunStatus::Cancelled, counts, None),
+        Err(Halt::Failed(e)) => report(RunStatus::Failed, counts, Some(e)),
+    }
+}
+
+/// A pair under work: what each side and the link say, and the CRM record behind the
+/// CRM side (its full fields are needed to write it).
+#[derive(Debug, Clone)]
+struct Pair {
+    crm: Option<CrmSide>,
+    record: Option<CrmRecord>,
+    ex: Option<ExSide>,
+    link: Option<Link>,
+}
+
+/// One planned pair on its way through the apply steps.
+struct Work {
+    pair: Pair,
+    ops: Vec<Op>,
+    /// Sides after this run's writes.
+    crm_now: Option<CrmSide>,
+    ex_now: Option<ExSide>,
+    /// A write of this pair failed: its link stays as it was, the next run retries.
+    failed: bool,
+    /// The kind of that failure.
+    failure: Option<ErrorKind>,
+    /// The item vanished under an update.
+    gone: bool,
+    /// The CRM write derived a new full name (from new name parts) that Exchange does not
+    /// have yet: the link keeps the old one, so the next run carries it over.
+    derived_full_name: Option<String>,
+}
+
+impl Work {
+    fn new(pair: Pair, ops: Vec<Op>) -> Work {
+        Work {
+            pair,
+            ops,
+            crm_now: None,
+            ex_now: None,
+            failed: false,
+            failure: None,
+            gone: false,
+            derived_full_name: None,
+        }
+    }
+
+    /// Marks a write of this pair failed.
+    fn fail(&mut self, kind: ErrorKind) {
+        self.failed = true;
+        self.failure = Some(kind);
+    }
+}
+
+/// The state of one run.
+struct Run<'a, T: ExchangeContacts> {
+    store: &'a Store,
+    req: &'a RunRequest,
+    sink: &'a dyn RunSink,
+    t: &'a T,
+    profile: ContactSyncProfile,
+    mode: RunMode,
+    owner: Caller,
+    /// Folders whose feed is read: the import folders and the export target.
+    watched: Vec<String>,
+    /// Folders whose new items are imported (the export target alone is not one).
+    import_folders: HashSet<String>,
+    /// Every contacts folder the mailbox has now.
+    existing_folders: HashSet<String>,
+    /// Items the feeds of this run report deleted (a stamp seen on a new ItemId is a
+    /// move only when the old item is gone).
+    feed_deletes: HashSet<String>,
+    target_folder: String,
+    /// Every link's head, by ItemId: enough to tell echoes and moved contacts apart.
+    heads: HashMap<String, LinkHead>,
+    item_by_crm: HashMap<Uuid, String>,
+    /// Whole links of the pairs in play, loaded per chunk (memory follows the work, not
+    /// the mailbox).
+    links_by_item: HashMap<String, Link>,
+    /// CRM contacts the owner may see (tombstones included).
+    visible: HashSet<Uuid>,
+    /// A `specific` export scope's selection.
+    specific: Option<HashSet<Uuid>>,
+    /// CRM contacts handled in the Exchange phase.
+    done_crm: HashSet<Uuid>,
+    /// Matching candidates among the owner's unlinked CRM contacts (built when needed).
+    crm_matcher: Option<Matcher<Uuid>>,
+    /// Exchange items of the target folder left unlinked, for matching new CRM contacts.
+    unlinked_items: Vec<RemoteContact>,
+    failed_folders: HashSet<String>,
+    /// Item failures that hold their folder's state back (worth reading again).
+    held: usize,
+    /// Something was written to Exchange (its echo is in the feeds).
+    wrote_exchange: bool,
+    counts: RunCounts,
+    seq: i64,
+    /// Feed pages read so far, against the run's limits.
+    pages: super::limits::PageBudget,
+    /// The mailbox had no link when the run started (a first run, or links lost): before
+    /// exporting, items stamped by an earlier life are looked for in every folder.
+    no_links: bool,
+    /// Items that failed in earlier runs, retried by this one (read again even when their
+    /// folder's feed moved on), and CRM contacts likewise.
+    retry_items: Vec<String>,
+    retry_crm: Vec<Uuid>,
+    /// Keys of everything retried, and of what failed or was applied in this run.
+    retried: Vec<String>,
+    failed_keys: HashMap<String, ItemFailure>,
+    ok_keys: HashSet<String>,
+}
+
+fn all_ids(folders: &[ExchangeFolder]) -> Vec<String> {
+    folders
+        .iter()
+        .flat_map(|f| f.ids())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl<'a, T: ExchangeContacts> Run<'a, T> {
+    fn new(
+        store: &'a Store,
+        job: &'a Job,
+        sink: &'a dyn RunSink,
+        t: &'a T,
+        owner: Caller,
+        folders: &[ExchangeFolder],
+    ) -> Self {
+        let req = &job.request;
+        let profile = job.profile.clone();
+        let mode = req.mode;
+        let contacts_folder = folders
+            .iter()
+            .find(|f| f.distinguished.as_deref() == Some("contacts"))
+            .map(|f| f.id.clone())
+            .unwrap_or_default();
+        let target_folder = profile
+            .export
+            .target_folder_id
+            .clone()
+            .unwrap_or(contacts_folder);
+        let mut watched = Vec::new();
+        if profile.import.enabled && mode != RunMode::ExportOnly {
+            match profile.import.scope {
+                ImportScope::All => watched.extend(all_ids(folders)),
+                ImportScope::Folders => watched.extend(profile.import.folder_ids.iter().cloned()),
+            }
+        }
+        let import_folders: HashSet<String> = watched.iter().cloned().collect();
+        if profile.export.enabled && !watched.contains(&target_folder) && !target_folder.is_empty()
+        {
+            watched.push(target_folder.clone());
+        }
+        Run {
+            store,
+            req,
+            sink,
+            t,
+            profile,
+            mode,
+            owner,
+            watched,
+            import_folders,
+            existing_folders: all_ids(folders).into_iter().collect(),
+            feed_deletes: HashSet::new(),
+            target_folder,
+            heads: HashMap::new(),
+            item_by_crm: HashMap::new(),
+            links_by_item: HashMap::new(),
+            visible: HashSet::new(),
+            specific: None,
+            done_crm: HashSet::new(),
+            crm_matcher: None,
+            unlinked_items: Vec::new(),
+            failed_folders: HashSet::new(),
+            held: 0,
+            wrote_exchange: false,
+            pages: super::limits::PageBudget::new(job.limits),
+            counts: RunCounts::default(),
+            seq: 0,
+            no_links: false,
+            retry_items: Vec::new(),
+            retry_crm: Vec::new(),
+            retried: Vec::new(),
+            failed_keys: HashMap::new(),
+            ok_keys: HashSet::new(),
+        }
+    }
+
+    async fn run(&mut self) -> Result<(), Halt> {
+        if !self.profile.import.enabled && !self.profile.export.enabled {
+            return Ok(());
+        }
+        let store = self.store;
+        self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
+        // Folders that still hold linked items stay watched (an export target or import
+        // folder changed in the profile): their edits and deletions must not be missed.
+        let linked_folders = store.linked_folders(self.req.mailbox_id).await?;
+        for folder in &linked_folders {
+            if self.existing_folders.contains(folder) && !self.watched.contains(folder) {
+                self.watched.push(folder.clone());
+            }
+        }
+        self.forget_gone_folders(linked_folders).await?;
+        for key in store.failing_items(self.req.mailbox_id).await? {
+            match key.strip_prefix("crm:").map(Uuid::parse_str) {
+                Some(Ok(id)) => self.retry_crm.push(id),
+                Some(Err(_)) => {}
+                None => self.retry_items.push(key.clone()),
+            }
+            self.retried.push(key);
+        }
+        let stored = store.sync_states(self.req.mailbox_id).await?;
+        // Feed states without a single link mean the links were lost (a restore, a
+        // purge): the folders are read from the start, so that every stamped item is
+        // found again before any CRM contact is exported a second time.
+        let has_links = store.has_links(self.req.mailbox_id).await?;
+        self.no_links = !has_links;
+        let links_lost = !has_links && stored.values().any(|s| saved_with_links(s));
+        if links_lost {
+            // Stamped items may be in any folder (one that was an import folder before a
+            // profile change): this run reads them all, and a stamp relinks its pair.
+            for folder in self.existing_folders.iter() {
+                if !self.watched.contains(folder) {
+                    self.watched.push(folder.clone());
+                }
+            }
+        }
+        let saved = if self.req.full || links_lost {
+            HashMap::new()
+        } else {
+            let import = &self.import_folders;
+            stored
+                .into_iter()
+                .filter_map(|(folder, state)| {
+                    let state = usable_state(&state, import.contains(&folder))?;
+                    Some((folder, state.to_owned()))
+                })
+                .collect()
+        };
+        let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
+        self.crm_phase().await?;
+        if self.wrote_exchange {
+            // Read past our own writes now, so the saved state is after them: an item we
+            // created that the user deletes before the next run would otherwise cancel
+            // out in the feed (create + delete) and the deletion go unseen. Echoes are
+            // recognised by their ChangeKey and cost no read.
+            let folders = states.keys().cloned().collect();
+            states = self.exchange_phase(folders, &states).await?;
+        }
+        // An export-only run saves no feed state: the Exchange changes it saw but may not
+        // import are read again by the next run.
+        if !self.req.dry_run && self.mode != RunMode::ExportOnly {
+            let linked = store.has_links(self.req.mailbox_id).await?;
+            for (folder, state) in states {
+                if !self.failed_folders.contains(&folder) {
+                    let state = marked_state(&state, self.import_folders.contains(&folder), linked);
+                    store
+                        .save_sync_state(self.req.mailbox_id, &folder, Some(&state))
+                        .await?;
+                }
+            }
+        }
+        if !self.req.dry_run {
+            self.record_failures().await?;
+        }
+        self.sink.progress(self.counts).await;
+        Ok(())
+    }
+
+    fn in_export_scope(&self, id: Uuid) -> bool {
+        self.visible.contains(&id) && self.specific.as_ref().is_none_or(|s| s.contains(&id))
+    }
+
+    fn crm_side(&self, r: &CrmRecord) -> CrmSide {
+        CrmSide {
+            id: r.id,
+            fields: MappedContact::from_crm(&r.fields),
+            version: r.version,
+            updated_at: r.updated_at,
+            deleted: r.deleted,
+            in_export_scope: self.in_export_scope(r.id),
+        }
+    }
+
+    fn ex_side(&self, c: &RemoteContact, feed_folder: &str) -> ExSide {
+        let folder_id = if c.folder_id.is_empty() {
+            feed_folder.to_owned()
+        } else {
+            c.folder_id.clone()
+        };
+        ExSide {
+            in_import_scope: self.watched.contains(&folder_id),
+            item_id: c.item_id.clone(),
+            change_key: c.change_key.clone(),
+            folder_id,
+            fields: c.fields.clone(),
+            last_modified: c.last_modified,
+            crm_contact_id: c.crm_contact_id,
+            deleted: false,
+        }
+    }
+
+    async fn stop_requested(&self) -> Result<(), Halt> {
+        if self.sink.should_stop().await {
+            Err(Halt::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
