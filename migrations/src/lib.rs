@@ -6,6 +6,7 @@ mod m20261127_000001_crm;
 mod m20261127_000002_mailboxes;
 mod m20261127_000003_sync;
 mod m20261129_000004_item_failures;
+mod m20261130_000005_run_profile;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_mailboxes::Migration),
             Box::new(m20261127_000003_sync::Migration),
             Box::new(m20261129_000004_item_failures::Migration),
+            Box::new(m20261130_000005_run_profile::Migration),
         ]
     }
 }

@@ -49,7 +49,9 @@ async fn put_profile(
     body: Json<ContactSyncProfile>,
 ) -> ApiResult<HttpResponse> {
     let profile = body.0;
-    check_exchange_folders(&state, &user.0, id.0, &profile).await?;
+    exchange_folder_problems(&state, &user.0, id.0, &profile)
+        .await?
+        .into_result()?;
     let (profile, version) = state
         .store
         .put_profile(&user.0, id.0, profile, if_match.0)
@@ -61,18 +63,20 @@ async fn put_profile(
         .json(profile))
 }
 
-/// Checks the Exchange folder ids of a profile against the mailbox's folders. An
-/// unreachable mailbox is not a reason to refuse a profile: the first run reports it.
-async fn check_exchange_folders(
+/// Checks the Exchange folder ids of a profile against the mailbox's folders; answers
+/// the ids no folder has. An unreachable mailbox is not a reason to refuse a profile: the
+/// first run reports it.
+pub(super) async fn exchange_folder_problems(
     state: &AppState,
     caller: &crate::domain::Caller,
     mailbox_id: uuid::Uuid,
     profile: &ContactSyncProfile,
-) -> ApiResult<()> {
+) -> ApiResult<ValidationErrors> {
+    let mut errors = ValidationErrors::default();
     let wanted_import =
         profile.import.scope == ImportScope::Folders && !profile.import.folder_ids.is_empty();
     if !wanted_import && profile.export.target_folder_id.is_none() {
-        return Ok(());
+        return Ok(errors);
     }
     let conn = state
         .store
@@ -80,7 +84,7 @@ async fn check_exchange_folders(
         .await?;
     // The check is a courtesy: a caller already waiting on Exchange saves unchecked.
     let Ok(_slot) = state.interactive_calls.acquire(&caller.user_id) else {
-        return Ok(());
+        return Ok(errors);
     };
     let folders = match transport::open(
         &conn,
@@ -95,12 +99,11 @@ async fn check_exchange_folders(
     let folders = match folders {
         Ok(f) => f,
         Err(e) => {
-            tracing::info!(mailbox = %mailbox_id, error = %e, "profile saved without checking Exchange folder ids");
-            return Ok(());
+            tracing::info!(mailbox = %mailbox_id, error = %e, "profile accepted without checking Exchange folder ids");
+            return Ok(errors);
         }
     };
     let known: Vec<&str> = folders.iter().flat_map(|f| f.ids()).collect();
-    let mut errors = ValidationErrors::default();
     if wanted_import {
         for (i, id) in profile.import.folder_ids.iter().enumerate() {
             if !known.contains(&id.as_str()) {
@@ -119,8 +122,7 @@ async fn check_exchange_folders(
             "no contacts folder of this mailbox has this id",
         );
     }
-    errors.into_result()?;
-    Ok(())
+    Ok(errors)
 }
 
 /// The field map with default directions (profiles override per field).

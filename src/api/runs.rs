@@ -10,10 +10,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use super::contact_sync::exchange_folder_problems;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{OptionalJson, Query, RecordId};
 use super::pagination::{Page, page_request};
 use super::{AppState, CurrentUser};
+use crate::domain::ValidationErrors;
+use crate::domain::profile::ContactSyncProfile;
 use crate::domain::run::{ItemOutcome, Run, RunItem, RunMode, RunStatus, Trigger};
 use crate::domain::schedule::SyncStatus;
 use crate::store::Store;
@@ -37,6 +40,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Ignore saved sync states and reconcile everything.
     pub full: bool,
+    /// With `dry_run`: an unsaved profile to preview (what saving it would do), checked
+    /// like a profile save. Per mailbox only.
+    pub profile: Option<ContactSyncProfile>,
 }
 
 /// One mailbox's answer to `POST /contact-sync/runs`.
@@ -121,15 +127,51 @@ fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
     }
 }
 
-fn new_run(options: Option<RunOptions>, key: Option<String>) -> NewRun {
-    let o = options.unwrap_or_default();
+fn new_run(o: RunOptions, key: Option<String>) -> NewRun {
     NewRun {
         mode: o.mode,
         dry_run: o.dry_run,
         full: o.full,
         trigger: Trigger::Manual,
         idempotency_key: key,
+        profile: o.profile,
     }
+}
+
+/// Checks the unsaved profile a dry run previews as a profile save would (its rules, its
+/// CRM references, its Exchange folder ids); each problem names its field under
+/// `profile.`.
+async fn check_preview(
+    state: &AppState,
+    caller: &crate::domain::Caller,
+    mailbox_id: Uuid,
+    o: &RunOptions,
+) -> ApiResult<()> {
+    let Some(profile) = &o.profile else {
+        return Ok(());
+    };
+    if !o.dry_run {
+        return Err(ApiError::field(
+            ErrorCode::ValidationFailed,
+            "profile",
+            "only a dry run previews an unsaved profile (`dry_run: true`)",
+        ));
+    }
+    let mut problems = state
+        .store
+        .profile_problems(caller, mailbox_id, profile)
+        .await?;
+    problems.0.extend(
+        exchange_folder_problems(state, caller, mailbox_id, profile)
+            .await?
+            .0,
+    );
+    let mut errors = ValidationErrors::default();
+    for e in problems.0 {
+        errors.add(format!("profile.{}", e.field), e.message);
+    }
+    errors.into_result()?;
+    Ok(())
 }
 
 fn run_path(id: Uuid) -> String {
@@ -144,7 +186,7 @@ fn run_path(id: Uuid) -> String {
         ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe: the same key answers the same run")),
     responses((status = 202, description = "The run, queued (or the run an `Idempotency-Key` created before)", body = Run, headers(("Location" = String, description = "the run"))),
         (status = 409, description = "A run is active; `active_run_id` names it"),
-        (status = 422, description = "A bad `Idempotency-Key`")))]
+        (status = 422, description = "A bad `Idempotency-Key`, or an unsaved `profile` that a save would refuse (each field named under `profile.`), or sent without `dry_run`")))]
 #[post("/mailboxes/{id}/contact-sync/runs")]
 async fn start_run(
     state: web::Data<AppState>,
@@ -154,9 +196,11 @@ async fn start_run(
     body: OptionalJson<RunOptions>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
+    let options = body.0.unwrap_or_default();
+    check_preview(&state, &user.0, id.0, &options).await?;
     let Enqueued { run, created } = state
         .store
-        .enqueue_run(&user.0, id.0, new_run(body.0, key), chrono::Utc::now())
+        .enqueue_run(&user.0, id.0, new_run(options, key), chrono::Utc::now())
         .await?;
     if created {
         state.events.wake_workers();
@@ -173,7 +217,7 @@ async fn start_run(
 /// each, or the run already active.
 #[utoipa::path(operation_id = "start_all_runs", tag = "contact-sync", security(("bearer" = [])), request_body(content = Option<RunOptions>),
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe, per mailbox")),
-    responses((status = 202, description = "A run per mailbox of the caller", body = RunsStarted), (status = 422, description = "A bad `Idempotency-Key`")))]
+    responses((status = 202, description = "A run per mailbox of the caller", body = RunsStarted), (status = 422, description = "A bad `Idempotency-Key`, or a `profile` (previewed per mailbox only)")))]
 #[post("/contact-sync/runs")]
 async fn start_all_runs(
     state: web::Data<AppState>,
@@ -182,9 +226,18 @@ async fn start_all_runs(
     body: OptionalJson<RunOptions>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
+    let options = body.0.unwrap_or_default();
+    if options.profile.is_some() {
+        // Exchange folder ids belong to one mailbox.
+        return Err(ApiError::field(
+            ErrorCode::ValidationFailed,
+            "profile",
+            "a profile is previewed per mailbox: POST /mailboxes/{id}/contact-sync/runs",
+        ));
+    }
     let runs = state
         .store
-        .enqueue_all(&user.0, new_run(body.0, key), chrono::Utc::now())
+        .enqueue_all(&user.0, new_run(options, key), chrono::Utc::now())
         .await?;
     if runs.iter().any(|r| r.created) {
         state.events.wake_workers();

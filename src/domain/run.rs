@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::profile::ContactSyncProfile;
+
 /// Where a run is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -241,6 +243,8 @@ pub struct Run {
     pub dry_run: bool,
     pub full: bool,
     pub trigger: Trigger,
+    /// The unsaved profile a dry run previewed (null: the mailbox's saved profile).
+    pub profile: Option<ContactSyncProfile>,
     pub counts: RunCounts,
     pub error: Option<String>,
     /// A cancel was asked for; a running run stops at its next batch.

@@ -384,6 +384,18 @@ impl Store {
         Ok((open_connection(secrets, m)?, profile))
     }
 
+    /// Checks a profile as saving it would, without saving it (a dry run previewing an
+    /// unsaved profile): answers the problems found.
+    pub async fn profile_problems(
+        &self,
+        caller: &Caller,
+        mailbox_id: Uuid,
+        profile: &ContactSyncProfile,
+    ) -> StoreResult<ValidationErrors> {
+        let mailbox = find_owned(&self.db, caller, mailbox_id).await?;
+        profile_problems(&self.db, &mailbox.owner_id, profile).await
+    }
+
     /// The contact sync profile of a mailbox and its version (0 = never saved, defaults).
     pub async fn get_profile(
         &self,
@@ -412,18 +424,15 @@ impl Store {
         profile: ContactSyncProfile,
         if_match: Option<i32>,
     ) -> StoreResult<(ContactSyncProfile, i32)> {
-        let mut errors = ValidationErrors::default();
-        profile.validate(&mut errors);
         let txn = self.write_txn().await?;
         let mailbox = find_owned(&txn, caller, mailbox_id).await?;
         let current = contact_sync_profiles::Entity::find_by_id(mailbox_id)
             .one(&txn)
             .await?;
         check_version(if_match, current.as_ref().map_or(0, |r| r.version))?;
-        if profile.export.scope == ExportScope::Specific {
-            check_export_references(&txn, &mailbox.owner_id, &profile, &mut errors).await?;
-        }
-        errors.into_result()?;
+        profile_problems(&txn, &mailbox.owner_id, &profile)
+            .await?
+            .into_result()?;
         let json = serde_json::to_string(&profile).expect("profile serializes");
         let now = Utc::now();
         let version = match current {
@@ -451,6 +460,21 @@ impl Store {
         txn.commit().await?;
         Ok((profile, version))
     }
+}
+
+/// What saving this profile would refuse: its own rules, and its CRM references (contact
+/// types that exist, CRM folders the mailbox owner sees).
+async fn profile_problems(
+    db: &impl ConnectionTrait,
+    owner_id: &str,
+    profile: &ContactSyncProfile,
+) -> StoreResult<ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    profile.validate(&mut errors);
+    if profile.export.scope == ExportScope::Specific {
+        check_export_references(db, owner_id, profile, &mut errors).await?;
+    }
+    Ok(errors)
 }
 
 async fn check_export_references(

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::entities::{mailboxes, sync_run_items, sync_runs};
 use super::{PageRequest, Slice, Store, StoreError, StoreResult, new_id};
 use crate::domain::access::Caller;
+use crate::domain::profile::ContactSyncProfile;
 use crate::domain::run::{
     ItemOutcome, OpKind, Run, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
     Trigger,
@@ -26,6 +27,8 @@ pub struct NewRun {
     pub trigger: Trigger,
     /// The client's `Idempotency-Key`: the same key (per owner) answers the same run.
     pub idempotency_key: Option<String>,
+    /// An unsaved profile a dry run previews (checked by the caller like a profile save).
+    pub profile: Option<ContactSyncProfile>,
 }
 
 /// The answer to an enqueue: the run, and whether this call created it.
@@ -76,6 +79,10 @@ pub(crate) fn to_run(m: sync_runs::Model) -> Run {
         dry_run: m.dry_run,
         full: m.full,
         trigger: Trigger::parse(&m.trigger),
+        profile: m
+            .profile
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok()),
         counts: serde_json::from_str(&m.counts).unwrap_or_default(),
         error: m.error,
         cancel_requested: m.cancel_requested,
@@ -208,6 +215,10 @@ pub(crate) async fn enqueue_locked(
         created_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        profile: Set(new
+            .profile
+            .as_ref()
+            .map(|p| serde_json::to_string(p).expect("profile serializes"))),
     };
     let m = sync_runs::Entity::insert(row)
         .exec_with_returning(db)
@@ -221,6 +232,15 @@ pub(crate) async fn enqueue_locked(
 }
 
 impl Store {
+    /// The profile a run plans against: an unsaved one a dry run previews, stored with
+    /// the run, if any.
+    pub async fn run_profile(&self, run_id: Uuid) -> StoreResult<Option<ContactSyncProfile>> {
+        let row = sync_runs::Entity::find_by_id(run_id).one(&self.db).await?;
+        Ok(row
+            .and_then(|r| r.profile)
+            .and_then(|p| serde_json::from_str(&p).ok()))
+    }
+
     /// "Synchronize now" for one mailbox of the caller.
     pub async fn enqueue_run(
         &self,

@@ -273,6 +273,7 @@ impl Store {
             full: false,
             trigger: Trigger::Auto,
             idempotency_key: None,
+            profile: None,
         };
         let enqueued = enqueue_locked(&txn, &mailbox, &new, now).await?;
         let existed = found.is_some();

@@ -26,7 +26,8 @@ fn failed(error: String) -> RunReport {
     }
 }
 
-/// Runs one sync of one mailbox with its saved profile.
+/// Runs one sync of one mailbox with its saved profile, or the unsaved profile a dry run
+/// previews.
 pub async fn run_mailbox(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSink) -> RunReport {
     let (conn, profile) = match ctx
         .store
@@ -35,6 +36,11 @@ pub async fn run_mailbox(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSi
     {
         Ok(found) => found,
         Err(e) => return failed(format!("mailbox unavailable: {e}")),
+    };
+    let profile = match ctx.store.run_profile(req.run_id).await {
+        Ok(Some(preview)) if req.dry_run => preview,
+        Ok(_) => profile,
+        Err(e) => return failed(format!("database: {e}")),
     };
     let opened = transport::open(&conn, &ctx.allowed_hosts, Purpose::Run).await;
     let transport =

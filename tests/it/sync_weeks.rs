@@ -1,7 +1,7 @@
 //! SPEC §5 "Rules that hold over weeks of use", each against the simulator (issue 10):
 //! profile changes after the first runs, contacts that leave and re-enter the export
 //! scope, derived values.
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::sync_support::{ALICE, CUSTOMER, EMPLOYEE, World, person};
 
@@ -416,4 +416,190 @@ async fn a_failing_item_is_retried_after_its_feed_moved_on_and_given_up_after_fi
     let counts = w.sync().await;
     assert_eq!(counts.crm_created, 1, "{counts:?}");
     w.assert_converged().await;
+}
+
+/// Starts a run through the HTTP API and executes it with a queue worker; answers the run
+/// and its items as the API returns them.
+async fn run_through_the_api(w: &World, body: serde_json::Value) -> (Value, Vec<Value>) {
+    use contactsync::worker::clock::SystemClock;
+    use contactsync::worker::queue::Outcome;
+    let r = w
+        .app
+        .post(
+            &format!("/api/v1/mailboxes/{}/contact-sync/runs", w.mailbox),
+            &w.token,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let worker = w.app.worker(
+        "preview",
+        std::sync::Arc::new(SystemClock),
+        chrono::Duration::seconds(60),
+    );
+    assert!(matches!(
+        worker.try_execute_one().await.unwrap(),
+        Outcome::Finished { .. }
+    ));
+    let run = w
+        .app
+        .get(&format!("/api/v1/contact-sync/runs/{id}"), &w.token)
+        .await
+        .body;
+    let items = w
+        .app
+        .list_all(&format!("/api/v1/contact-sync/runs/{id}/items"), &w.token)
+        .await;
+    (run, items)
+}
+
+#[tokio::test]
+async fn a_dry_run_previews_an_unsaved_profile_and_writes_nothing() {
+    let w = World::new().await;
+    let work = w
+        .sim
+        .create_folder(ALICE, "contacts", "Work", Some("IPF.Contact"))
+        .unwrap();
+    w.create_crm(json!({"given_name": "Di", "surname": "Ray", "email1": "di@x.test"}))
+        .await;
+    w.seed(&work, vec![person("Ed", "Fox", "ed@x.test", None)]);
+    let saved = json!({"import": {"enabled": false}, "export": {"enabled": false}});
+    w.profile(saved).await;
+    let saved_before = w
+        .app
+        .get(
+            &format!("/api/v1/mailboxes/{}/contact-sync", w.mailbox),
+            &w.token,
+        )
+        .await;
+
+    let key_before = w.exchange(&work)[0].change_key.clone();
+    // What saving "both ways, import from Work" would do.
+    let preview = json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [work]},
+                         "export": {"enabled": true}});
+    let (run, items) =
+        run_through_the_api(&w, json!({"dry_run": true, "profile": preview.clone()})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["profile"]["import"]["folder_ids"],
+        json!([work]),
+        "{run}"
+    );
+    assert_eq!(run["counts"]["crm_created"], 1, "{run}");
+    assert_eq!(run["counts"]["exchange_created"], 1, "{run}");
+    assert!(items.iter().all(|i| i["outcome"] == "planned"), "{items:?}");
+    let ops: Vec<&str> = items.iter().map(|i| i["op"].as_str().unwrap()).collect();
+    assert!(
+        ops.contains(&"crm_create") && ops.contains(&"exchange_create"),
+        "{ops:?}"
+    );
+
+    // Nothing written on either side, the saved profile untouched.
+    assert_eq!(w.crm_contacts().await.len(), 1);
+    assert_eq!(w.exchange("contacts").len(), 0);
+    assert_eq!(w.exchange(&work).len(), 1);
+    assert_eq!(
+        w.exchange(&work)[0].change_key,
+        key_before,
+        "not even stamped"
+    );
+    let saved_after = w
+        .app
+        .get(
+            &format!("/api/v1/mailboxes/{}/contact-sync", w.mailbox),
+            &w.token,
+        )
+        .await;
+    assert_eq!(saved_after.body, saved_before.body);
+    assert_eq!(saved_after.header("etag"), saved_before.header("etag"));
+
+    // A run without a preview plans against the saved profile: nothing enabled.
+    let (run, items) = run_through_the_api(&w, json!({"dry_run": true})).await;
+    assert_eq!(run["profile"], serde_json::Value::Null);
+    assert!(items.is_empty(), "{items:?}");
+
+    // Once saved, the real run does what the preview showed.
+    w.profile(preview).await;
+    let counts = w.sync().await;
+    assert_eq!((counts.crm_created, counts.exchange_created), (1, 1));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_unsaved_profile_is_checked_like_a_profile_save() {
+    let w = World::new().await;
+    let path = format!("/api/v1/mailboxes/{}/contact-sync/runs", w.mailbox);
+    let field_of = |r: &crate::support::Resp| -> Vec<String> {
+        r.body["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|e| e["field"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Only a dry run previews a profile.
+    let r = w
+        .app
+        .post(
+            &path,
+            &w.token,
+            json!({"profile": {"export": {"enabled": true}}}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(field_of(&r), ["profile"]);
+    // Its rules, its CRM references and its Exchange folder ids, each named.
+    let r = w
+        .app
+        .post(
+            &path,
+            &w.token,
+            json!({"dry_run": true, "profile": {
+                "auto_sync": {"enabled": true, "interval_minutes": 1},
+                "export": {"enabled": true, "scope": "specific",
+                           "contact_type_ids": ["00000000-0000-7000-8000-00000000ffff"],
+                           "target_folder_id": "no-such-folder"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let mut fields = field_of(&r);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "profile.auto_sync.interval_minutes",
+            "profile.export.contact_type_ids[0]",
+            "profile.export.target_folder_id"
+        ],
+        "{}",
+        r.text
+    );
+    // An unknown setting is refused by name, as in a save.
+    let r = w
+        .app
+        .post(
+            &path,
+            &w.token,
+            json!({"dry_run": true, "profile": {"exprot": {}}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("exprot"), "{}", r.text);
+    // Previews are per mailbox.
+    let r = w
+        .app
+        .post(
+            "/api/v1/contact-sync/runs",
+            &w.token,
+            json!({"dry_run": true, "profile": {}}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(field_of(&r), ["profile"]);
+    // Nothing was queued by any of these.
+    let runs = w.app.list_all("/api/v1/contact-sync/runs", &w.token).await;
+    assert!(runs.is_empty(), "{runs:?}");
 }
