@@ -95,6 +95,21 @@ impl<K: Clone> Matcher<K> {
         }
     }
 
+    /// Candidates with these CRM ids pair only by their stamp from now on, never by
+    /// content: their id is on an item somewhere already, and a second item must not
+    /// take it.
+    pub fn only_by_stamp(&mut self, crm_ids: &HashSet<Uuid>) {
+        let stamped: HashSet<usize> = crm_ids
+            .iter()
+            .filter_map(|id| self.by_crm_id.get(id))
+            .flatten()
+            .copied()
+            .collect();
+        for list in self.by_email.values_mut().chain(self.by_name.values_mut()) {
+            list.retain(|i| !stamped.contains(i));
+        }
+    }
+
     /// The candidate that `fields` (with CRM id `crm_id`, if it has one) already is:
     /// the candidate carrying that CRM id; else, with `email_then_name`, the one
     /// candidate sharing an e-mail (several: the one of those with the same full name
@@ -223,6 +238,20 @@ mod tests {
     }
 
     const EMAIL_THEN_NAME: MatchExisting = MatchExisting::EmailThenName;
+
+    #[test]
+    fn a_candidate_stamped_elsewhere_pairs_only_by_its_stamp() {
+        let id = Uuid::from_u128(7);
+        let ann = contact("Ann Lee", "Acme", &["ann@acme.test"]);
+        let mut m = Matcher::new(vec![cand("a", Some(id), ann.clone())]);
+        m.only_by_stamp(&[id].into_iter().collect());
+        assert!(m.find(&ann, None, EMAIL_THEN_NAME).is_none());
+        let found = m.find(&ann, Some(id), EMAIL_THEN_NAME).unwrap();
+        assert_eq!(
+            (found.key.as_str(), found.by),
+            ("a", MatchedBy::CrmContactId)
+        );
+    }
 
     #[test]
     fn unambiguous_email_match_is_case_insensitive_and_uses_any_address() {

@@ -305,7 +305,11 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     fields: MappedContact::from_crm(&r.fields),
                 })
                 .collect();
-            self.crm_matcher = Some(Matcher::new(candidates));
+            let mut matcher = Matcher::new(candidates);
+            if self.no_links {
+                matcher.only_by_stamp(&self.stamped_outside_the_feeds().await?);
+            }
+            self.crm_matcher = Some(matcher);
         }
         let policy = self.profile.match_existing;
         let by_stamp_only = c.crm_contact_id.is_some() && policy == MatchExisting::None;
@@ -521,6 +525,29 @@ impl<T: ExchangeContacts> Run<'_, T> {
             self.apply(pairs, true).await?;
         }
         Ok(())
+    }
+
+    /// The CRM ids stamped on items of the folders this run does not read from the start,
+    /// in a run with no link at all (a first run, or links and feed states both lost).
+    /// Those contacts pair only by their stamp, never by content: else an item of an
+    /// import folder would take the id that an item elsewhere carries, and two items
+    /// would name one contact (the stamped item is linked again by the CRM phase).
+    async fn stamped_outside_the_feeds(&mut self) -> Result<HashSet<Uuid>, Halt> {
+        let unread: Vec<String> = self
+            .existing_folders
+            .iter()
+            .filter(|f| !self.read_from_start.contains(*f))
+            .cloned()
+            .collect();
+        let mut ids = HashSet::new();
+        for folder in unread {
+            match self.t.folder_contacts(&folder).await {
+                Ok(items) => ids.extend(items.into_iter().filter_map(|c| c.crm_contact_id)),
+                Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+                Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
+            }
+        }
+        Ok(ids)
     }
 
     /// Lists the export target's items that no live link holds, for matching new CRM

@@ -231,6 +231,8 @@ struct Run<'a, T: ExchangeContacts> {
     /// The mailbox had no link when the run started (a first run, or links lost): before
     /// exporting, items stamped by an earlier life are looked for in every folder.
     no_links: bool,
+    /// Folders this run reads from the start (every item comes through their feeds).
+    read_from_start: HashSet<String>,
     /// Items that failed in earlier runs, retried by this one (read again even when their
     /// folder's feed moved on), and CRM contacts likewise.
     retry_items: Vec<String>,
@@ -311,6 +313,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             counts: RunCounts::default(),
             seq: 0,
             no_links: false,
+            read_from_start: HashSet::new(),
             retry_items: Vec::new(),
             retry_crm: Vec::new(),
             retried: Vec::new(),
@@ -370,6 +373,12 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 })
                 .collect()
         };
+        self.read_from_start = self
+            .watched
+            .iter()
+            .filter(|f| !saved.contains_key(*f))
+            .cloned()
+            .collect();
         let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
         self.crm_phase().await?;
         if self.wrote_exchange {
