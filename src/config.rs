@@ -182,9 +182,9 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment
-            .merge(Env::raw().only(&["DATABASE_URL"]))
-            .merge(Env::prefixed("CONTACTSYNC_").ignore(&["CONFIG", "TEST_DATABASE"]));
+        figment = figment.merge(Env::raw().only(&["DATABASE_URL"])).merge(
+            Env::prefixed("CONTACTSYNC_").ignore(&["CONFIG", "TEST_DATABASE", "TEST_CRASH_POINT"]),
+        );
         let settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         settings.validate()?;
         Ok(settings)

@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crash_points;
 pub mod crypto;
 pub mod demo;
 pub mod domain;

@@ -733,6 +733,7 @@ impl Store {
         for (i, _, rec) in creates {
             out[i] = Ok(rec);
         }
+        crate::crash_points::reach(crate::crash_points::CrashPoint::CrmTransaction).await;
         txn.commit().await?;
         Ok(out)
     }

@@ -3,6 +3,8 @@
 //! run's outcome and the retries the client made, then runs again until clean and checks
 //! that nothing was lost or duplicated on either side.
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use contactsync::domain::run::{RunMode, RunStatus};
 use serde_json::{Value, json};
@@ -23,7 +25,10 @@ struct Expect {
 /// A world on a simulator with a short EWS request timeout, both directions on, linked
 /// pairs on both sides, then edits on both sides waiting for the next run.
 async fn edited_world() -> (World, Vec<String>) {
-    let app = TestApp::spawn_with(|s| s.ews_request_timeout_seconds = 2).await;
+    edited_world_with(TestApp::spawn_with(|s| s.ews_request_timeout_seconds = 2).await).await
+}
+
+async fn edited_world_with(app: TestApp) -> (World, Vec<String>) {
     let sim = spawn_sim().await;
     let token = app.token("alice");
     let m = app
@@ -431,6 +436,153 @@ async fn unauthorized_mid_run_stops_the_run_and_the_next_run_heals() {
     assert_eq!(hits, 1, "a 401 is not retried in the call");
     w.sim.clear_faults();
     w.sync().await;
+    w.assert_converged().await;
+    assert_nothing_lost_or_duplicated(&w, &seeded).await;
+}
+
+/// A TCP proxy to PostgreSQL that the test cuts: open connections are dropped and new ones
+/// refused (its port closed), as when the database restarts, until it is restored.
+struct DbProxy {
+    addr: std::net::SocketAddr,
+    upstream: std::net::SocketAddr,
+    open: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DbProxy {
+    async fn start(upstream: std::net::SocketAddr) -> DbProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut proxy = DbProxy {
+            addr: listener.local_addr().unwrap(),
+            upstream,
+            open: Arc::default(),
+            listener: None,
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (upstream, open) = (self.upstream, self.open.clone());
+        self.listener = Some(tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                open.lock().unwrap().push(task.abort_handle());
+            }
+        }));
+    }
+
+    /// The database goes away: every connection through the proxy is dropped, and its
+    /// port refuses new ones.
+    fn cut(&mut self) {
+        if let Some(l) = self.listener.take() {
+            l.abort();
+        }
+        for c in self.open.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    /// The database is back on the same address.
+    async fn restore(&mut self) {
+        // Tokio listeners set SO_REUSEADDR: the port is bound again at once.
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+}
+
+#[tokio::test]
+async fn the_database_unavailable_for_seconds_mid_run_is_waited_for() {
+    let Some(pg) = crate::support::postgres_url() else {
+        println!(
+            "skipped on SQLite: the database is a file inside the process, there is no connection to cut"
+        );
+        return;
+    };
+    const OUTAGE: Duration = Duration::from_secs(3);
+    let (w, seeded) = edited_world_with(TestApp::spawn().await).await;
+    // The engine's store reaches PostgreSQL through the proxy.
+    let direct = url::Url::parse(&w.app.database_url_for_processes()).unwrap();
+    let upstream = tokio::net::lookup_host((
+        direct.host_str().unwrap().to_owned(),
+        direct.port().unwrap_or(5432),
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let mut proxy = DbProxy::start(upstream).await;
+    let mut via_proxy = direct.clone();
+    via_proxy.set_host(Some("127.0.0.1")).unwrap();
+    via_proxy.set_port(Some(proxy.addr.port())).unwrap();
+    let store = contactsync::store::Store::connect(via_proxy.as_str(), None)
+        .await
+        .expect("PostgreSQL through the proxy");
+    assert!(pg.starts_with("postgres"));
+
+    // The first CreateItem is held by Exchange: the database goes away while the run waits
+    // on it (after the chunk's CRM writes, before its links), and is still away when the
+    // answer comes and the run needs it for the links.
+    w.sim.clear_requests();
+    w.sim.add_fault(
+        serde_json::from_value(
+            json!({"operation": "CreateItem", "kind": "delay", "delay_ms": 1000, "count": 1}),
+        )
+        .unwrap(),
+    );
+    let ctx = contactsync::worker::EngineContext {
+        store,
+        secrets: contactsync::crypto::SecretBox::from_settings(&w.app.settings).unwrap(),
+        allowed_hosts: w.app.settings.ews_allowed_hosts.clone(),
+        limits: contactsync::sync::limits::RunLimits::from_settings(&w.app.settings),
+    };
+    let req = contactsync::domain::run::RunRequest {
+        run_id: uuid::Uuid::now_v7(),
+        mailbox_id: w.mailbox,
+        mode: RunMode::TwoWay,
+        dry_run: false,
+        full: false,
+    };
+    let started = std::time::Instant::now();
+    let run = tokio::spawn(async move {
+        let sink = crate::sync_support::Collect::default();
+        contactsync::worker::run_mailbox(&ctx, &req, &sink).await
+    });
+    let faults_url = format!("{}/_sim/faults", w.sim.control_url());
+    crate::support::eventually(30, "the held CreateItem to arrive", || async {
+        let rules: Vec<Value> = reqwest::get(&faults_url)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rules.is_empty()
+    })
+    .await;
+    proxy.cut();
+    let cut_at = started.elapsed();
+    tokio::time::sleep(OUTAGE).await;
+    proxy.restore().await;
+    let report = run.await.unwrap();
+    println!(
+        "fault matrix [database unavailable {OUTAGE:?}, {cut_at:?} into the run]: run {:?} in {:?}, error {:?}",
+        report.status,
+        started.elapsed(),
+        report.error
+    );
+    // The pool drops the broken connections and, while the port refuses, tries again
+    // until the database answers (within its acquire timeout): the run waits, then goes
+    // on and finishes.
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert!(
+        started.elapsed() >= cut_at + OUTAGE,
+        "the run waited for the database"
+    );
+    w.sim.clear_faults();
     w.assert_converged().await;
     assert_nothing_lost_or_duplicated(&w, &seeded).await;
 }

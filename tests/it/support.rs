@@ -24,7 +24,7 @@ pub const SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 
 /// Which database the tests run on: `CONTACTSYNC_TEST_DATABASE=postgres://...` selects
 /// PostgreSQL (a fresh schema per test), anything else a fresh SQLite file per test.
-fn postgres_url() -> Option<String> {
+pub fn postgres_url() -> Option<String> {
     std::env::var("CONTACTSYNC_TEST_DATABASE")
         .ok()
         .filter(|u| u.starts_with("postgres"))

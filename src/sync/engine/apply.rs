@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::commit::ex_from_link;
 use super::{Halt, Pair, Run, Work};
+use crate::crash_points::{self, CrashPoint};
 use crate::domain::account::name_key;
 use crate::domain::contact::ContactFields;
 use crate::domain::run::{ItemOutcome, OpKind};
@@ -70,6 +71,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 .collect();
             let mut conflicts = self.apply_crm(&mut work).await?;
             conflicts.extend(self.apply_exchange(&mut work).await?);
+            crash_points::reach(CrashPoint::BeforeLinks).await;
             self.apply_links(&mut work).await?;
             self.sink.progress(self.counts).await;
             if !conflicts.is_empty() {
@@ -322,7 +324,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let results = join_all(
             create_batches
                 .iter()
-                .map(|b| self.t.create_contacts(&target, b)),
+                .map(|b| answered(self.t.create_contacts(&target, b))),
         )
         .await;
         let results = flatten(
@@ -367,7 +369,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .chunks(ITEM_BATCH)
             .map(|c| c.iter().map(|(_, _, u)| u.clone()).collect())
             .collect();
-        let results = join_all(update_batches.iter().map(|b| self.t.update_contacts(b))).await;
+        let results = join_all(
+            update_batches
+                .iter()
+                .map(|b| answered(self.t.update_contacts(b))),
+        )
+        .await;
         let results = flatten(
             results,
             &update_batches.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -437,7 +444,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .chunks(ITEM_BATCH)
             .map(|c| c.iter().map(|(_, _, id)| id.clone()).collect())
             .collect();
-        let results = join_all(delete_batches.iter().map(|b| self.t.delete_contacts(b))).await;
+        let results = join_all(
+            delete_batches
+                .iter()
+                .map(|b| answered(self.t.delete_contacts(b))),
+        )
+        .await;
         let results = flatten(
             results,
             &delete_batches.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -624,4 +636,12 @@ pub(super) fn flatten<R>(
         }
     }
     out
+}
+
+/// A batch of Exchange writes, answered (the kill test may stop the process right after
+/// it, while other batches of the chunk are still out).
+async fn answered<R>(call: impl std::future::Future<Output = R>) -> R {
+    let result = call.await;
+    crash_points::reach(CrashPoint::ExchangeBatch).await;
+    result
 }

@@ -392,6 +392,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // An export-only run saves no feed state: the Exchange changes it saw but may not
         // import are read again by the next run.
         if !self.req.dry_run && self.mode != RunMode::ExportOnly {
+            crate::crash_points::reach(crate::crash_points::CrashPoint::BeforeFeedStates).await;
             let linked = store.has_links(self.req.mailbox_id).await?;
             for (folder, state) in states {
                 if !self.failed_folders.contains(&folder) {
