@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use super::{ErrorKind, TransportError};
 use crate::domain::address::{is_allowed, is_internal_ip};
 use crate::store::mailboxes::MailboxConnection;
@@ -40,20 +42,42 @@ pub fn host_port(url: &str) -> Result<(String, u16), TransportError> {
     Ok((host, port))
 }
 
+/// Where host names are looked up: the system's DNS in the service; a scripted resolver
+/// in the test that a second answer (rebinding) is never used.
+pub trait Resolve: Sync {
+    /// The addresses of `host`, with `port`.
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, std::io::Result<Vec<SocketAddr>>>;
+}
+
+/// The system's resolver.
+pub struct SystemDns;
+
+impl Resolve for SystemDns {
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, std::io::Result<Vec<SocketAddr>>> {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
+    }
+}
+
 /// Resolves the host of `url` and checks every address it answered.
 pub async fn resolve_checked(
     url: &str,
     allowed_hosts: &[String],
+    resolver: &dyn Resolve,
 ) -> Result<Vec<SocketAddr>, TransportError> {
     let (host, port) = host_port(url)?;
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::lookup_host((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| transient(format!("DNS lookup of {host} timed out")))?
-    .map_err(|e| transient(format!("DNS lookup of {host} failed: {e}")))?
-    .collect();
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(Duration::from_secs(5), resolver.lookup(&host, port))
+            .await
+            .map_err(|_| transient(format!("DNS lookup of {host} timed out")))?
+            .map_err(|e| transient(format!("DNS lookup of {host} failed: {e}")))?;
     if !is_allowed(allowed_hosts, &host, port) && addrs.iter().any(|a| is_internal_ip(a.ip())) {
         return Err(permanent(format!(
             "{host} resolves to an internal address; allow it with CONTACTSYNC_EWS_ALLOWED_HOSTS"
@@ -71,6 +95,15 @@ pub async fn pins(
     conn: &MailboxConnection,
     allowed_hosts: &[String],
 ) -> Result<Vec<Pin>, TransportError> {
+    pins_from(conn, allowed_hosts, &SystemDns).await
+}
+
+/// [`pins`] with the resolver given.
+pub async fn pins_from(
+    conn: &MailboxConnection,
+    allowed_hosts: &[String],
+    resolver: &dyn Resolve,
+) -> Result<Vec<Pin>, TransportError> {
     let mut urls = vec![conn.ews_url.as_str()];
     if conn.auth.kind == "oauth2_client_credentials"
         && let Some(token_url) = conn.auth.token_url.as_deref()
@@ -79,7 +112,7 @@ pub async fn pins(
     }
     let mut pins = Vec::new();
     for url in urls {
-        let addrs = resolve_checked(url, allowed_hosts).await?;
+        let addrs = resolve_checked(url, allowed_hosts, resolver).await?;
         pins.push((host_port(url)?.0, addrs));
     }
     Ok(pins)

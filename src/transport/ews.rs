@@ -570,3 +570,6 @@ pub async fn diagnose(conn: &MailboxConnection, allowed_hosts: &[String]) -> Dia
     }
     report.finish(server_version)
 }
+
+#[cfg(test)]
+mod rebinding_tests;

@@ -1,7 +1,9 @@
 //! The hostile EWS server suite: a server that answers with recursion bait, a 100k-deep
-//! folder tree, endless paging, a 1 GB body, a slow body, invalid UTF-8, a DTD entity
-//! bomb and wrong content types. Each case ends the call or the run with a clear error,
-//! the process stays up (the next request is answered), and memory stays bounded.
+//! folder tree, endless paging (cut per feed, per run, or by a cancel between pages), a
+//! 1 GB body, token and NTLM challenge bodies without end, a slow body, invalid UTF-8, a
+//! DTD entity bomb and wrong content types. Each case ends the call or the run with a
+//! clear error, the process stays up (the next request is answered), and memory stays
+//! bounded.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +25,8 @@ enum Reply {
     Declared(u64),
     /// Chunked zeros, without end.
     Endless,
+    /// This status and header line, then chunked zeros without end.
+    EndlessWith(u16, &'static str),
     /// The body one byte a second.
     Slow(Vec<u8>),
 }
@@ -94,10 +98,15 @@ async fn answer(stream: tokio::net::TcpStream, script: Script) -> std::io::Resul
                 stream.write_all(&zeros).await?;
             }
         }
-        Reply::Endless => {
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-                .await?;
+        Reply::Endless | Reply::EndlessWith(..) => {
+            let (status, header) = match script(op) {
+                Reply::EndlessWith(status, header) => (status, format!("{header}\r\n")),
+                _ => (200, String::new()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status} X\r\n{header}Content-Type: text/xml; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
             let mut chunk = b"10000\r\n".to_vec();
             chunk.extend(vec![b' '; 0x10000]);
             chunk.extend(b"\r\n");
@@ -358,8 +367,50 @@ async fn endless_paging_ends_the_call_or_the_run() {
 
     // A change feed that never says "last page".
     let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = pages.clone();
-    let url = hostile(move |op| match op {
+    let url = endless_feed(pages.clone()).await;
+    let m = app
+        .patch(
+            &format!("/api/v1/mailboxes/{m}"),
+            &alice,
+            json!({"ews_url": url, "auth": {"kind": "basic", "password": "pw"}}),
+        )
+        .await;
+    let m = m.body["id"].as_str().unwrap().to_owned();
+    let run = run_once(&app, &alice, &m, |l| {
+        l.max_feed_pages = 25;
+        l.max_run_pages = 100;
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.error.as_deref().unwrap().contains("max_feed_pages"),
+        "{:?}",
+        run.error
+    );
+    assert_eq!(pages.load(std::sync::atomic::Ordering::SeqCst), 25);
+    still_up(&app).await;
+
+    // The cap of the whole run, below the feed's.
+    pages.store(0, std::sync::atomic::Ordering::SeqCst);
+    let run = run_once(&app, &alice, &m, |l| {
+        l.max_feed_pages = 1_000;
+        l.max_run_pages = 30;
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.error.as_deref().unwrap().contains("max_run_pages"),
+        "{:?}",
+        run.error
+    );
+    assert_eq!(pages.load(std::sync::atomic::Ordering::SeqCst), 30);
+    still_up(&app).await;
+}
+
+/// A server whose change feed never says "last page"; `pages` counts the pages served.
+async fn endless_feed(pages: Arc<std::sync::atomic::AtomicUsize>) -> String {
+    let counted = pages;
+    hostile(move |op| match op {
         "GetFolder" => get_folder(),
         "FindFolder" => find_folder(
             std::iter::empty(),
@@ -381,27 +432,71 @@ async fn endless_paging_ends_the_call_or_the_run() {
             )
         }
     })
-    .await;
-    let m = app
-        .patch(
-            &format!("/api/v1/mailboxes/{m}"),
+    .await
+}
+
+#[tokio::test]
+async fn a_cancel_is_seen_between_feed_pages() {
+    let app = TestApp::spawn().await;
+    let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let url = endless_feed(pages.clone()).await;
+    let (alice, m) = mailbox_on(&app, &url).await;
+    let profile = app
+        .put(
+            &format!("/api/v1/mailboxes/{m}/contact-sync"),
             &alice,
-            json!({"ews_url": url, "auth": {"kind": "basic", "password": "pw"}}),
+            json!({"import": {"enabled": true, "scope": "all"}}),
         )
         .await;
-    let m = m.body["id"].as_str().unwrap().to_owned();
-    let run = run_once(&app, &alice, &m, |l| {
-        l.max_feed_pages = 25;
-        l.max_run_pages = 100;
+    assert_eq!(profile.status, 200, "{}", profile.text);
+    let r = app
+        .post(
+            &format!("/api/v1/mailboxes/{m}/contact-sync/runs"),
+            &alice,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let cancel = format!(
+        "/api/v1/contact-sync/runs/{}/cancel",
+        r.body["id"].as_str().unwrap()
+    );
+    // No page cap in reach: only the cancel can end this run.
+    let mut engine = app.engine();
+    engine.limits.max_feed_pages = 1_000_000;
+    engine.limits.max_run_pages = 1_000_000;
+    let worker = Worker::new(
+        "hostile-w",
+        engine,
+        app.events.clone(),
+        Arc::new(SystemClock),
+        chrono::Duration::seconds(30),
+        Shutdown::default(),
+    );
+    let running = tokio::spawn(async move { worker.try_execute_one().await });
+    crate::support::eventually(30, "the run to page through the feed", || async {
+        pages.load(std::sync::atomic::Ordering::SeqCst) >= 5
     })
     .await;
-    assert_eq!(run.status, RunStatus::Failed);
+    let r = app.post(&cancel, &alice, json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let at_cancel = pages.load(std::sync::atomic::Ordering::SeqCst);
+    let run = match tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the run stops soon after the cancel")
+        .unwrap()
+        .unwrap()
+    {
+        Outcome::Finished { run, .. } => *run,
+        other => panic!("the run did not finish: {other:?}"),
+    };
+    let after = pages.load(std::sync::atomic::Ordering::SeqCst) - at_cancel;
+    println!("cancelled after {at_cancel} pages; {after} more page(s) read");
+    assert_eq!(run.status, RunStatus::Cancelled, "{run:?}");
     assert!(
-        run.error.as_deref().unwrap().contains("max_feed_pages"),
-        "{:?}",
-        run.error
+        after <= 2,
+        "the cancel is seen at the next page: {after} more"
     );
-    assert_eq!(pages.load(std::sync::atomic::Ordering::SeqCst), 25);
     still_up(&app).await;
 }
 
@@ -591,4 +686,56 @@ async fn the_simulator_control_api_can_live_on_its_own_address() {
         .parse::<ews_sim::Credential>()
         .unwrap_err();
     assert!(!e.to_string().contains("hunter2"), "{e}");
+}
+
+#[tokio::test]
+async fn endless_token_and_ntlm_challenge_bodies_end_at_their_limit() {
+    let app = TestApp::spawn_with(|s| s.ews_request_timeout_seconds = 30).await;
+    let alice = app.token("alice");
+    let before = rss_mib();
+    let started = std::time::Instant::now();
+    // The OAuth2 token endpoint answers 200 with a body without end.
+    let token_url = hostile(|_| Reply::Endless).await;
+    let ews = hostile(|_| Reply::Full(500, XML, Vec::new())).await;
+    let m = app
+        .create(
+            "/api/v1/mailboxes",
+            &alice,
+            json!({"email": "alice@example.com", "ews_url": ews,
+                   "auth": {"kind": "oauth2_client_credentials", "token_url": token_url,
+                            "client_id": "app", "client_secret": "cs", "scope": "s"}}),
+        )
+        .await;
+    folders_refused(&app, &alice, m["id"].as_str().unwrap(), "larger than").await;
+    // NTLM: the challenge (a 401) carries a body without end; it is read up to the limit
+    // only, and the handshake ends with a clear error.
+    let ews = hostile(|_| Reply::EndlessWith(401, "WWW-Authenticate: NTLM TlRMTVNTUAACAAAA")).await;
+    let m = app
+        .create(
+            "/api/v1/mailboxes",
+            &alice,
+            json!({"email": "alice.ntlm@example.com", "ews_url": ews,
+                   "auth": {"kind": "ntlm", "username": "alice", "domain": "D", "password": "pw"}}),
+        )
+        .await;
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/mailboxes/{}/exchange-folders",
+                m["id"].as_str().unwrap()
+            ),
+            &alice,
+        )
+        .await;
+    println!("NTLM challenge without end: {} {}", r.status, r.text);
+    assert_eq!(r.status, 502, "{}", r.text);
+    still_up(&app).await;
+    let elapsed = started.elapsed();
+    let grown = rss_mib().saturating_sub(before);
+    println!("token and NTLM bodies without end: {elapsed:?}, resident memory grew by {grown} MiB");
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "cut at the limit, not at the request timeout: {elapsed:?}"
+    );
+    assert!(grown < 200, "memory stays bounded: grew {grown} MiB");
 }

@@ -182,3 +182,25 @@ fn the_simulator_does_not_print_a_credential_it_cannot_read() {
     let c: ews_sim::Credential = "alice@example.com:Hunter2-Secret".parse().unwrap();
     assert!(!format!("{c:?}").contains("Hunter2"), "{c:?}");
 }
+
+#[test]
+fn the_container_runs_the_service_as_an_unprivileged_user() {
+    // There is no Docker here to build the image: the Dockerfile's last stage is read.
+    let dockerfile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    let last_stage = dockerfile.rsplit("\nFROM ").next().unwrap();
+    let user = last_stage
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("USER "))
+        .expect("the last stage sets USER");
+    assert!(
+        !["root", "0", "0:0"].contains(&user.trim()),
+        "the service runs as {user}"
+    );
+    let entrypoint = last_stage.find("ENTRYPOINT").expect("an entrypoint");
+    assert!(
+        last_stage.find("USER ").is_some_and(|u| u < entrypoint),
+        "USER comes before the entrypoint"
+    );
+}

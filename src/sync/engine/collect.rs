@@ -49,8 +49,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     .map_err(Halt::Failed)?;
                 match self.t.changes(&folder, state.as_deref()).await {
                     Ok(page) => {
-                        crate::crash_points::reach(crate::crash_points::CrashPoint::FeedPage)
-                            .await;
+                        crate::crash_points::reach(crate::crash_points::CrashPoint::FeedPage).await;
                         let ids: Vec<String> = page
                             .changes
                             .iter()
