@@ -7,6 +7,7 @@ mod m20261127_000002_mailboxes;
 mod m20261127_000003_sync;
 mod m20261129_000004_item_failures;
 mod m20261130_000005_run_profile;
+mod m20261130_000006_graph_transport;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_sync::Migration),
             Box::new(m20261129_000004_item_failures::Migration),
             Box::new(m20261130_000005_run_profile::Migration),
+            Box::new(m20261130_000006_graph_transport::Migration),
         ]
     }
 }

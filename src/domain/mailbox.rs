@@ -7,6 +7,10 @@ use uuid::Uuid;
 use super::address::{is_allowed, is_internal_host};
 use super::validation::{ValidationErrors, looks_like_email};
 
+pub mod graph;
+
+pub use graph::{GraphPublic, GraphWrite, MailboxTransport};
+
 /// Health of a mailbox connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -180,28 +184,41 @@ impl AuthPublic {
     }
 }
 
+/// Where a mailbox's secret goes and as whom it signs in, as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretUse<'a> {
+    pub transport: MailboxTransport,
+    pub email: &'a str,
+    pub ews_url: &'a str,
+    pub impersonate: bool,
+    pub auth: &'a AuthPublic,
+    pub graph: Option<&'a GraphPublic>,
+}
+
 /// Every setting that says where a mailbox's secret is sent, or as whom it signs in, with
 /// its API field name. A stored secret is kept only while all of them stay as they were:
 /// otherwise `PATCH {"ews_url": "<my server>"}` followed by a test would hand the stored
 /// password (perhaps an administrator's service account) to a server of the caller's
-/// choosing. A new protocol's endpoints and identities (Graph's `graph_url`,
-/// `authority_url`, `tenant_id`, `client_id`) must be listed here too.
-pub fn secret_destination(
-    email: &str,
-    ews_url: &str,
-    impersonate: bool,
-    auth: &AuthPublic,
-) -> [(&'static str, String); 8] {
+/// choosing. Graph's endpoints and identities are listed too, and so is the transport:
+/// a secret given for one protocol is never sent over the other.
+pub fn secret_destination(u: SecretUse<'_>) -> [(&'static str, String); 14] {
     let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+    let g = u.graph.cloned().unwrap_or_default();
     [
-        ("email", email.trim().to_lowercase()),
-        ("ews_url", ews_url.trim().to_owned()),
-        ("impersonate", impersonate.to_string()),
-        ("auth.username", text(&auth.username)),
-        ("auth.domain", text(&auth.domain)),
-        ("auth.token_url", text(&auth.token_url)),
-        ("auth.client_id", text(&auth.client_id)),
-        ("auth.scope", text(&auth.scope)),
+        ("transport", u.transport.as_str().to_owned()),
+        ("email", u.email.trim().to_lowercase()),
+        ("ews_url", u.ews_url.trim().to_owned()),
+        ("impersonate", u.impersonate.to_string()),
+        ("auth.username", text(&u.auth.username)),
+        ("auth.domain", text(&u.auth.domain)),
+        ("auth.token_url", text(&u.auth.token_url)),
+        ("auth.client_id", text(&u.auth.client_id)),
+        ("auth.scope", text(&u.auth.scope)),
+        ("graph.tenant_id", g.tenant_id),
+        ("graph.client_id", g.client_id),
+        ("graph.user", text(&g.user)),
+        ("graph.graph_url", g.graph_url),
+        ("graph.authority_url", g.authority_url),
     ]
 }
 
@@ -225,8 +242,17 @@ pub struct Mailbox {
     pub owner_id: String,
     pub email: String,
     pub display_name: String,
-    pub ews_url: String,
-    pub auth: AuthPublic,
+    /// `ews` (Exchange Server) or `graph` (Exchange Online).
+    pub transport: MailboxTransport,
+    /// The EWS endpoint (transport `ews`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ews_url: Option<String>,
+    /// The EWS credentials without their secret (transport `ews`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthPublic>,
+    /// The Microsoft Graph settings without their secret (transport `graph`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphPublic>,
     /// The credentials are a service account acting as `email` (ExchangeImpersonation).
     pub impersonate: bool,
     pub server_version: String,
@@ -237,12 +263,18 @@ pub struct Mailbox {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The body of `POST /mailboxes` (email, ews_url and auth required) and `PATCH`.
+/// The body of `POST /mailboxes` (email, and `ews_url` and `auth` for EWS or `graph` for
+/// Microsoft Graph, required) and `PATCH` (a changed `transport` needs the other
+/// protocol's settings and secret).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxWrite {
     pub email: Option<String>,
     pub display_name: Option<String>,
+    /// `ews` (default) or `graph`.
+    pub transport: Option<MailboxTransport>,
+    /// Transport `graph`: the app and the mailbox on Microsoft Graph.
+    pub graph: Option<GraphWrite>,
     pub ews_url: Option<String>,
     pub auth: Option<AuthWrite>,
     pub impersonate: Option<bool>,

@@ -14,8 +14,9 @@ use crate::crypto::SecretBox;
 use crate::domain::ValidationErrors;
 use crate::domain::access::{Caller, owner_for_new};
 use crate::domain::mailbox::{
-    AuthPublic, DEFAULT_SERVER_VERSION, Mailbox, MailboxStatus, MailboxWrite, secret_destination,
-    secret_destination_changes, validate_basics, validate_endpoint_url, validate_ews_url,
+    AuthPublic, AuthWrite, DEFAULT_SERVER_VERSION, GraphPublic, Mailbox, MailboxStatus,
+    MailboxTransport, MailboxWrite, SecretUse, secret_destination, secret_destination_changes,
+    validate_basics, validate_endpoint_url, validate_ews_url,
 };
 use crate::domain::profile::{ContactSyncProfile, ExportScope};
 
@@ -29,7 +30,23 @@ pub struct MailboxConnection {
     pub server_version: String,
     pub impersonate: bool,
     pub auth: AuthPublic,
+    pub transport: MailboxTransport,
+    /// The Graph settings, for transport `graph`.
+    pub graph: Option<GraphPublic>,
+    /// After a switch of transport: the one whose folder ids the profile still holds.
+    pub carry_over_from: Option<MailboxTransport>,
+    /// The EWS password, token or client secret, or Graph's client secret or private key.
     pub secret: String,
+}
+
+impl MailboxConnection {
+    /// The mailbox on Microsoft Graph: `graph.user`, else the mailbox's address.
+    pub fn graph_user(&self) -> &str {
+        self.graph
+            .as_ref()
+            .and_then(|g| g.user.as_deref())
+            .unwrap_or(&self.email)
+    }
 }
 
 impl std::fmt::Debug for MailboxConnection {
@@ -37,20 +54,32 @@ impl std::fmt::Debug for MailboxConnection {
         f.debug_struct("MailboxConnection")
             .field("id", &self.id)
             .field("email", &self.email)
+            .field("transport", &self.transport)
             .field("ews_url", &self.ews_url)
             .field("auth", &self.auth.kind)
+            .field("graph", &self.graph)
             .finish_non_exhaustive()
     }
 }
 
+fn graph_public(m: &mailboxes::Model) -> Option<GraphPublic> {
+    m.graph_public
+        .as_deref()
+        .and_then(|g| serde_json::from_str(g).ok())
+}
+
 fn to_mailbox(m: mailboxes::Model) -> Mailbox {
+    let transport = MailboxTransport::parse(&m.transport);
+    let ews = transport == MailboxTransport::Ews;
     Mailbox {
         id: m.id,
-        auth: serde_json::from_str(&m.auth_public).unwrap_or_default(),
+        transport,
+        graph: graph_public(&m).filter(|_| !ews),
+        auth: ews.then(|| serde_json::from_str(&m.auth_public).unwrap_or_default()),
+        ews_url: ews.then(|| m.ews_url.clone()),
         owner_id: m.owner_id,
         email: m.email,
         display_name: m.display_name,
-        ews_url: m.ews_url,
         impersonate: m.impersonate,
         server_version: m.server_version,
         status: MailboxStatus::parse(&m.status),
@@ -91,6 +120,9 @@ fn open_connection(secrets: &SecretBox, m: mailboxes::Model) -> StoreResult<Mail
     })?;
     Ok(MailboxConnection {
         id: m.id,
+        transport: MailboxTransport::parse(&m.transport),
+        graph: graph_public(&m),
+        carry_over_from: m.carry_over_from.as_deref().map(MailboxTransport::parse),
         auth: serde_json::from_str(&m.auth_public).unwrap_or_default(),
         owner_id: m.owner_id,
         email: m.email,
@@ -99,6 +131,48 @@ fn open_connection(secrets: &SecretBox, m: mailboxes::Model) -> StoreResult<Mail
         impersonate: m.impersonate,
         secret,
     })
+}
+
+/// The EWS credentials of a new mailbox, checked: the public part and the secret.
+fn ews_credentials(
+    auth: Option<AuthWrite>,
+    allowed_hosts: &[String],
+    errors: &mut ValidationErrors,
+) -> (AuthPublic, Option<String>) {
+    let Some(a) = auth else {
+        errors.add("auth", "required");
+        return (AuthPublic::default(), None);
+    };
+    let (public, secret) = a.split();
+    public.validate(errors);
+    if secret.as_deref().is_none_or(|s| s.is_empty()) {
+        errors.add(public.secret_field(), "required");
+    }
+    if let Some(url) = &public.token_url {
+        validate_endpoint_url("auth.token_url", url, allowed_hosts, errors);
+    }
+    (public, secret)
+}
+
+/// EWS settings sent for a Graph mailbox: refused by name, never silently dropped.
+fn refuse_ews_settings(
+    ews_url: &Option<String>,
+    auth: &Option<AuthWrite>,
+    impersonate: Option<bool>,
+    errors: &mut ValidationErrors,
+) {
+    if ews_url.is_some() {
+        errors.add("ews_url", "only for transport `ews`");
+    }
+    if auth.is_some() {
+        errors.add("auth", "only for transport `ews`");
+    }
+    if impersonate == Some(true) {
+        errors.add(
+            "impersonate",
+            "only for transport `ews` (a Graph app acts on every mailbox it may)",
+        );
+    }
 }
 
 async fn email_taken(
@@ -162,25 +236,36 @@ impl Store {
             .server_version
             .unwrap_or_else(|| DEFAULT_SERVER_VERSION.to_owned());
         validate_basics(&email, &display_name, &server_version, &mut errors);
-        let ews_url = w.ews_url.unwrap_or_default().trim().to_owned();
-        validate_ews_url(&ews_url, allowed_hosts, &mut errors);
-        let (auth, secret) = match w.auth {
-            Some(a) => {
-                let (public, secret) = a.split();
-                public.validate(&mut errors);
-                if secret.as_deref().is_none_or(|s| s.is_empty()) {
+        let transport = w.transport.unwrap_or_default();
+        let mut ews_url = String::new();
+        let mut auth = AuthPublic::default();
+        let mut graph = None;
+        let secret = match transport {
+            MailboxTransport::Ews => {
+                if w.graph.is_some() {
+                    errors.add("graph", "only for transport `graph`");
+                }
+                ews_url = w.ews_url.unwrap_or_default().trim().to_owned();
+                validate_ews_url(&ews_url, allowed_hosts, &mut errors);
+                let (public, secret) = ews_credentials(w.auth, allowed_hosts, &mut errors);
+                auth = public;
+                secret
+            }
+            MailboxTransport::Graph => {
+                refuse_ews_settings(&w.ews_url, &w.auth, w.impersonate, &mut errors);
+                let Some(g) = w.graph else {
+                    errors.add("graph", "required for transport `graph`");
+                    return Err(StoreError::Invalid(errors));
+                };
+                let (public, secret) = g.split(None, allowed_hosts, &mut errors);
+                if secret.is_none() {
                     errors.add(public.secret_field(), "required");
                 }
-                (public, secret.unwrap_or_default())
-            }
-            None => {
-                errors.add("auth", "required");
-                (AuthPublic::default(), String::new())
+                graph = Some(public);
+                secret
             }
         };
-        if let Some(url) = &auth.token_url {
-            validate_endpoint_url("auth.token_url", url, allowed_hosts, &mut errors);
-        }
+        let secret = secret.unwrap_or_default();
         let txn = self.write_txn().await?;
         if errors.0.is_empty() && email_taken(&txn, &owner, &email, None).await? {
             errors.add("email", "this mailbox is already connected");
@@ -222,6 +307,9 @@ impl Store {
             status: Set(MailboxStatus::Active.as_str().to_owned()),
             status_reason: Set(None),
             version: Set(1),
+            transport: Set(transport.as_str().to_owned()),
+            graph_public: Set(graph.map(|g| serde_json::to_string(&g).expect("graph serializes"))),
+            carry_over_from: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -259,64 +347,137 @@ impl Store {
             .unwrap_or(m.display_name.clone());
         let server_version = w.server_version.unwrap_or(m.server_version.clone());
         validate_basics(&email, &display_name, &server_version, &mut errors);
-        let ews_url = w
-            .ews_url
-            .map(|u| u.trim().to_owned())
-            .unwrap_or(m.ews_url.clone());
-        validate_ews_url(&ews_url, allowed_hosts, &mut errors);
+        let old_transport = MailboxTransport::parse(&m.transport);
+        let transport = w.transport.unwrap_or(old_transport);
+        let switched = transport != old_transport;
         let old_auth: AuthPublic = serde_json::from_str(&m.auth_public).unwrap_or_default();
-        let impersonate = w.impersonate.unwrap_or(m.impersonate);
-        let destination_before = secret_destination(&m.email, &m.ews_url, m.impersonate, &old_auth);
-        let (auth, sealed) = match w.auth {
-            None => (old_auth, m.auth_secret.clone()),
-            Some(a) => {
-                let (public, secret) = a.split();
-                let same_kind = public.kind == old_auth.kind;
-                // Unchanged parts need not be resent: merge with the stored ones.
-                let merged = if same_kind {
-                    AuthPublic {
-                        kind: public.kind,
-                        username: public.username.or(old_auth.username),
-                        domain: public.domain.or(old_auth.domain),
-                        token_url: public.token_url.or(old_auth.token_url),
-                        client_id: public.client_id.or(old_auth.client_id),
-                        scope: public.scope.or(old_auth.scope),
+        let old_graph = graph_public(&m);
+        let destination_before = secret_destination(SecretUse {
+            transport: old_transport,
+            email: &m.email,
+            ews_url: &m.ews_url,
+            impersonate: m.impersonate,
+            auth: &old_auth,
+            graph: old_graph.as_ref(),
+        });
+        let mut ews_url = m.ews_url.clone();
+        let impersonate;
+        let mut auth = old_auth.clone();
+        let mut graph = old_graph.clone();
+        let (sealed, secret_field) = match transport {
+            MailboxTransport::Ews => {
+                if w.graph.is_some() {
+                    errors.add("graph", "only for transport `graph`");
+                }
+                if let Some(u) = w.ews_url {
+                    ews_url = u.trim().to_owned();
+                }
+                validate_ews_url(&ews_url, allowed_hosts, &mut errors);
+                impersonate = w.impersonate.unwrap_or(m.impersonate);
+                let sealed = match w.auth {
+                    // The stored secret is Graph's: EWS needs its own.
+                    None if switched => {
+                        errors.add("auth", "required when the transport changes to `ews`");
+                        String::new()
                     }
-                } else {
-                    public
+                    None => m.auth_secret.clone(),
+                    Some(a) => {
+                        let (public, secret) = a.split();
+                        let same_kind = public.kind == old_auth.kind && !switched;
+                        // Unchanged parts need not be resent: merge with the stored ones.
+                        let merged = if same_kind {
+                            AuthPublic {
+                                kind: public.kind,
+                                username: public.username.or(old_auth.username),
+                                domain: public.domain.or(old_auth.domain),
+                                token_url: public.token_url.or(old_auth.token_url),
+                                client_id: public.client_id.or(old_auth.client_id),
+                                scope: public.scope.or(old_auth.scope),
+                            }
+                        } else {
+                            public
+                        };
+                        merged.validate(&mut errors);
+                        let sealed = match secret.filter(|s| !s.is_empty()) {
+                            Some(s) => secrets.seal(&s, id.as_bytes()),
+                            None if same_kind => m.auth_secret.clone(),
+                            None => {
+                                errors.add(
+                                    merged.secret_field(),
+                                    "required when the kind of credentials or the transport changes",
+                                );
+                                String::new()
+                            }
+                        };
+                        auth = merged;
+                        sealed
+                    }
                 };
-                merged.validate(&mut errors);
-                let sealed = match secret.filter(|s| !s.is_empty()) {
+                if let Some(url) = &auth.token_url {
+                    validate_endpoint_url("auth.token_url", url, allowed_hosts, &mut errors);
+                }
+                (sealed, auth.secret_field())
+            }
+            MailboxTransport::Graph => {
+                refuse_ews_settings(&w.ews_url, &w.auth, w.impersonate, &mut errors);
+                impersonate = false;
+                let (public, secret) = w.graph.unwrap_or_default().split(
+                    old_graph.as_ref(),
+                    allowed_hosts,
+                    &mut errors,
+                );
+                let same_credential = !switched
+                    && old_graph
+                        .as_ref()
+                        .is_some_and(|g| g.credential == public.credential);
+                let sealed = match secret {
                     Some(s) => secrets.seal(&s, id.as_bytes()),
-                    None if same_kind => m.auth_secret.clone(),
+                    None if same_credential => m.auth_secret.clone(),
                     None => {
                         errors.add(
-                            merged.secret_field(),
-                            "required when the kind of credentials changes",
+                            public.secret_field(),
+                            "required when the transport or the kind of credentials changes",
                         );
                         String::new()
                     }
                 };
-                (merged, sealed)
+                let field = public.secret_field();
+                graph = Some(public);
+                (sealed, field)
             }
         };
-        if let Some(url) = &auth.token_url {
-            validate_endpoint_url("auth.token_url", url, allowed_hosts, &mut errors);
-        }
         // The stored secret goes only where, and as whom, its owner gave it.
         let moved = secret_destination_changes(
             &destination_before,
-            &secret_destination(&email, &ews_url, impersonate, &auth),
+            &secret_destination(SecretUse {
+                transport,
+                email: &email,
+                ews_url: &ews_url,
+                impersonate,
+                auth: &auth,
+                graph: graph.as_ref(),
+            }),
         );
         if sealed == m.auth_secret && !moved.is_empty() {
             errors.add(
-                auth.secret_field(),
+                secret_field,
                 format!(
                     "required again when {} changes: the stored secret is only sent where it was given for",
                     moved.join(", ")
                 ),
             );
         }
+        // The profile's folder ids are the old transport's until the next run carries them
+        // over (SPEC §7b); switching back before that run leaves nothing to carry.
+        let carry_over_from = if !switched {
+            m.carry_over_from.clone()
+        } else {
+            match m.carry_over_from.as_deref().map(MailboxTransport::parse) {
+                Some(t) if t == transport => None,
+                Some(t) => Some(t.as_str().to_owned()),
+                None => Some(old_transport.as_str().to_owned()),
+            }
+        };
         if errors.0.is_empty() && email_taken(&txn, &m.owner_id, &email, Some(id)).await? {
             errors.add("email", "this mailbox is already connected");
         }
@@ -326,6 +487,9 @@ impl Store {
         am.email = Set(email);
         am.display_name = Set(display_name);
         am.ews_url = Set(ews_url);
+        am.transport = Set(transport.as_str().to_owned());
+        am.graph_public = Set(graph.map(|g| serde_json::to_string(&g).expect("graph serializes")));
+        am.carry_over_from = Set(carry_over_from);
         am.server_version = Set(server_version);
         am.auth_kind = Set(auth.kind.clone());
         am.auth_public = Set(serde_json::to_string(&auth).expect("auth serializes"));
@@ -433,33 +597,77 @@ impl Store {
         profile_problems(&txn, &mailbox.owner_id, &profile)
             .await?
             .into_result()?;
-        let json = serde_json::to_string(&profile).expect("profile serializes");
-        let now = Utc::now();
-        let version = match current {
-            Some(r) => {
-                let version = r.version + 1;
-                let mut am = r.into_active_model();
-                am.profile = Set(json);
-                am.version = Set(version);
-                am.updated_at = Set(now);
-                am.update(&txn).await?;
-                version
-            }
-            None => {
-                contact_sync_profiles::Entity::insert(contact_sync_profiles::ActiveModel {
-                    mailbox_id: Set(mailbox_id),
-                    profile: Set(json),
-                    version: Set(1),
-                    updated_at: Set(now),
-                })
-                .exec_without_returning(&txn)
-                .await?;
-                1
-            }
-        };
+        // The owner chose the folders under the current transport: nothing to carry over.
+        if mailbox.carry_over_from.is_some() {
+            let mut am = mailbox.into_active_model();
+            am.carry_over_from = Set(None);
+            am.update(&txn).await?;
+        }
+        let version = save_profile(&txn, mailbox_id, &profile).await?;
         txn.commit().await?;
         Ok((profile, version))
     }
+
+    /// Saves the profile with its folder ids carried over to the mailbox's new transport,
+    /// and marks the carry-over done.
+    pub async fn finish_carry_over(
+        &self,
+        mailbox_id: Uuid,
+        profile: &ContactSyncProfile,
+    ) -> StoreResult<()> {
+        let txn = self.write_txn().await?;
+        let m = mailboxes::Entity::find_by_id(mailbox_id)
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut am = m.into_active_model();
+        am.carry_over_from = Set(None);
+        am.update(&txn).await?;
+        let stored = contact_sync_profiles::Entity::find_by_id(mailbox_id)
+            .one(&txn)
+            .await?;
+        if stored.is_some() {
+            save_profile(&txn, mailbox_id, profile).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// Writes a mailbox's profile (a new version); answers the version.
+async fn save_profile(
+    txn: &impl ConnectionTrait,
+    mailbox_id: Uuid,
+    profile: &ContactSyncProfile,
+) -> StoreResult<i32> {
+    let current = contact_sync_profiles::Entity::find_by_id(mailbox_id)
+        .one(txn)
+        .await?;
+    let json = serde_json::to_string(profile).expect("profile serializes");
+    let now = Utc::now();
+    let version = match current {
+        Some(r) => {
+            let version = r.version + 1;
+            let mut am = r.into_active_model();
+            am.profile = Set(json);
+            am.version = Set(version);
+            am.updated_at = Set(now);
+            am.update(txn).await?;
+            version
+        }
+        None => {
+            contact_sync_profiles::Entity::insert(contact_sync_profiles::ActiveModel {
+                mailbox_id: Set(mailbox_id),
+                profile: Set(json),
+                version: Set(1),
+                updated_at: Set(now),
+            })
+            .exec_without_returning(txn)
+            .await?;
+            1
+        }
+    };
+    Ok(version)
 }
 
 /// What saving this profile would refuse: its own rules, and its CRM references (contact

@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 
 use super::{ErrorKind, TransportError};
 use crate::domain::address::{is_allowed, is_internal_ip};
+use crate::domain::mailbox::MailboxTransport;
 use crate::store::mailboxes::MailboxConnection;
 
 /// A host name and the checked addresses its requests must go to.
@@ -89,8 +90,8 @@ pub async fn resolve_checked(
     Ok(addrs)
 }
 
-/// The checked addresses of every host the mailbox's secret goes to: the EWS server and,
-/// for OAuth2, the token endpoint.
+/// The checked addresses of every host the mailbox's secret or token goes to: the EWS
+/// server and, for OAuth2, the token endpoint; over Graph, Graph and the authority.
 pub async fn pins(
     conn: &MailboxConnection,
     allowed_hosts: &[String],
@@ -104,11 +105,25 @@ pub async fn pins_from(
     allowed_hosts: &[String],
     resolver: &dyn Resolve,
 ) -> Result<Vec<Pin>, TransportError> {
-    let mut urls = vec![conn.ews_url.as_str()];
-    if conn.auth.kind == "oauth2_client_credentials"
-        && let Some(token_url) = conn.auth.token_url.as_deref()
-    {
-        urls.push(token_url);
+    let mut urls = Vec::new();
+    match (&conn.transport, &conn.graph) {
+        (MailboxTransport::Graph, Some(g)) => {
+            urls.push(g.graph_url.as_str());
+            urls.push(g.authority_url.as_str());
+        }
+        (MailboxTransport::Graph, None) => {
+            return Err(permanent(
+                "the mailbox has no Microsoft Graph settings".into(),
+            ));
+        }
+        (MailboxTransport::Ews, _) => {
+            urls.push(conn.ews_url.as_str());
+            if conn.auth.kind == "oauth2_client_credentials"
+                && let Some(token_url) = conn.auth.token_url.as_deref()
+            {
+                urls.push(token_url);
+            }
+        }
     }
     let mut pins = Vec::new();
     for url in urls {

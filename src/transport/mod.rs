@@ -1,9 +1,11 @@
-//! What the service needs from an Exchange server, independent of the protocol: EWS today
-//! (`ews.rs`), Microsoft Graph later. HTTP handlers and the sync engine reach Exchange
-//! only through here, and [`open`] is the one place that chooses a mailbox's transport.
+//! What the service needs from an Exchange server, independent of the protocol: EWS
+//! (`ews.rs`, Exchange Server) and Microsoft Graph (`graph/`, Exchange Online). HTTP
+//! handlers and the sync engine reach Exchange only through here, and [`open`] is the one
+//! place that chooses a mailbox's transport.
 pub mod address;
 pub mod ews;
 pub mod folder_tree;
+pub mod graph;
 pub mod memory;
 
 use std::future::Future;
@@ -13,6 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::mailbox::MailboxTransport;
 use crate::store::mailboxes::MailboxConnection;
 use crate::sync::fieldmap::{Changes, MappedContact};
 
@@ -90,13 +93,14 @@ pub enum StepStatus {
 /// One step of a connection test.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Step {
-    /// `dns`, `connect`, `tls`, `auth`, `access` or `contacts_folder`.
+    /// EWS: `dns`, `connect`, `tls`, `auth`, `access`, `contacts_folder`; Microsoft
+    /// Graph: `dns`, `token`, `user`, `contacts_folder`.
     pub step: String,
     pub status: StepStatus,
     pub duration_ms: u64,
     /// What was found, or what went wrong.
     pub detail: String,
-    /// The EWS ResponseCode or HTTP status of a failure.
+    /// The EWS ResponseCode, OData or OAuth code, or HTTP status of a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
@@ -245,21 +249,28 @@ pub enum Purpose {
 #[derive(Debug, Clone)]
 pub enum Transport {
     Ews(ews::EwsTransport),
+    Graph(graph::GraphTransport),
 }
 
-/// Opens the transport of a mailbox: the one place that chooses the protocol (EWS today;
-/// Microsoft Graph joins here). The API's mailbox test and folder tree use it, and so do
-/// the workers before they hand it to `sync::engine::execute`.
+/// Opens the transport of a mailbox: the one place that chooses the protocol, by the
+/// mailbox's `transport`. The API's mailbox test and folder tree use it, and so do the
+/// workers before they hand it to `sync::engine::execute`.
 pub async fn open(
     conn: &MailboxConnection,
     allowed_hosts: &[String],
     purpose: Purpose,
 ) -> Result<Transport, TransportError> {
-    let t = match purpose {
-        Purpose::Run => ews::EwsTransport::open(conn, allowed_hosts).await?,
-        Purpose::Interactive => ews::EwsTransport::open_interactive(conn, allowed_hosts).await?,
-    };
-    Ok(Transport::Ews(t))
+    Ok(match conn.transport {
+        MailboxTransport::Graph => {
+            Transport::Graph(graph::GraphTransport::open(conn, allowed_hosts, purpose).await?)
+        }
+        MailboxTransport::Ews => Transport::Ews(match purpose {
+            Purpose::Run => ews::EwsTransport::open(conn, allowed_hosts).await?,
+            Purpose::Interactive => {
+                ews::EwsTransport::open_interactive(conn, allowed_hosts).await?
+            }
+        }),
+    })
 }
 
 impl Transport {
@@ -268,22 +279,34 @@ impl Transport {
         self,
         timeout: std::time::Duration,
     ) -> Result<Self, TransportError> {
-        match self {
-            Transport::Ews(t) => Ok(Transport::Ews(t.with_request_timeout(timeout)?)),
-        }
+        Ok(match self {
+            Transport::Ews(t) => Transport::Ews(t.with_request_timeout(timeout)?),
+            Transport::Graph(t) => Transport::Graph(t.with_request_timeout(timeout)?),
+        })
     }
 }
 
 /// The step-by-step connection test of a mailbox, over its transport's protocol.
 pub async fn diagnose(conn: &MailboxConnection, allowed_hosts: &[String]) -> Diagnosis {
-    ews::diagnose(conn, allowed_hosts).await
+    match conn.transport {
+        MailboxTransport::Ews => ews::diagnose(conn, allowed_hosts).await,
+        MailboxTransport::Graph => graph::diagnose(conn, allowed_hosts).await,
+    }
+}
+
+/// Dispatches a call to the transport [`open`] chose.
+macro_rules! each {
+    ($self:ident, $t:ident => $call:expr) => {
+        match $self {
+            Transport::Ews($t) => $call,
+            Transport::Graph($t) => $call,
+        }
+    };
 }
 
 impl ExchangeContacts for Transport {
     async fn contact_folders(&self) -> Result<Vec<ExchangeFolder>, TransportError> {
-        match self {
-            Transport::Ews(t) => t.contact_folders().await,
-        }
+        each!(self, t => t.contact_folders().await)
     }
 
     async fn changes(
@@ -291,15 +314,11 @@ impl ExchangeContacts for Transport {
         folder_id: &str,
         sync_state: Option<&str>,
     ) -> Result<FeedPage, TransportError> {
-        match self {
-            Transport::Ews(t) => t.changes(folder_id, sync_state).await,
-        }
+        each!(self, t => t.changes(folder_id, sync_state).await)
     }
 
     async fn get_contacts(&self, item_ids: &[String]) -> BatchResult<RemoteContact> {
-        match self {
-            Transport::Ews(t) => t.get_contacts(item_ids).await,
-        }
+        each!(self, t => t.get_contacts(item_ids).await)
     }
 
     async fn create_contacts(
@@ -307,21 +326,15 @@ impl ExchangeContacts for Transport {
         folder_id: &str,
         contacts: &[(Uuid, MappedContact)],
     ) -> BatchResult<Written> {
-        match self {
-            Transport::Ews(t) => t.create_contacts(folder_id, contacts).await,
-        }
+        each!(self, t => t.create_contacts(folder_id, contacts).await)
     }
 
     async fn update_contacts(&self, updates: &[ItemUpdate]) -> BatchResult<Written> {
-        match self {
-            Transport::Ews(t) => t.update_contacts(updates).await,
-        }
+        each!(self, t => t.update_contacts(updates).await)
     }
 
     async fn delete_contacts(&self, item_ids: &[String]) -> BatchResult<()> {
-        match self {
-            Transport::Ews(t) => t.delete_contacts(item_ids).await,
-        }
+        each!(self, t => t.delete_contacts(item_ids).await)
     }
 
     async fn find_by_stamp(
@@ -329,14 +342,10 @@ impl ExchangeContacts for Transport {
         folder_id: &str,
         crm_id: Uuid,
     ) -> Result<Vec<RemoteContact>, TransportError> {
-        match self {
-            Transport::Ews(t) => t.find_by_stamp(folder_id, crm_id).await,
-        }
+        each!(self, t => t.find_by_stamp(folder_id, crm_id).await)
     }
 
     async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
-        match self {
-            Transport::Ews(t) => t.folder_contacts(folder_id).await,
-        }
+        each!(self, t => t.folder_contacts(folder_id).await)
     }
 }

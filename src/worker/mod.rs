@@ -1,5 +1,6 @@
 //! Background work: the run queue's workers, the automatic sync scheduler, and the live
 //! events they publish to the API of the same process.
+pub mod carry_over;
 pub mod clock;
 pub mod events;
 pub mod pool;

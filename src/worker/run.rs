@@ -48,6 +48,16 @@ pub async fn run_mailbox(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSi
             Ok(t) => t,
             Err(e) => return failed(e.to_string()),
         };
+    // Not for a dry run: a preview must not save the carried-over profile.
+    let profile = match (req.dry_run, &conn.carry_over_from) {
+        (false, Some(_)) => {
+            match super::carry_over::carry_over(&ctx.store, &conn, &transport, profile).await {
+                Ok(p) => p,
+                Err(e) => return failed(e),
+            }
+        }
+        _ => profile,
+    };
     let job = Job {
         request: req.clone(),
         profile,

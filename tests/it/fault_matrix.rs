@@ -10,7 +10,7 @@ use contactsync::domain::run::{RunMode, RunStatus};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, spawn_sim};
-use crate::sync_support::{ALICE, World, person};
+use crate::sync_support::{ALICE, Proto, World, person};
 
 /// What the faulted run must show.
 struct Expect {
@@ -44,6 +44,7 @@ async fn edited_world_with(app: TestApp) -> (World, Vec<String>) {
         app,
         sim,
         token,
+        proto: Proto::Ews,
     };
     w.profile(
         json!({"import": {"enabled": true}, "export": {"enabled": true},

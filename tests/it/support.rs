@@ -418,11 +418,15 @@ pub async fn spawn_sim() -> ews_sim::SimHandle {
         service_accounts: vec![ews_sim::Credential::new("svc@example.com", "svc-pw-S3cret")],
         latency_ms: 0,
         state_file: None,
-        apps: Vec::new(),
+        apps: vec![GRAPH_APP.parse().expect("an app")],
     })
     .await
     .expect("simulator starts")
 }
+
+/// The app registered on every test simulator for Microsoft Graph: tenant, client id,
+/// secret.
+pub const GRAPH_APP: &str = "contoso:contactsync-app:app-S3cret";
 
 /// One Server-Sent Event: its name and its JSON data.
 #[derive(Debug, Clone)]

@@ -1,11 +1,12 @@
-//! The sync engine against the simulator: the seed's scenarios (issue 6).
+//! The sync engine against the simulator: the seed's scenarios (issue 6), each over EWS
+//! and over Microsoft Graph (`name::ews`, `name::graph`).
 use serde_json::json;
 
-use crate::sync_support::{ALICE, CUSTOMER, EMPLOYEE, World, person};
+use crate::over_both_transports;
+use crate::sync_support::{ALICE, CUSTOMER, EMPLOYEE, Failure, ItemOp, Proto, World, person};
 
-#[tokio::test]
-async fn import_all_folders_then_converge() {
-    let w = World::new().await;
+async fn import_all_folders_then_converge(p: Proto) {
+    let w = World::on(p).await;
     let clients = w
         .sim
         .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
@@ -45,9 +46,8 @@ async fn import_all_folders_then_converge() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn import_from_chosen_folders_only() {
-    let w = World::new().await;
+async fn import_from_chosen_folders_only(p: Proto) {
+    let w = World::on(p).await;
     let clients = w
         .sim
         .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
@@ -59,7 +59,7 @@ async fn import_from_chosen_folders_only() {
     w.seed("contacts", vec![person("Not", "Me", "n@x.test", None)]);
     w.seed(&clients, vec![person("Yes", "Me", "y@x.test", None)]);
     w.seed(&other, vec![person("Nope", "Me", "np@x.test", None)]);
-    w.profile(json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [clients]}}))
+    w.profile(json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [w.folder(&clients)]}}))
         .await;
     assert_eq!(w.sync().await.crm_created, 1);
     let crm = w.crm_contacts().await;
@@ -68,9 +68,8 @@ async fn import_from_chosen_folders_only() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn account_linking_by_company_name() {
-    let w = World::new().await;
+async fn account_linking_by_company_name(p: Proto) {
+    let w = World::on(p).await;
     let admin = w.app.admin_token("root");
     let one = w
         .app
@@ -116,9 +115,8 @@ async fn account_linking_by_company_name() {
     assert_eq!(by("D Four")["company"], "Nobody GmbH");
 }
 
-#[tokio::test]
-async fn export_all_visible_never_what_the_owner_cannot_see() {
-    let w = World::new().await;
+async fn export_all_visible_never_what_the_owner_cannot_see(p: Proto) {
+    let w = World::on(p).await;
     let bob = w.app.token("bob");
     let acme = w
         .app
@@ -201,8 +199,7 @@ async fn exported_names(w: &World) -> Vec<String> {
     names
 }
 
-#[tokio::test]
-async fn export_by_contact_type_and_folder() {
+async fn export_by_contact_type_and_folder(p: Proto) {
     for (scope, expected) in [
         (json!({"contact_type_ids": [EMPLOYEE]}), vec!["Emp"]),
         (json!({"contact_type_ids": [CUSTOMER]}), vec!["Cust"]),
@@ -212,7 +209,7 @@ async fn export_by_contact_type_and_folder() {
             vec!["Cust", "Emp", "InFolder"],
         ),
     ] {
-        let w = World::new().await;
+        let w = World::on(p).await;
         w.create_crm(json!({"full_name": "Emp", "type_id": EMPLOYEE}))
             .await;
         w.create_crm(json!({"full_name": "Cust", "type_id": CUSTOMER}))
@@ -250,9 +247,8 @@ async fn export_by_contact_type_and_folder() {
     }
 }
 
-#[tokio::test]
-async fn dynamic_folder_scope_and_leaving_it() {
-    let w = World::new().await;
+async fn dynamic_folder_scope_and_leaving_it(p: Proto) {
+    let w = World::on(p).await;
     let keep = w
         .create_crm(json!({"full_name": "Keeps Mail", "email1": "k@x.test"}))
         .await;
@@ -292,9 +288,8 @@ async fn dynamic_folder_scope_and_leaving_it() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn two_way_edits_flow_each_way() {
-    let w = World::new().await;
+async fn two_way_edits_flow_each_way(p: Proto) {
+    let w = World::on(p).await;
     let c = w.create_crm(json!({"given_name": "Ann", "surname": "Lee", "email1": "ann@x.test", "job_title": "Dev"})).await;
     let ids = w.seed("contacts", vec![person("Bo", "Ek", "bo@x.test", None)]);
     w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
@@ -366,15 +361,14 @@ async fn synced_pair(w: &World, profile: serde_json::Value) -> (String, String) 
     (c["id"].as_str().unwrap().to_owned(), item.id)
 }
 
-#[tokio::test]
-async fn conflicts_follow_the_policy_and_merge_other_fields() {
+async fn conflicts_follow_the_policy_and_merge_other_fields(p: Proto) {
     for (policy, crm_first, expected) in [
         ("crm_wins", false, "CRM title"),
         ("exchange_wins", true, "EX title"),
         ("newest_wins", true, "EX title"),
         ("newest_wins", false, "CRM title"),
     ] {
-        let w = World::new().await;
+        let w = World::on(p).await;
         let (cid, item) =
             synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "conflict_policy": policy})).await;
         let path = format!("/api/v1/contacts/{cid}");
@@ -421,11 +415,10 @@ async fn conflicts_follow_the_policy_and_merge_other_fields() {
     }
 }
 
-#[tokio::test]
-async fn deletes_follow_each_policy() {
+async fn deletes_follow_each_policy(p: Proto) {
     // Deleted in Exchange: unlink keeps the CRM contact; delete_in_crm tombstones it.
     for (policy, crm_kept) in [("unlink", true), ("delete_in_crm", false)] {
-        let w = World::new().await;
+        let w = World::on(p).await;
         let (cid, item) = synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_exchange_delete": policy})).await;
         w.sim.delete_contact(ALICE, &item).unwrap();
         let counts = w.sync().await;
@@ -444,7 +437,7 @@ async fn deletes_follow_each_policy() {
     }
     // Deleted in the CRM: keep_in_exchange leaves the item; delete_in_exchange removes it.
     for (policy, item_kept) in [("keep_in_exchange", true), ("delete_in_exchange", false)] {
-        let w = World::new().await;
+        let w = World::on(p).await;
         let (cid, item) = synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_crm_delete": policy})).await;
         assert_eq!(
             w.app
@@ -463,9 +456,8 @@ async fn deletes_follow_each_policy() {
     }
 }
 
-#[tokio::test]
-async fn crm_delete_keeps_the_previous_values_in_the_run_record() {
-    let w = World::new().await;
+async fn crm_delete_keeps_the_previous_values_in_the_run_record(p: Proto) {
+    let w = World::on(p).await;
     let (cid, item) = synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_exchange_delete": "delete_in_crm"})).await;
     w.sim.delete_contact(ALICE, &item).unwrap();
     let (report, items) = w
@@ -482,9 +474,8 @@ async fn crm_delete_keeps_the_previous_values_in_the_run_record() {
     assert_eq!(before["email1"], "ann@x.test");
 }
 
-#[tokio::test]
-async fn first_sync_against_the_same_people_creates_no_duplicates() {
-    let w = World::new().await;
+async fn first_sync_against_the_same_people_creates_no_duplicates(p: Proto) {
+    let w = World::on(p).await;
     w.create_crm(
         json!({"given_name": "Ann", "surname": "Lee", "email1": "ANN@x.test", "job_title": "Dev"}),
     )
@@ -519,9 +510,8 @@ async fn first_sync_against_the_same_people_creates_no_duplicates() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn lost_sync_state_creates_no_duplicates() {
-    let w = World::new().await;
+async fn lost_sync_state_creates_no_duplicates(p: Proto) {
+    let w = World::on(p).await;
     w.create_crm(json!({"full_name": "From Crm", "email1": "c@x.test"}))
         .await;
     w.seed(
@@ -536,12 +526,7 @@ async fn lost_sync_state_creates_no_duplicates() {
     assert_eq!(w.crm_contacts().await.len(), 2);
     assert_eq!(w.exchange("contacts").len(), 2);
     // Exchange forgets our state: the next run starts the folder again.
-    w.sim.add_fault(
-        serde_json::from_value(
-            json!({"operation": "SyncFolderItems", "count": 1, "kind": "invalid_sync_state"}),
-        )
-        .unwrap(),
-    );
+    w.expire_feed_state();
     let counts = w.sync().await;
     assert_eq!(counts.writes(), 0, "{counts:?}");
     // And a full run from scratch (lost state on our side) relinks by the CrmContactId stamps.
@@ -553,9 +538,8 @@ async fn lost_sync_state_creates_no_duplicates() {
     assert_eq!(w.exchange("contacts").len(), 2);
 }
 
-#[tokio::test]
-async fn failing_items_do_not_fail_the_run_and_the_next_run_heals() {
-    let w = World::new().await;
+async fn failing_items_do_not_fail_the_run_and_the_next_run_heals(p: Proto) {
+    let w = World::on(p).await;
     for i in 0..5 {
         w.create_crm(json!({"full_name": format!("Person {i}"), "email1": format!("p{i}@x.test")}))
             .await;
@@ -575,9 +559,7 @@ async fn failing_items_do_not_fail_the_run_and_the_next_run_heals() {
             .await;
     }
     let failing: Vec<String> = items.iter().take(2).map(|i| i.id.clone()).collect();
-    w.sim.add_fault(
-        serde_json::from_value(json!({"operation": "UpdateItem", "kind": "item_error", "item_ids": failing, "code": "ErrorInternalServerTransientError", "count": 2})).unwrap(),
-    );
+    let code = w.fail_items(ItemOp::Update, &failing, Failure::Retry, Some(1));
     let (report, run_items) = w
         .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
         .await;
@@ -599,7 +581,7 @@ async fn failing_items_do_not_fail_the_run_and_the_next_run_heals() {
     assert!(
         failed
             .iter()
-            .all(|i| i.code.as_deref() == Some("ErrorInternalServerTransientError")),
+            .all(|i| i.code.as_deref() == Some(code)),
         "{failed:?}"
     );
     let counts = w.sync().await;
@@ -612,10 +594,9 @@ async fn failing_items_do_not_fail_the_run_and_the_next_run_heals() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn dry_run_plans_without_writing_and_modes_limit_directions() {
+async fn dry_run_plans_without_writing_and_modes_limit_directions(p: Proto) {
     use contactsync::domain::run::RunMode;
-    let w = World::new().await;
+    let w = World::on(p).await;
     w.create_crm(json!({"full_name": "Crm One"})).await;
     w.seed("contacts", vec![person("Ex", "One", "e@x.test", None)]);
     w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
@@ -643,9 +624,8 @@ async fn dry_run_plans_without_writing_and_modes_limit_directions() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn an_item_moved_between_folders_keeps_its_contact() {
-    let w = World::new().await;
+async fn an_item_moved_between_folders_keeps_its_contact(p: Proto) {
+    let w = World::on(p).await;
     let archive = w
         .sim
         .create_folder(ALICE, "contacts", "Archive", Some("IPF.Contact"))
@@ -671,9 +651,8 @@ async fn an_item_moved_between_folders_keeps_its_contact() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn the_export_target_is_not_an_import_folder() {
-    let w = World::new().await;
+async fn the_export_target_is_not_an_import_folder(p: Proto) {
+    let w = World::on(p).await;
     let clients = w
         .sim
         .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
@@ -686,7 +665,7 @@ async fn the_export_target_is_not_an_import_folder() {
     w.create_crm(json!({"full_name": "Exported", "email1": "e@x.test"}))
         .await;
     w.profile(
-        json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [clients]},
+        json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [w.folder(&clients)]},
                      "export": {"enabled": true}}),
     )
     .await;
@@ -711,9 +690,8 @@ async fn the_export_target_is_not_an_import_folder() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn a_copied_item_is_a_new_contact_and_the_original_stays_linked() {
-    let w = World::new().await;
+async fn a_copied_item_is_a_new_contact_and_the_original_stays_linked(p: Proto) {
+    let w = World::on(p).await;
     let ids = w.seed("contacts", vec![person("Orig", "Inal", "o@x.test", None)]);
     w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
         .await;
@@ -750,9 +728,8 @@ async fn a_copied_item_is_a_new_contact_and_the_original_stays_linked() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn a_failed_stamp_creates_no_duplicate_later() {
-    let w = World::new().await;
+async fn a_failed_stamp_creates_no_duplicate_later(p: Proto) {
+    let w = World::on(p).await;
     let ids = w.seed(
         "contacts",
         vec![
@@ -764,9 +741,7 @@ async fn a_failed_stamp_creates_no_duplicate_later() {
         json!({"import": {"enabled": true}, "export": {"enabled": true}, "match_existing": "none"}),
     )
     .await;
-    w.sim.add_fault(
-        serde_json::from_value(json!({"operation": "UpdateItem", "kind": "item_error", "item_ids": [ids[0]], "code": "ErrorInternalServerTransientError", "count": 1})).unwrap(),
-    );
+    w.fail_items(ItemOp::Update, &ids[..1], Failure::Retry, Some(1));
     let (report, _) = w
         .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
         .await;
@@ -791,9 +766,8 @@ async fn a_failed_stamp_creates_no_duplicate_later() {
     );
 }
 
-#[tokio::test]
-async fn sync_never_changes_a_contact_the_owner_may_only_read() {
-    let w = World::new().await;
+async fn sync_never_changes_a_contact_the_owner_may_only_read(p: Proto) {
+    let w = World::on(p).await;
     let bob = w.app.token("bob");
     let shared = w
         .app
@@ -832,10 +806,9 @@ async fn sync_never_changes_a_contact_the_owner_may_only_read() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn one_way_runs_keep_the_other_sides_edits_for_later() {
+async fn one_way_runs_keep_the_other_sides_edits_for_later(p: Proto) {
     use contactsync::domain::run::{RunMode, RunStatus};
-    let w = World::new().await;
+    let w = World::on(p).await;
     let (cid, item) = synced_pair(
         &w,
         json!({"import": {"enabled": true}, "export": {"enabled": true}}),
@@ -882,11 +855,10 @@ async fn one_way_runs_keep_the_other_sides_edits_for_later() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn changing_the_export_target_keeps_watching_linked_items() {
-    let w = World::new().await;
+async fn changing_the_export_target_keeps_watching_linked_items(p: Proto) {
+    let w = World::on(p).await;
     let (cid, item) = synced_pair(&w, json!({"export": {"enabled": true}, "import": {"enabled": true, "scope": "folders",
-        "folder_ids": [w.sim.create_folder(ALICE, "contacts", "Imports", Some("IPF.Contact")).unwrap()]}}))
+        "folder_ids": [w.folder(&w.sim.create_folder(ALICE, "contacts", "Imports", Some("IPF.Contact")).unwrap())]}}))
     .await;
     let newer = w
         .sim
@@ -901,7 +873,7 @@ async fn changing_the_export_target_keeps_watching_linked_items() {
         .await
         .body;
     let mut profile = profile.clone();
-    profile["export"]["target_folder_id"] = json!(newer);
+    profile["export"]["target_folder_id"] = json!(w.folder(&newer));
     w.profile(profile).await;
     w.edit(&item, json!({"job_title": "Edited in the old target"}));
     w.sync().await;
@@ -912,10 +884,9 @@ async fn changing_the_export_target_keeps_watching_linked_items() {
     w.assert_converged().await;
 }
 
-#[tokio::test]
-async fn a_permanently_failing_item_does_not_hold_its_folder_back() {
+async fn a_permanently_failing_item_does_not_hold_its_folder_back(p: Proto) {
     use contactsync::domain::run::{RunMode, RunStatus};
-    let w = World::new().await;
+    let w = World::on(p).await;
     let ids = w.seed(
         "contacts",
         vec![
@@ -925,16 +896,14 @@ async fn a_permanently_failing_item_does_not_hold_its_folder_back() {
     );
     w.profile(json!({"import": {"enabled": true}})).await;
     // Exchange refuses to read one item, for good.
-    w.sim.add_fault(
-        serde_json::from_value(json!({"operation": "GetItem", "kind": "item_error", "item_ids": [ids[0]], "code": "ErrorCorruptData"})).unwrap(),
-    );
+    let code = w.fail_items(ItemOp::Get, &ids[..1], Failure::Permanent, None);
     let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
     assert_eq!(r.status, RunStatus::PartiallyFailed, "{r:?}");
     assert_eq!(r.counts.crm_created, 1);
     assert!(
         items
             .iter()
-            .any(|i| i.code.as_deref() == Some("ErrorCorruptData")),
+            .any(|i| i.code.as_deref() == Some(code)),
         "{items:?}"
     );
     // The folder's state moved on, the good item's edit flows; the bad item is retried
@@ -944,3 +913,28 @@ async fn a_permanently_failing_item_does_not_hold_its_folder_back() {
     assert_eq!(r.status, RunStatus::PartiallyFailed, "{r:?}");
     assert_eq!(r.counts.crm_updated, 1);
 }
+
+over_both_transports!(
+    import_all_folders_then_converge,
+    import_from_chosen_folders_only,
+    account_linking_by_company_name,
+    export_all_visible_never_what_the_owner_cannot_see,
+    export_by_contact_type_and_folder,
+    dynamic_folder_scope_and_leaving_it,
+    two_way_edits_flow_each_way,
+    conflicts_follow_the_policy_and_merge_other_fields,
+    deletes_follow_each_policy,
+    crm_delete_keeps_the_previous_values_in_the_run_record,
+    first_sync_against_the_same_people_creates_no_duplicates,
+    lost_sync_state_creates_no_duplicates,
+    failing_items_do_not_fail_the_run_and_the_next_run_heals,
+    dry_run_plans_without_writing_and_modes_limit_directions,
+    an_item_moved_between_folders_keeps_its_contact,
+    the_export_target_is_not_an_import_folder,
+    a_copied_item_is_a_new_contact_and_the_original_stays_linked,
+    a_failed_stamp_creates_no_duplicate_later,
+    sync_never_changes_a_contact_the_owner_may_only_read,
+    one_way_runs_keep_the_other_sides_edits_for_later,
+    changing_the_export_target_keeps_watching_linked_items,
+    a_permanently_failing_item_does_not_hold_its_folder_back,
+);

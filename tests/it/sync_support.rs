@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, spawn_sim};
+use crate::support::{GRAPH_APP, TestApp, spawn_sim};
 
 pub const ALICE: &str = "alice@example.com";
 pub const EMPLOYEE: &str = "00000000-0000-7000-8000-000000000001";
@@ -37,26 +37,87 @@ impl RunSink for Collect {
     }
 }
 
+/// The protocol a scenario's mailbox speaks: the engine's scenarios run over both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Ews,
+    Graph,
+}
+
+/// Runs a scenario `async fn name(p: Proto)` once per transport, as `name::ews` and
+/// `name::graph`.
+#[macro_export]
+macro_rules! over_both_transports {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn ews() {
+                super::$name($crate::sync_support::Proto::Ews).await
+            }
+            #[tokio::test]
+            async fn graph() {
+                super::$name($crate::sync_support::Proto::Graph).await
+            }
+        }
+    )*};
+}
+
+/// The mailbox JSON of alice on the simulator, over one protocol.
+pub fn mailbox_json(sim: &SimHandle, proto: Proto) -> Value {
+    match proto {
+        Proto::Ews => json!({"email": ALICE, "ews_url": sim.ews_url(),
+            "auth": {"kind": "basic", "username": ALICE, "password": "alice-pw-S3cret"}}),
+        Proto::Graph => json!({"email": ALICE, "transport": "graph", "graph": graph_json(sim)}),
+    }
+}
+
+/// The `graph` settings of the test app on the simulator.
+pub fn graph_json(sim: &SimHandle) -> Value {
+    let mut parts = GRAPH_APP.splitn(3, ':');
+    let (tenant, client, secret) = (parts.next(), parts.next(), parts.next());
+    json!({"tenant_id": tenant, "client_id": client, "client_secret": secret,
+           "graph_url": sim.graph_url(), "authority_url": sim.authority_url()})
+}
+
+/// The item operations a scenario can make fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemOp {
+    Get,
+    Update,
+}
+
+/// How an item fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A failure worth retrying next run (EWS: a transient error; Graph: throttled for
+    /// longer than a run waits in place).
+    Retry,
+    /// One that will fail again (corrupt data).
+    Permanent,
+}
+
 /// An app, a simulator and alice's mailbox on it.
 pub struct World {
     pub app: TestApp,
     pub sim: SimHandle,
     pub token: String,
     pub mailbox: Uuid,
+    pub proto: Proto,
 }
 
 impl World {
+    /// Alice's mailbox over EWS.
     pub async fn new() -> World {
+        World::on(Proto::Ews).await
+    }
+
+    /// Alice's mailbox over `proto`.
+    pub async fn on(proto: Proto) -> World {
         let app = TestApp::spawn().await;
         let sim = spawn_sim().await;
         let token = app.token("alice");
         let m = app
-            .create(
-                "/api/v1/mailboxes",
-                &token,
-                json!({"email": ALICE, "ews_url": sim.ews_url(),
-                       "auth": {"kind": "basic", "username": ALICE, "password": "alice-pw-S3cret"}}),
-            )
+            .create("/api/v1/mailboxes", &token, mailbox_json(&sim, proto))
             .await;
         let mailbox = m["id"].as_str().unwrap().parse().unwrap();
         World {
@@ -64,6 +125,97 @@ impl World {
             sim,
             token,
             mailbox,
+            proto,
+        }
+    }
+
+    /// A folder's id as the mailbox's protocol names it (tests create folders with the
+    /// simulator's EWS ids).
+    pub fn folder(&self, ews_id: &str) -> String {
+        match self.proto {
+            Proto::Ews => ews_id.to_owned(),
+            Proto::Graph => self.sim.graph_folder_id(ALICE, ews_id).expect("a folder"),
+        }
+    }
+
+    /// Makes `op` on these items fail (`per_item` times each; `None` = until removed), in
+    /// the protocol's own way; answers the code the run records for them.
+    pub fn fail_items(
+        &self,
+        op: ItemOp,
+        ews_ids: &[String],
+        failure: Failure,
+        per_item: Option<u32>,
+    ) -> &'static str {
+        let code = match (self.proto, failure) {
+            (Proto::Ews, Failure::Retry) => "ErrorInternalServerTransientError",
+            (Proto::Graph, Failure::Retry) => "ApplicationThrottled",
+            (_, Failure::Permanent) => "ErrorCorruptData",
+        };
+        match self.proto {
+            Proto::Ews => {
+                let operation = match op {
+                    ItemOp::Get => "GetItem",
+                    ItemOp::Update => "UpdateItem",
+                };
+                let mut rule = json!({"operation": operation, "kind": "item_error",
+                                      "item_ids": ews_ids, "code": code});
+                if let Some(n) = per_item {
+                    rule["count"] = json!(n as usize * ews_ids.len());
+                }
+                self.sim.add_fault(serde_json::from_value(rule).unwrap());
+            }
+            Proto::Graph => {
+                let operation = match op {
+                    ItemOp::Get => "get",
+                    ItemOp::Update => "update",
+                };
+                for id in ews_ids {
+                    // A Retry-After beyond what a run waits in place: the item fails now.
+                    let mut rule = match failure {
+                        Failure::Retry => json!({"kind": "batch_item", "status": 429,
+                                                 "code": code, "retry_after_s": 3600}),
+                        Failure::Permanent => json!({"kind": "batch_item", "status": 400,
+                                                     "code": code}),
+                    };
+                    rule["operation"] = json!(operation);
+                    rule["url_contains"] = json!(self.item(id));
+                    if let Some(n) = per_item {
+                        rule["count"] = json!(n);
+                    }
+                    self.sim.add_graph_fault(serde_json::from_value(rule).unwrap());
+                }
+            }
+        }
+        code
+    }
+
+    /// The server forgets the feed state: the next feed request with a state answers
+    /// EWS's `ErrorInvalidSyncStateData` or Graph's 410 Gone.
+    pub fn expire_feed_state(&self) {
+        match self.proto {
+            Proto::Ews => {
+                self.sim.add_fault(
+                    serde_json::from_value(json!({"operation": "SyncFolderItems", "count": 1,
+                                                  "kind": "invalid_sync_state"}))
+                    .unwrap(),
+                );
+            }
+            Proto::Graph => {
+                self.sim.add_graph_fault(
+                    serde_json::from_value(json!({"operation": "delta", "count": 1,
+                                                  "kind": "delta_gone"}))
+                    .unwrap(),
+                );
+            }
+        }
+    }
+
+    /// An item's id as the mailbox's protocol names it.
+    pub fn item(&self, ews_id: &str) -> String {
+        match self.proto {
+            Proto::Ews => ews_id.to_owned(),
+            Proto::Graph => self.sim.graph_item_id(ALICE, ews_id).expect("an item"),
         }
     }
 

@@ -279,6 +279,25 @@ impl SimHandle {
         self.base_url()
     }
 
+    /// The Graph id of a folder given by its EWS id or path (tests address folders by
+    /// the protocol their mailbox uses).
+    pub fn graph_folder_id(&self, mailbox: &str, folder: &str) -> Option<String> {
+        self.with_store(|s| {
+            let mb = s.mailbox_mut(mailbox)?;
+            let f = mb.folder_by_any(folder)?;
+            Some(graph::folder_graph_id(mb, f))
+        })
+    }
+
+    /// The immutable Graph id of a contact given by its EWS ItemId.
+    pub fn graph_item_id(&self, mailbox: &str, item_id: &str) -> Option<String> {
+        self.with_store(|s| {
+            let mb = s.mailbox_mut(mailbox)?;
+            let it = mb.items.get(item_id)?;
+            Some(graph::item_graph_id(mb, it))
+        })
+    }
+
     /// Injects a Graph fault; answers the rule with its id.
     pub fn add_graph_fault(&self, rule: GraphFaultRule) -> GraphFaultRule {
         self.sim.graph.faults.lock().expect("faults lock").add(rule)

@@ -18,6 +18,12 @@ pub struct Model {
     pub status: String,
     pub status_reason: Option<String>,
     pub version: i32,
+    /// `ews` or `graph`.
+    pub transport: String,
+    /// The Graph settings without the secret (JSON), for transport `graph`.
+    pub graph_public: Option<String>,
+    /// After a switch: the transport whose folder ids the profile still holds.
+    pub carry_over_from: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -72,6 +72,9 @@ async fn the_client_connects_to_the_checked_address_not_to_a_later_dns_answer() 
             username: Some("alice@example.com".into()),
             ..Default::default()
         },
+        transport: crate::domain::mailbox::MailboxTransport::Ews,
+        graph: None,
+        carry_over_from: None,
         secret: "pw-S3cret".into(),
     };
     let allowed = vec!["localhost".to_owned()];

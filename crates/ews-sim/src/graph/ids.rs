@@ -109,3 +109,62 @@ pub fn item<'a>(mb: &'a Mailbox, s: &str) -> Result<&'a Item, Reply> {
         )),
     }
 }
+
+/// `POST /users/{u}/translateExchangeIds`: EWS ids of folders and contacts to Graph ids
+/// (`restId`, or `restImmutableEntryId` for contacts), or Graph ids back to EWS ids. Ids
+/// the mailbox does not know are left out of the answer, as Graph does.
+pub fn translate(mb: &Mailbox, body: &serde_json::Value, _immutable: bool) -> Result<Reply, Reply> {
+    let bad = |m: &str| Reply::error(400, "ErrorInvalidRequest", m);
+    let input: Vec<String> = body
+        .get("inputIds")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .ok_or_else(|| bad("inputIds must be a list of strings"))?;
+    if input.len() > 1000 {
+        return Err(bad("at most 1000 inputIds"));
+    }
+    let source = body
+        .get("sourceIdType")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let target = body
+        .get("targetIdType")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let immutable = target.eq_ignore_ascii_case("restImmutableEntryId");
+    let known = ["ewsId", "restId", "restImmutableEntryId"];
+    if !known.iter().any(|k| k.eq_ignore_ascii_case(source))
+        || !known.iter().any(|k| k.eq_ignore_ascii_case(target))
+    {
+        return Err(bad(
+            "sourceIdType and targetIdType must be ewsId, restId or restImmutableEntryId",
+        ));
+    }
+    let from_ews = source.eq_ignore_ascii_case("ewsId");
+    let to_ews = target.eq_ignore_ascii_case("ewsId");
+    let value: Vec<serde_json::Value> = input
+        .iter()
+        .filter_map(|id| {
+            let translated = if from_ews {
+                mb.folders
+                    .get(id)
+                    .map(|f| folder_id(mb, f))
+                    .or_else(|| mb.items.get(id).map(|it| item_id(mb, it, immutable)))
+            } else {
+                let ews = folder(mb, id)
+                    .map(|f| f.id.clone())
+                    .or_else(|_| item(mb, id).map(|it| it.id.clone()))
+                    .ok()?;
+                if to_ews {
+                    Some(ews)
+                } else {
+                    mb.folders
+                        .get(&ews)
+                        .map(|f| folder_id(mb, f))
+                        .or_else(|| mb.items.get(&ews).map(|it| item_id(mb, it, immutable)))
+                }
+            }?;
+            Some(serde_json::json!({ "sourceId": id, "targetId": translated }))
+        })
+        .collect();
+    Ok(Reply::ok(serde_json::json!({ "value": value })))
+}

@@ -12,6 +12,16 @@ mod ops;
 mod reply;
 mod route;
 
+/// A folder's Graph id.
+pub fn folder_graph_id(mb: &crate::store::Mailbox, f: &crate::store::Folder) -> String {
+    ids::folder_id(mb, f)
+}
+
+/// A contact's immutable Graph id.
+pub fn item_graph_id(mb: &crate::store::Mailbox, it: &crate::store::Item) -> String {
+    ids::item_id(mb, it, true)
+}
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -188,6 +188,10 @@ fn answer(mb: &mut Mailbox, call: &Call<'_>) -> Result<Reply, Reply> {
             "mail": mb.email,
             "userPrincipalName": mb.email,
         }))),
+        (Target::TranslateIds, "POST") => {
+            let body = call.body.ok_or_else(|| bad_body("inputIds are required"))?;
+            Ok(ids::translate(mb, body, call.immutable)?)
+        }
         (Target::TopFolders, "GET") => {
             let root = contacts_root(mb);
             Ok(folder_list(mb, &mb.folders[&root]))

@@ -19,6 +19,8 @@ pub enum Target {
     Contacts(Option<String>),
     /// `.../contacts/delta`.
     Delta(Option<String>),
+    /// `/users/{u}/translateExchangeIds`.
+    TranslateIds,
     /// `.../contacts/{id}`.
     Contact {
         /// The folder the URL names, if any.
@@ -42,6 +44,7 @@ impl Route {
     pub fn operation(&self, method: &str) -> &'static str {
         match (&self.target, method) {
             (Target::User, _) => "user",
+            (Target::TranslateIds, _) => "translate",
             (Target::TopFolders | Target::Folder(_) | Target::ChildFolders(_), _) => "folders",
             (Target::Delta(_), _) => "delta",
             (Target::Contacts(_), "POST") => "create",
@@ -90,6 +93,7 @@ pub fn parse(path: &str) -> Result<Route, Reply> {
     };
     let target = match rest {
         [] => Target::User,
+        [t] if eq(t, "translateExchangeIds") => Target::TranslateIds,
         [cf] if eq(cf, "contactFolders") => Target::TopFolders,
         [cf, f] if eq(cf, "contactFolders") => Target::Folder((*f).to_owned()),
         [cf, f, ch] if eq(cf, "contactFolders") && eq(ch, "childFolders") => {

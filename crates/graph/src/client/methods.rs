@@ -4,7 +4,7 @@ use super::{GraphClient, parse_body};
 use crate::error::Error;
 use crate::ops::{
     ContactsDelta, CreateContact, DeleteContact, GetContact, GetContactFolder, GetUser,
-    ListContactFolders, Method, Request, UpdateContact, User,
+    ListContactFolders, Method, Request, TranslateIds, UpdateContact, User,
 };
 use crate::types::{Collection, Contact, ContactFolder, ContactPatch, DeltaPage, PropertyId};
 
@@ -165,6 +165,32 @@ impl GraphClient {
             })
             .collect();
         self.batch(&ops).await
+    }
+
+    /// The Graph (REST) ids of EWS ids, in order; `None` for an id Graph could not read.
+    pub async fn translate_ews_ids(
+        &self,
+        ews_ids: &[String],
+    ) -> Result<Vec<Option<String>>, Error> {
+        let mut out = Vec::with_capacity(ews_ids.len());
+        for chunk in ews_ids.chunks(crate::ops::translate_ids::MAX_TRANSLATE) {
+            let answer = self
+                .execute(&TranslateIds {
+                    user: self.user_owned(),
+                    input_ids: chunk.to_vec(),
+                    source_id_type: "ewsId".into(),
+                    target_id_type: "restId".into(),
+                })
+                .await?;
+            out.extend(chunk.iter().map(|id| {
+                answer
+                    .value
+                    .iter()
+                    .find(|r| &r.source_id == id)
+                    .and_then(|r| r.target_id.clone())
+            }));
+        }
+        Ok(out)
     }
 
     /// Deletes contacts; one result per id.

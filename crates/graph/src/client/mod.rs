@@ -75,6 +75,9 @@ pub struct ClientConfig {
     pub max_concurrency: usize,
     /// Requests per 10 minutes for this app and mailbox; `None` = no pacing.
     pub budget_per_10_minutes: Option<u32>,
+    /// Checked addresses per host name: requests to these hosts go only there (the caller
+    /// resolved and vetted them; a second DNS answer cannot lead elsewhere).
+    pub resolved: Vec<(String, Vec<std::net::SocketAddr>)>,
 }
 
 impl ClientConfig {
@@ -100,6 +103,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             max_concurrency: MAILBOX_CONCURRENCY,
             budget_per_10_minutes: Some(MAILBOX_BUDGET),
+            resolved: Vec::new(),
         }
     }
 
@@ -280,12 +284,16 @@ impl GraphClient {
             ));
         }
         config.credential.validate()?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("contactsync-graph/", env!("CARGO_PKG_VERSION")))
             // Redirects would carry the token to another host.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        for (host, addrs) in &config.resolved {
+            builder = builder.resolve_to_addrs(host, addrs);
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         let mut base = base;

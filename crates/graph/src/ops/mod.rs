@@ -18,6 +18,7 @@ pub mod get_contact;
 pub mod get_contact_folder;
 pub mod get_user;
 pub mod list_contact_folders;
+pub mod translate_ids;
 pub mod update_contact;
 
 pub use batch::Batch;
@@ -28,6 +29,7 @@ pub use get_contact::GetContact;
 pub use get_contact_folder::GetContactFolder;
 pub use get_user::{GetUser, User};
 pub use list_contact_folders::ListContactFolders;
+pub use translate_ids::TranslateIds;
 pub use update_contact::UpdateContact;
 
 /// An HTTP method Graph contact sync uses.
