@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::TestApp;
-use crate::sync_support::{CUSTOMER, EMPLOYEE};
+use crate::sync_support::{CUSTOMER, EMPLOYEE, Proto, graph_json};
 
 /// One step of a history.
 #[derive(Debug, Clone)]
@@ -843,11 +843,25 @@ fn run_property(
     }
 }
 
-/// The simulator as the model's Exchange, over the real EWS transport.
+/// The simulator as the model's Exchange, over the real EWS or Graph transport.
 struct SimExchange<'s> {
     sim: &'s ews_sim::SimHandle,
     mailbox: String,
     t: Transport,
+    proto: Proto,
+}
+
+impl SimExchange<'_> {
+    /// The simulator's own (EWS) id of a folder or item the transport named.
+    fn sim_id(&self, id: &str) -> String {
+        match self.proto {
+            Proto::Ews => id.to_owned(),
+            Proto::Graph => self
+                .sim
+                .ews_id_of_graph_id(&self.mailbox, id)
+                .unwrap_or_else(|| id.to_owned()),
+        }
+    }
 }
 
 impl ExchangeContacts for SimExchange<'_> {
@@ -896,7 +910,7 @@ impl UserExchange for SimExchange<'_> {
         .unwrap();
         let ids = self
             .sim
-            .seed_contacts(&self.mailbox, folder, vec![data])
+            .seed_contacts(&self.mailbox, &self.sim_id(folder), vec![data])
             .ok()?;
         ids.into_iter().next().map(|(id, _)| id)
     }
@@ -906,10 +920,10 @@ impl UserExchange for SimExchange<'_> {
             _ => json!({"surname": value}),
         };
         let data: ews_sim::ContactData = serde_json::from_value(patch).unwrap();
-        let _ = self.sim.edit_contact(&self.mailbox, id, &data);
+        let _ = self.sim.edit_contact(&self.mailbox, &self.sim_id(id), &data);
     }
     fn delete(&self, id: &str) {
-        let _ = self.sim.delete_contact(&self.mailbox, id);
+        let _ = self.sim.delete_contact(&self.mailbox, &self.sim_id(id));
     }
     // The simulator's handle has no move; moves are covered over the in-memory mailbox.
     fn move_to(&self, _: &str, _: &str) -> bool {
@@ -924,6 +938,7 @@ impl UserExchange for SimExchange<'_> {
 async fn one_case_sim(
     app: &TestApp,
     sim: &ews_sim::SimHandle,
+    proto: Proto,
     n: u64,
     history: &[Act],
 ) -> Result<(), String> {
@@ -935,14 +950,12 @@ async fn one_case_sim(
         .create_folder(&email, "contacts", "Work", Some("IPF.Contact"))
         .unwrap();
     let token = app.token(&sub);
-    let m = app
-        .create(
-            "/api/v1/mailboxes",
-            &token,
-            json!({"email": email, "ews_url": sim.ews_url(),
-                   "auth": {"kind": "basic", "username": email, "password": password}}),
-        )
-        .await;
+    let body = match proto {
+        Proto::Ews => json!({"email": email, "ews_url": sim.ews_url(),
+               "auth": {"kind": "basic", "username": email, "password": password}}),
+        Proto::Graph => json!({"email": email, "transport": "graph", "graph": graph_json(sim)}),
+    };
+    let m = app.create("/api/v1/mailboxes", &token, body).await;
     let mailbox: Uuid = m["id"].as_str().unwrap().parse().unwrap();
     let secrets = contactsync::crypto::SecretBox::from_settings(&app.settings).unwrap();
     let (conn, _) = app.store.mailbox_for_sync(&secrets, mailbox).await.unwrap();
@@ -950,10 +963,16 @@ async fn one_case_sim(
         .await
         .unwrap();
     let contacts = t.contact_folders().await.unwrap()[0].id.clone();
+    // The second folder as the transport names it.
+    let second = match proto {
+        Proto::Ews => second,
+        Proto::Graph => sim.graph_folder_id(&email, &second).unwrap(),
+    };
     let x = SimExchange {
         sim,
         mailbox: email.clone(),
         t,
+        proto,
     };
     let mut c = Case {
         app,
@@ -983,8 +1002,8 @@ async fn one_case_sim(
     settle_and_check(&c).await
 }
 
-#[test]
-fn model_the_engine_over_the_simulator() {
+/// The simulator configuration, over one transport.
+fn model_over_the_simulator(proto: Proto) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -992,8 +1011,18 @@ fn model_the_engine_over_the_simulator() {
         .unwrap();
     let sim = rt.block_on(crate::support::spawn_sim());
     run_property(cases(24).min(24), 1..12, |rt, app, n, history| {
-        rt.block_on(one_case_sim(app, &sim, n, history))
+        rt.block_on(one_case_sim(app, &sim, proto, n, history))
     });
+}
+
+#[test]
+fn model_the_engine_over_the_simulator() {
+    model_over_the_simulator(Proto::Ews);
+}
+
+#[test]
+fn model_the_engine_over_the_simulator_on_graph() {
+    model_over_the_simulator(Proto::Graph);
 }
 
 #[test]

@@ -298,6 +298,14 @@ impl SimHandle {
         })
     }
 
+    /// The EWS id of a folder or contact given by its Graph id (REST or immutable).
+    pub fn ews_id_of_graph_id(&self, mailbox: &str, graph_id: &str) -> Option<String> {
+        self.with_store(|s| {
+            let mb = s.mailbox_mut(mailbox)?;
+            graph::ews_id(mb, graph_id)
+        })
+    }
+
     /// Injects a Graph fault; answers the rule with its id.
     pub fn add_graph_fault(&self, rule: GraphFaultRule) -> GraphFaultRule {
         self.sim.graph.faults.lock().expect("faults lock").add(rule)

@@ -17,6 +17,14 @@ pub fn folder_graph_id(mb: &crate::store::Mailbox, f: &crate::store::Folder) -> 
     ids::folder_id(mb, f)
 }
 
+/// The EWS id of a folder or contact named by a Graph id.
+pub fn ews_id(mb: &crate::store::Mailbox, graph_id: &str) -> Option<String> {
+    ids::folder(mb, graph_id)
+        .map(|f| f.id.clone())
+        .or_else(|_| ids::item(mb, graph_id).map(|it| it.id.clone()))
+        .ok()
+}
+
 /// A contact's immutable Graph id.
 pub fn item_graph_id(mb: &crate::store::Mailbox, it: &crate::store::Item) -> String {
     ids::item_id(mb, it, true)
