@@ -7,7 +7,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::entities::{contact_folders, contact_sync_profiles, contact_types, mailboxes};
+use super::entities::{
+    contact_folders, contact_links, contact_sync_profiles, contact_types, folder_sync_states,
+    mailboxes,
+};
 use super::grants::{self, RecordKind};
 use super::{PageRequest, Slice, Store, StoreError, StoreResult, check_version, new_id};
 use crate::crypto::SecretBox;
@@ -609,13 +612,29 @@ impl Store {
     }
 
     /// Saves the profile with its folder ids carried over to the mailbox's new transport,
-    /// and marks the carry-over done.
+    /// moves the links to the new ids of their folders (`(old, new)`), drops the old
+    /// protocol's feed states, and marks the carry-over done: all in one transaction.
     pub async fn finish_carry_over(
         &self,
         mailbox_id: Uuid,
         profile: &ContactSyncProfile,
+        link_folders: &[(String, String)],
     ) -> StoreResult<()> {
+        use sea_orm::sea_query::Expr;
         let txn = self.write_txn().await?;
+        for (old, new) in link_folders {
+            contact_links::Entity::update_many()
+                .col_expr(contact_links::Column::FolderId, Expr::value(new.clone()))
+                .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+                .filter(contact_links::Column::FolderId.eq(old.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+        // Feed states are per protocol: the new one reads every folder from the start.
+        folder_sync_states::Entity::delete_many()
+            .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
+            .exec(&txn)
+            .await?;
         let m = mailboxes::Entity::find_by_id(mailbox_id)
             .one(&txn)
             .await?

@@ -31,18 +31,27 @@ pub async fn carry_over(
         return Ok(profile);
     };
     let ids = exchange_folder_ids(&profile);
-    let translated: Vec<Option<String>> = match (from, transport) {
-        _ if ids.is_empty() => Vec::new(),
+    // The folders the links hold items in: carried over too, or the engine would take them
+    // for deleted folders and detach their pairs.
+    let linked = store
+        .linked_folders(conn.id)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    let mut all = ids.clone();
+    all.extend(linked.iter().filter(|f| !ids.contains(f)).cloned());
+    let translated_all: Vec<Option<String>> = match (from, transport) {
+        _ if all.is_empty() => Vec::new(),
         (MailboxTransport::Ews, Transport::Graph(g)) => g
-            .translate_ews_folder_ids(&ids)
+            .translate_ews_folder_ids(&all)
             .await
             .map_err(|e| format!("carrying the profile's folders over to Microsoft Graph: {e}"))?,
         // Graph ids cannot be translated without Graph: the owner picks the folders again.
-        _ => vec![None; ids.len()],
+        _ => vec![None; all.len()],
     };
+    let (translated, for_links) = translated_all.split_at(ids.len());
     let missing: Vec<&str> = ids
         .iter()
-        .zip(&translated)
+        .zip(translated)
         .filter(|(_, t)| t.is_none())
         .map(|(id, _)| id.as_str())
         .collect();
@@ -59,6 +68,13 @@ pub async fn carry_over(
         .map(String::as_str)
         .zip(translated.iter().flatten().map(String::as_str))
         .collect();
+    // A linked folder that cannot be translated is gone: the engine detaches its pairs.
+    let link_moves: Vec<(String, String)> = all[ids.len()..]
+        .iter()
+        .zip(for_links)
+        .filter_map(|(old, new)| Some((old.clone(), new.clone()?)))
+        .chain(map.iter().map(|(o, n)| ((*o).to_owned(), (*n).to_owned())))
+        .collect();
     let mut carried = profile;
     for id in &mut carried.import.folder_ids {
         *id = map[id.as_str()].to_owned();
@@ -67,7 +83,7 @@ pub async fn carry_over(
         *t = map[t.as_str()].to_owned();
     }
     store
-        .finish_carry_over(conn.id, &carried)
+        .finish_carry_over(conn.id, &carried, &link_moves)
         .await
         .map_err(|e| format!("database: {e}"))?;
     tracing::info!(mailbox = %conn.id, from = from.as_str(), to = conn.transport.as_str(), folders = ids.len(), "profile folder ids carried over to the new transport");

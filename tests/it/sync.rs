@@ -3,7 +3,9 @@
 use serde_json::json;
 
 use crate::over_both_transports;
-use crate::sync_support::{ALICE, CUSTOMER, EMPLOYEE, Failure, ItemOp, Proto, World, person};
+use crate::sync_support::{
+    ALICE, CUSTOMER, EMPLOYEE, Failure, ItemOp, Proto, World, graph_json, person,
+};
 
 async fn import_all_folders_then_converge(p: Proto) {
     let w = World::on(p).await;
@@ -579,9 +581,7 @@ async fn failing_items_do_not_fail_the_run_and_the_next_run_heals(p: Proto) {
         .collect();
     assert_eq!(failed.len(), 2);
     assert!(
-        failed
-            .iter()
-            .all(|i| i.code.as_deref() == Some(code)),
+        failed.iter().all(|i| i.code.as_deref() == Some(code)),
         "{failed:?}"
     );
     let counts = w.sync().await;
@@ -901,9 +901,7 @@ async fn a_permanently_failing_item_does_not_hold_its_folder_back(p: Proto) {
     assert_eq!(r.status, RunStatus::PartiallyFailed, "{r:?}");
     assert_eq!(r.counts.crm_created, 1);
     assert!(
-        items
-            .iter()
-            .any(|i| i.code.as_deref() == Some(code)),
+        items.iter().any(|i| i.code.as_deref() == Some(code)),
         "{items:?}"
     );
     // The folder's state moved on, the good item's edit flows; the bad item is retried
@@ -938,3 +936,199 @@ over_both_transports!(
     changing_the_export_target_keeps_watching_linked_items,
     a_permanently_failing_item_does_not_hold_its_folder_back,
 );
+
+/// Throttling is waited out where the server says (EWS's back-off, Graph's `Retry-After`,
+/// also inside a `$batch`), and the run succeeds.
+async fn throttling_is_waited_out_and_the_run_succeeds(p: Proto) {
+    let w = World::on(p).await;
+    w.seed(
+        "contacts",
+        vec![
+            person("Tia", "Rot", "t@x.test", None),
+            person("Tom", "Rot", "tom@x.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}})).await;
+    w.throttle_once(1000);
+    let started = std::time::Instant::now();
+    let counts = w.sync().await;
+    assert_eq!(counts.crm_created, 2, "{counts:?}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1000),
+        "the server's wait was honoured: {:?}",
+        started.elapsed()
+    );
+    w.assert_converged().await;
+}
+
+/// A write refused because the item changed (EWS's ChangeKey conflict, Graph's 412) is
+/// re-read and re-planned, and lands in the same run.
+async fn a_write_conflict_rereads_and_replans(p: Proto) {
+    let w = World::on(p).await;
+    let (cid, item) = synced_pair(
+        &w,
+        json!({"import": {"enabled": true}, "export": {"enabled": true}}),
+    )
+    .await;
+    w.app
+        .patch(
+            &format!("/api/v1/contacts/{cid}"),
+            &w.token,
+            json!({"job_title": "After the conflict"}),
+        )
+        .await;
+    w.fail_items(
+        ItemOp::Update,
+        std::slice::from_ref(&item),
+        Failure::Conflict,
+        Some(1),
+    );
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_updated, 1, "{counts:?}");
+    assert_eq!(
+        w.sim
+            .contact(ALICE, &item)
+            .unwrap()
+            .data
+            .job_title
+            .as_deref(),
+        Some("After the conflict")
+    );
+    w.assert_converged().await;
+}
+
+/// Lost links (a restore): the stamps relink every pair, nothing is created twice.
+async fn lost_links_are_found_again_by_their_stamps(p: Proto) {
+    let w = World::on(p).await;
+    w.seed("contacts", vec![person("Ex", "Change", "ex@x.test", None)]);
+    w.create_crm(json!({"full_name": "Cee Rem", "email1": "crm@x.test"}))
+        .await;
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    w.sync().await;
+    w.lose_links().await;
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_created, counts.exchange_created),
+        (0, 0),
+        "{counts:?}"
+    );
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    assert_eq!(w.exchange("contacts").len(), 2);
+    w.assert_converged().await;
+}
+
+over_both_transports!(
+    throttling_is_waited_out_and_the_run_succeeds,
+    a_write_conflict_rereads_and_replans,
+    lost_links_are_found_again_by_their_stamps,
+);
+
+/// A mailbox moved from EWS to Microsoft Graph (SPEC §7b) keeps its contacts and links:
+/// the profile's folder ids are carried over, the first Graph run relinks every item by its
+/// stamp and creates nothing on either side, and edits flow both ways afterwards.
+#[tokio::test]
+async fn a_mailbox_moved_from_ews_to_graph_keeps_its_contacts() {
+    let w = World::on(Proto::Ews).await;
+    let clients = w
+        .sim
+        .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
+        .unwrap();
+    let exports = w
+        .sim
+        .create_folder(ALICE, "contacts", "Exports", Some("IPF.Contact"))
+        .unwrap();
+    let seeded = w.seed(&clients, vec![person("Cli", "Ent", "cli@x.test", None)]);
+    w.create_crm(json!({"full_name": "Crm Made", "email1": "made@x.test"}))
+        .await;
+    w.profile(
+        json!({"import": {"enabled": true, "scope": "folders", "folder_ids": [clients]},
+                     "export": {"enabled": true, "target_folder_id": exports}}),
+    )
+    .await;
+    w.sync().await;
+    let crm_before = w.crm_contacts().await;
+    assert_eq!(crm_before.len(), 2);
+
+    // The tenant leaves EWS: the mailbox moves to Graph (its secret is Graph's own).
+    let moved = w
+        .app
+        .patch(
+            &format!("/api/v1/mailboxes/{}", w.mailbox),
+            &w.token,
+            json!({"transport": "graph", "graph": graph_json(&w.sim)}),
+        )
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["transport"], "graph");
+    assert!(moved.body.get("ews_url").is_none(), "{}", moved.text);
+    assert!(moved.body["graph"].get("client_secret").is_none());
+
+    assert_eq!(
+        (
+            counts.crm_created,
+            counts.exchange_created,
+            counts.crm_deleted,
+            counts.exchange_deleted
+        ),
+        (0, 0, 0, 0),
+        "{counts:?}"
+    );
+    let crm_after = w.crm_contacts().await;
+    let ids = |v: &[serde_json::Value]| {
+        let mut ids: Vec<String> = v
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&crm_after), ids(&crm_before), "the same contacts");
+    assert_eq!(w.exchange(&clients).len(), 1);
+    assert_eq!(w.exchange(&exports).len(), 1, "no second export");
+    // The profile now names the folders as Graph does.
+    let profile = w
+        .app
+        .get(
+            &format!("/api/v1/mailboxes/{}/contact-sync", w.mailbox),
+            &w.token,
+        )
+        .await
+        .body;
+    assert_eq!(
+        profile["import"]["folder_ids"],
+        json!([w.sim.graph_folder_id(ALICE, &clients).unwrap()])
+    );
+    assert_eq!(
+        profile["export"]["target_folder_id"],
+        json!(w.sim.graph_folder_id(ALICE, &exports).unwrap())
+    );
+    w.assert_converged().await;
+
+    // The pairs are linked: an Exchange edit reaches its CRM contact, a CRM edit its item.
+    w.edit(&seeded[0], json!({"job_title": "Edited after the move"}));
+    let made = crm_after
+        .iter()
+        .find(|c| c["email1"] == "made@x.test")
+        .unwrap();
+    w.app
+        .patch(
+            &format!("/api/v1/contacts/{}", made["id"].as_str().unwrap()),
+            &w.token,
+            json!({"job_title": "Also after"}),
+        )
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_updated, counts.exchange_updated),
+        (1, 1),
+        "{counts:?}"
+    );
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    assert_eq!(
+        w.exchange(&exports)[0].data.job_title.as_deref(),
+        Some("Also after")
+    );
+    w.assert_converged().await;
+}

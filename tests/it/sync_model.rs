@@ -920,7 +920,9 @@ impl UserExchange for SimExchange<'_> {
             _ => json!({"surname": value}),
         };
         let data: ews_sim::ContactData = serde_json::from_value(patch).unwrap();
-        let _ = self.sim.edit_contact(&self.mailbox, &self.sim_id(id), &data);
+        let _ = self
+            .sim
+            .edit_contact(&self.mailbox, &self.sim_id(id), &data);
     }
     fn delete(&self, id: &str) {
         let _ = self.sim.delete_contact(&self.mailbox, &self.sim_id(id));

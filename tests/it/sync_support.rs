@@ -94,6 +94,8 @@ pub enum Failure {
     Retry,
     /// One that will fail again (corrupt data).
     Permanent,
+    /// Someone changed the item since it was read (EWS's conflict, Graph's 412).
+    Conflict,
 }
 
 /// An app, a simulator and alice's mailbox on it.
@@ -151,6 +153,7 @@ impl World {
             (Proto::Ews, Failure::Retry) => "ErrorInternalServerTransientError",
             (Proto::Graph, Failure::Retry) => "ApplicationThrottled",
             (_, Failure::Permanent) => "ErrorCorruptData",
+            (_, Failure::Conflict) => "ErrorIrresolvableConflict",
         };
         match self.proto {
             Proto::Ews => {
@@ -177,17 +180,65 @@ impl World {
                                                  "code": code, "retry_after_s": 3600}),
                         Failure::Permanent => json!({"kind": "batch_item", "status": 400,
                                                      "code": code}),
+                        Failure::Conflict => json!({"kind": "batch_item", "status": 412,
+                                                    "code": code}),
                     };
                     rule["operation"] = json!(operation);
                     rule["url_contains"] = json!(self.item(id));
                     if let Some(n) = per_item {
                         rule["count"] = json!(n);
                     }
-                    self.sim.add_graph_fault(serde_json::from_value(rule).unwrap());
+                    self.sim
+                        .add_graph_fault(serde_json::from_value(rule).unwrap());
                 }
             }
         }
         code
+    }
+
+    /// The server throttles once the feed and once a read of items, asking for `wait_ms`
+    /// (EWS: `ErrorServerBusy` with `BackOffMilliseconds`; Graph: 429 with `Retry-After`
+    /// on the delta request and on the reads inside a `$batch`).
+    pub fn throttle_once(&self, wait_ms: u64) {
+        match self.proto {
+            Proto::Ews => {
+                for operation in ["SyncFolderItems", "GetItem"] {
+                    self.sim.add_fault(
+                        serde_json::from_value(json!({"operation": operation, "count": 1,
+                            "kind": "server_busy", "back_off_ms": wait_ms}))
+                        .unwrap(),
+                    );
+                }
+            }
+            Proto::Graph => {
+                let seconds = wait_ms.div_ceil(1000);
+                self.sim.add_graph_fault(
+                    serde_json::from_value(json!({"operation": "delta", "count": 1,
+                        "kind": "throttled", "retry_after_s": seconds}))
+                    .unwrap(),
+                );
+                self.sim.add_graph_fault(
+                    serde_json::from_value(json!({"operation": "get", "count": 1,
+                        "kind": "batch_item", "positions": [0], "status": 429,
+                        "retry_after_s": seconds}))
+                    .unwrap(),
+                );
+            }
+        }
+    }
+
+    /// The service loses every link of the mailbox (e.g. restored from an old backup).
+    pub async fn lose_links(&self) {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = self.app.store.connection();
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "DELETE FROM contact_links WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE email = '{ALICE}')"
+            ),
+        ))
+        .await
+        .unwrap();
     }
 
     /// The server forgets the feed state: the next feed request with a state answers

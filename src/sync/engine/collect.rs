@@ -218,10 +218,14 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 stamped_pair_item.map(|old| gone_items.contains(old)),
             ) {
                 ItemPairing::Linked => own.cloned(),
+                // The old id's ChangeKey says nothing of the new id: cleared, the pair is
+                // linked again under the new id even when nothing else moved (after a
+                // switch from EWS to Graph, folder and content are the same).
                 ItemPairing::Moved => stamped_pair_item
                     .and_then(|old| self.links_by_item.get(old))
                     .map(|l| Link {
                         item_id: c.item_id.clone(),
+                        change_key: String::new(),
                         ..l.clone()
                     }),
                 ItemPairing::Copy | ItemPairing::New => None,
