@@ -216,7 +216,15 @@ pub fn secret_destination(u: SecretUse<'_>) -> [(&'static str, String); 14] {
         ("auth.scope", text(&u.auth.scope)),
         ("graph.tenant_id", g.tenant_id),
         ("graph.client_id", g.client_id),
-        ("graph.user", text(&g.user)),
+        // The mailbox Graph acts on: `user`, else the address (the same mailbox either way).
+        ("graph.user", {
+            let user = text(&g.user);
+            if user.is_empty() && u.transport == MailboxTransport::Graph {
+                u.email.trim().to_lowercase()
+            } else {
+                user.to_lowercase()
+            }
+        }),
         ("graph.graph_url", g.graph_url),
         ("graph.authority_url", g.authority_url),
     ]

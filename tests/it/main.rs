@@ -9,6 +9,7 @@ mod cors;
 mod crash;
 mod fault_matrix;
 mod folders;
+mod graph_mailboxes;
 mod hostile;
 mod local_secrets;
 mod mailboxes;
