@@ -553,7 +553,6 @@ async fn run_steps(conn: &MailboxConnection, allowed_hosts: &[String], steps: &m
                 e.to_string(),
                 code,
             ));
-            return;
         }
     }
 }
