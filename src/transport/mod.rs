@@ -286,6 +286,17 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// The same transport without Graph's pacing under the 10-minute request budget
+    /// (benchmarks, SPEC §10); EWS has none.
+    pub fn without_pacing(self) -> Result<Self, TransportError> {
+        Ok(match self {
+            Transport::Graph(t) => Transport::Graph(t.without_pacing()?),
+            ews @ Transport::Ews(_) => ews,
+        })
+    }
+}
+
 /// The step-by-step connection test of a mailbox, over its transport's protocol.
 pub async fn diagnose(conn: &MailboxConnection, allowed_hosts: &[String]) -> Diagnosis {
     match conn.transport {

@@ -43,11 +43,15 @@ pub async fn run_mailbox(ctx: &EngineContext, req: &RunRequest, sink: &dyn RunSi
         Err(e) => return failed(format!("database: {e}")),
     };
     let opened = transport::open(&conn, &ctx.allowed_hosts, Purpose::Run).await;
-    let transport =
-        match opened.and_then(|t| t.with_request_timeout(ctx.limits.ews_request_timeout)) {
-            Ok(t) => t,
-            Err(e) => return failed(e.to_string()),
-        };
+    let transport = match opened
+        .and_then(|t| t.with_request_timeout(ctx.limits.ews_request_timeout))
+        .and_then(|t| match ctx.limits.graph_pacing {
+            true => Ok(t),
+            false => t.without_pacing(),
+        }) {
+        Ok(t) => t,
+        Err(e) => return failed(e.to_string()),
+    };
     // Not for a dry run: a preview must not save the carried-over profile.
     let profile = match (req.dry_run, &conn.carry_over_from) {
         (false, Some(_)) => {

@@ -66,10 +66,10 @@ impl GraphClient {
                 .collect();
             let batch = Batch(BatchRequest { requests: items }).request();
             let url = self.url_for(&batch);
-            // Graph runs a batch's requests four at a time: they hold that many slots.
-            let weight = pending.len().min(super::MAILBOX_CONCURRENCY) as u32;
+            // Each entry is a request to Graph's limits: the budget counts them all, and
+            // as Graph runs them four at a time they hold that many in-flight slots.
             let answer = self
-                .send(&batch, url, weight)
+                .send(&batch, url, pending.len() as u32)
                 .await
                 .and_then(|body| parse_body::<BatchResponse>(&body));
             let answer = match answer {

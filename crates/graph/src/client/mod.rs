@@ -397,14 +397,14 @@ impl GraphClient {
         &self,
         req: &Request,
         url: reqwest::Url,
-        weight: u32,
+        requests: u32,
     ) -> Result<Vec<u8>, Error> {
         let policy = &self.inner.config.retry;
         let mut backoff = Backoff::new(policy.min_delay, policy.max_delay);
         let mut refreshed = false;
         let mut attempt = 1;
         loop {
-            let error = match self.send_once(req, url.clone(), weight).await {
+            let error = match self.send_once(req, url.clone(), requests).await {
                 Ok((status, _, body)) if status.is_success() => return Ok(body),
                 Ok((StatusCode::UNAUTHORIZED, _, _)) if !refreshed => {
                     // The token may have been revoked or expired early: one new token.
@@ -441,21 +441,23 @@ impl GraphClient {
         }
     }
 
-    /// One HTTP exchange, holding `weight` of the mailbox's in-flight permits.
+    /// One HTTP exchange carrying `requests` Graph requests (a `$batch` carries its
+    /// entries): each counts against the 10-minute budget, and they hold as many of the
+    /// mailbox's in-flight permits as Graph runs at once (at most 4).
     async fn send_once(
         &self,
         req: &Request,
         url: reqwest::Url,
-        weight: u32,
+        requests: u32,
     ) -> Result<(StatusCode, Option<Duration>, Vec<u8>), Error> {
-        let weight = weight.clamp(1, self.inner.config.max_concurrency.max(1) as u32);
+        let weight = requests.clamp(1, self.inner.config.max_concurrency.max(1) as u32);
         let wait = self
             .inner
             .limits
             .budget
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take(weight, Instant::now());
+            .take(requests.max(1), Instant::now());
         if !wait.is_zero() {
             tracing::info!(?wait, "Graph request budget of the mailbox spent, pacing");
             tokio::time::sleep(wait).await;
