@@ -140,16 +140,79 @@ fn placeholder(backend: DbBackend, next: &mut usize) -> String {
     }
 }
 
+/// What new Exchange items may be matched by (see [`Store::match_candidates`]): CRM ids
+/// they carry, and their e-mail addresses and full names, trimmed and in lower case.
+#[derive(Debug, Clone, Default)]
+pub struct MatchKeys {
+    pub crm_ids: Vec<Uuid>,
+    pub emails: Vec<String>,
+    pub names: Vec<String>,
+}
+
+impl MatchKeys {
+    pub fn is_empty(&self) -> bool {
+        self.crm_ids.is_empty() && self.emails.is_empty() && self.names.is_empty()
+    }
+}
+
+enum MatchSlice {
+    Ids(Vec<Uuid>),
+    Emails(Vec<String>),
+    Names(Vec<String>),
+}
+
+/// SQL true when `column` holds a character outside printable ASCII (the database's
+/// LOWER and TRIM may then differ from Rust's; the matcher compares such values itself).
+fn beyond_ascii(backend: DbBackend, column: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("{column} ~ '[^ -~]'"),
+        _ => format!("{column} GLOB '*[^ -~]*'"),
+    }
+}
+
+/// `LOWER(TRIM(column)) IN (keys)`, or a value the database cannot fold like Rust does.
+fn folded_in(backend: DbBackend, column: &str, keys: &[String]) -> sea_orm::sea_query::SimpleExpr {
+    let marks = vec!["?"; keys.len()].join(", ");
+    Expr::cust_with_values(
+        format!(
+            "(LOWER(TRIM({column})) IN ({marks}) OR {})",
+            beyond_ascii(backend, column)
+        ),
+        keys.iter().map(|k| k.trim().to_owned()),
+    )
+}
+
+impl MatchSlice {
+    fn condition(&self, backend: DbBackend) -> Condition {
+        match self {
+            MatchSlice::Ids(ids) => Condition::all().add(contacts::Column::Id.is_in(ids.iter().copied())),
+            MatchSlice::Emails(keys) => Condition::any()
+                .add(folded_in(backend, "email1", keys))
+                .add(folded_in(backend, "email2", keys))
+                .add(folded_in(backend, "email3", keys)),
+            // A contact saved without a full name is matched by its composed one.
+            MatchSlice::Names(keys) => Condition::any()
+                .add(folded_in(backend, "full_name", keys))
+                .add(Expr::cust(
+                    "(TRIM(full_name) = '' AND (given_name <> '' OR middle_name <> '' OR surname <> ''))",
+                )),
+        }
+    }
+}
+
 impl Store {
     /// The owner's contacts that a mailbox's run must look at, found in the database: new
-    /// (unlinked, live), moved since their link (version), or — with `scope_all` — newly in
-    /// scope. Without `scope_all` every visible linked contact comes back, for the caller
-    /// to compare with its scope.
+    /// (unlinked, live) — only with `new_ones`, when the run may export — moved since
+    /// their link (version), or — with `scope_all` — newly in scope. Without `scope_all`
+    /// every visible linked contact comes back, for the caller to compare with its scope.
+    /// Without `new_ones` only linked contacts are read (an import-only mailbox's run
+    /// costs what its links cost, not what its owner's CRM holds).
     pub async fn crm_moves(
         &self,
         owner: &Caller,
         mailbox_id: Uuid,
         scope_all: bool,
+        new_ones: bool,
     ) -> StoreResult<Vec<CrmMove>> {
         let backend = self.db.get_database_backend();
         let mut next = 0;
@@ -157,12 +220,18 @@ impl Store {
         let (visible, mut values) = visible_sql(owner, backend, &mut next);
         // An unlinked pair whose contact had left the export scope may come back into it.
         let back = "(l.detached = TRUE AND l.crm_in_export_scope = FALSE AND c.deleted_at IS NULL)";
-        let filter = if scope_all {
-            format!(
-                "((l.id IS NULL AND c.deleted_at IS NULL) OR (l.detached = FALSE AND (l.crm_version <> c.version OR l.crm_in_export_scope = FALSE)) OR {back})"
+        let linked_moved = if scope_all {
+            "(l.detached = FALSE AND (l.crm_version <> c.version OR l.crm_in_export_scope = FALSE))"
+        } else {
+            "l.detached = FALSE"
+        };
+        let (join, filter) = if new_ones {
+            (
+                "LEFT JOIN",
+                format!("((l.id IS NULL AND c.deleted_at IS NULL) OR {linked_moved} OR {back})"),
             )
         } else {
-            format!("((l.id IS NULL AND c.deleted_at IS NULL) OR l.detached = FALSE OR {back})")
+            ("JOIN", linked_moved.to_owned())
         };
         let sql = format!(
             "SELECT c.id AS id, c.version AS version, \
@@ -171,7 +240,7 @@ impl Store {
              CASE WHEN l.crm_in_export_scope THEN 1 ELSE 0 END AS l_scope, \
              CASE WHEN l.detached THEN 1 ELSE 0 END AS l_detached, \
              CASE WHEN l.id IS NULL THEN 0 ELSE 1 END AS linked \
-             FROM contacts c LEFT JOIN contact_links l ON l.crm_id = c.id AND l.mailbox_id = {m} \
+             FROM contacts c {join} contact_links l ON l.crm_id = c.id AND l.mailbox_id = {m} \
              WHERE {visible} AND {filter}"
         );
         values.insert(0, mailbox_id.into());
@@ -589,25 +658,52 @@ impl Store {
         Ok(out)
     }
 
-    /// Live contacts the owner may see and no link of the mailbox holds, for first-sync
-    /// matching.
+    /// Live contacts the owner may see and no link of the mailbox holds that may match new
+    /// Exchange items: carrying one of `keys`' ids, or — compared trimmed and in lower
+    /// case — one of its e-mail addresses or full names. The database compares ASCII
+    /// only, so a value with any other character comes back too and the matcher decides:
+    /// what is read follows the new items, not the size of the owner's CRM.
     pub async fn match_candidates(
         &self,
         owner: &Caller,
         mailbox_id: Uuid,
+        keys: &MatchKeys,
     ) -> StoreResult<Vec<CrmRecord>> {
-        let linked = Query::select()
-            .column(contact_links::Column::CrmId)
-            .from(contact_links::Entity)
-            .and_where(contact_links::Column::MailboxId.eq(mailbox_id))
-            .to_owned();
-        let mut q = contacts::Entity::find()
-            .filter(contacts::Column::DeletedAt.is_null())
-            .filter(Expr::col((contacts::Entity, contacts::Column::Id)).not_in_subquery(linked));
-        if let Some(c) = visible(owner) {
-            q = q.filter(c);
+        let backend = self.db.get_database_backend();
+        let mut out: HashMap<Uuid, CrmRecord> = HashMap::new();
+        // Bounded statements: each part of the keys is asked in slices.
+        let slices = keys
+            .crm_ids
+            .chunks(500)
+            .map(|ids| MatchSlice::Ids(ids.to_vec()))
+            .chain(
+                keys.emails
+                    .chunks(300)
+                    .map(|e| MatchSlice::Emails(e.to_vec())),
+            )
+            .chain(
+                keys.names
+                    .chunks(500)
+                    .map(|n| MatchSlice::Names(n.to_vec())),
+            );
+        for slice in slices {
+            let linked = Query::select()
+                .column(contact_links::Column::CrmId)
+                .from(contact_links::Entity)
+                .and_where(contact_links::Column::MailboxId.eq(mailbox_id))
+                .to_owned();
+            let mut q = contacts::Entity::find()
+                .filter(contacts::Column::DeletedAt.is_null())
+                .filter(Expr::col((contacts::Entity, contacts::Column::Id)).not_in_subquery(linked))
+                .filter(slice.condition(backend));
+            if let Some(c) = visible(owner) {
+                q = q.filter(c);
+            }
+            for m in q.all(&self.db).await? {
+                out.entry(m.id).or_insert_with(|| record(m));
+            }
         }
-        Ok(q.all(&self.db).await?.into_iter().map(record).collect())
+        Ok(out.into_values().collect())
     }
 
     /// Accounts whose name matches one of `companies` (trimmed, case-insensitive), with

@@ -51,6 +51,9 @@ pub struct Matcher<K> {
     by_crm_id: HashMap<Uuid, Vec<usize>>,
     by_email: HashMap<String, Vec<usize>>,
     by_name: HashMap<(String, String), Vec<usize>>,
+    /// CRM ids that pair only by stamp (see [`Matcher::only_by_stamp`]), also for
+    /// candidates added later.
+    stamp_only: HashSet<Uuid>,
 }
 
 const EMAILS: [Field; 3] = [Field::Email1, Field::Email2, Field::Email3];
@@ -69,36 +72,56 @@ fn name_company(m: &MappedContact) -> Option<(String, String)> {
     Some((name, name_key(m.get(Field::Company).unwrap_or(""))))
 }
 
+/// What a contact may be matched by: its e-mail addresses (lower case) and its full
+/// name (trimmed, lower case). The store looks for candidates sharing one of these, so
+/// that matching reads only the contacts that may match, not every unlinked one.
+pub fn match_keys(m: &MappedContact) -> (Vec<String>, Option<String>) {
+    (
+        emails(m).into_iter().collect(),
+        m.get(Field::FullName).map(name_key),
+    )
+}
+
 impl<K: Clone> Matcher<K> {
     /// Indexes the candidates.
     pub fn new(candidates: Vec<Candidate<K>>) -> Self {
-        let mut by_crm_id: HashMap<Uuid, Vec<usize>> = HashMap::new();
-        let mut by_email: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_name: HashMap<(String, String), Vec<usize>> = HashMap::new();
-        for (i, c) in candidates.iter().enumerate() {
-            if let Some(id) = c.crm_id {
-                by_crm_id.entry(id).or_default().push(i);
-            }
-            for e in emails(&c.fields) {
-                by_email.entry(e).or_default().push(i);
-            }
-            if let Some(k) = name_company(&c.fields) {
-                by_name.entry(k).or_default().push(i);
-            }
-        }
-        Matcher {
-            candidates,
+        let mut m = Matcher {
+            candidates: Vec::new(),
             taken: HashSet::new(),
-            by_crm_id,
-            by_email,
-            by_name,
+            by_crm_id: HashMap::new(),
+            by_email: HashMap::new(),
+            by_name: HashMap::new(),
+            stamp_only: HashSet::new(),
+        };
+        for c in candidates {
+            m.push(c);
         }
+        m
+    }
+
+    fn push(&mut self, c: Candidate<K>) {
+        let i = self.candidates.len();
+        if let Some(id) = c.crm_id {
+            self.by_crm_id.entry(id).or_default().push(i);
+            if self.stamp_only.contains(&id) {
+                self.candidates.push(c);
+                return;
+            }
+        }
+        for e in emails(&c.fields) {
+            self.by_email.entry(e).or_default().push(i);
+        }
+        if let Some(k) = name_company(&c.fields) {
+            self.by_name.entry(k).or_default().push(i);
+        }
+        self.candidates.push(c);
     }
 
     /// Candidates with these CRM ids pair only by their stamp from now on, never by
     /// content: their id is on an item somewhere already, and a second item must not
     /// take it.
     pub fn only_by_stamp(&mut self, crm_ids: &HashSet<Uuid>) {
+        self.stamp_only.extend(crm_ids.iter().copied());
         let stamped: HashSet<usize> = crm_ids
             .iter()
             .filter_map(|id| self.by_crm_id.get(id))
@@ -183,6 +206,19 @@ impl<K: Clone> Matcher<K> {
         match self.free(self.by_name.get(&key?)).as_slice() {
             [one] => Some((*one, MatchedBy::NameAndCompany)),
             _ => None,
+        }
+    }
+}
+
+impl<K: Clone + Eq + std::hash::Hash> Matcher<K> {
+    /// Adds candidates found later (the store is asked per batch of new contacts); one
+    /// already known keeps its place, and stays taken if it was.
+    pub fn extend(&mut self, candidates: Vec<Candidate<K>>) {
+        let known: HashSet<K> = self.candidates.iter().map(|c| c.key.clone()).collect();
+        for c in candidates {
+            if !known.contains(&c.key) {
+                self.push(c);
+            }
         }
     }
 }

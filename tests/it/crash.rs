@@ -117,12 +117,26 @@ fn alice() -> Caller {
     }
 }
 
-/// Alice's live CRM contacts.
-async fn crm_contacts(app: &TestApp) -> Vec<contactsync::store::sync_state::CrmRecord> {
-    app.store
-        .match_candidates(&alice(), Uuid::nil())
-        .await
-        .unwrap()
+/// Alice's live CRM contacts, in creation order.
+async fn crm_contacts(app: &TestApp) -> Vec<contactsync::domain::contact::Contact> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .store
+            .list_contacts(
+                &alice(),
+                &contactsync::store::contacts::ContactFilter::default(),
+                contactsync::store::PageRequest { after, limit: 1000 },
+            )
+            .await
+            .unwrap();
+        out.extend(page.items);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return out,
+        }
+    }
 }
 
 fn crm_person(name: &str) -> CrmWrite {

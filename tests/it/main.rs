@@ -17,6 +17,7 @@ mod observability;
 mod openapi_document;
 mod operations;
 mod quotas;
+mod round_trips;
 mod runs;
 mod scheduler;
 mod support;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::faults::FaultRule;
 use crate::state::Sim;
-use crate::store::{ContactData, EwsError, FolderRef, Item, Mailbox, Store};
+use crate::store::{ContactData, DeleteType, EwsError, FolderRef, Item, Mailbox, Store};
 
 /// Registers the `/_sim` routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,7 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/latency", web::get().to(get_latency))
             .route("/latency", web::put().to(put_latency))
             .route("/requests", web::get().to(list_requests))
-            .route("/requests", web::delete().to(clear_requests)),
+            .route("/requests", web::delete().to(clear_requests))
+            .route("/stats", web::get().to(stats))
+            .route("/churn", web::post().to(churn)),
     );
 }
 
@@ -528,6 +530,73 @@ async fn put_latency(sim: web::Data<Sim>, body: web::Json<Latency>) -> HttpRespo
 
 async fn list_requests(sim: web::Data<Sim>) -> HttpResponse {
     HttpResponse::Ok().json(sim.requests.lock().expect("log lock").all())
+}
+
+async fn stats(sim: web::Data<Sim>) -> HttpResponse {
+    HttpResponse::Ok().json(sim.requests.lock().expect("log lock").stats())
+}
+
+/// What `POST /_sim/churn` does to the Contacts folder of every mailbox, as the Exchange
+/// users would: the oldest `deletes` items deleted, the next `edits` edited (a new job
+/// title), `creates` new contacts with addresses no other mailbox has.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Churn {
+    #[serde(default)]
+    edits: usize,
+    #[serde(default)]
+    creates: usize,
+    #[serde(default)]
+    deletes: usize,
+}
+
+async fn churn(sim: web::Data<Sim>, body: web::Json<Churn>) -> HttpResponse {
+    let body = body.into_inner();
+    // Unique per call, so that every call's edits are changes and its creates new people.
+    let round = chrono::Utc::now().timestamp_micros();
+    let mut store = sim.store.lock().expect("store lock");
+    let mut changed = 0usize;
+    for mb in store.mailboxes.values_mut() {
+        let Some(folder) = mb.folder_by_any("contacts").map(|f| f.id.clone()) else {
+            continue;
+        };
+        let items: Vec<(String, ContactData)> = mb
+            .items_in(&folder)
+            .into_iter()
+            .take(body.deletes + body.edits)
+            .map(|i| (i.id.clone(), i.data.clone()))
+            .collect();
+        for (i, (id, data)) in items.into_iter().enumerate() {
+            if i < body.deletes {
+                if mb.delete_item(&id, DeleteType::HardDelete).is_ok() {
+                    changed += 1;
+                }
+            } else {
+                let mut data = data;
+                data.job_title = Some(format!("Title {round}"));
+                mb.write_item(&id, data);
+                changed += 1;
+            }
+        }
+        let local = mb.email.split('@').next().unwrap_or("m").to_owned();
+        for k in 0..body.creates {
+            let mut c = ContactData {
+                given_name: Some(format!("New{k}")),
+                surname: Some(format!("Person{round}")),
+                display_name: Some(format!("New{k} Person{round}")),
+                company_name: Some(format!("Company of {local}")),
+                ..Default::default()
+            };
+            c.email_addresses.insert(
+                "EmailAddress1".into(),
+                format!("new{k}.{round}.{local}@churn.test"),
+            );
+            if mb.create_item(&FolderRef::Id(folder.clone()), c).is_ok() {
+                changed += 1;
+            }
+        }
+    }
+    HttpResponse::Ok().json(json!({ "changed": changed }))
 }
 
 async fn clear_requests(sim: web::Data<Sim>) -> HttpResponse {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 pub use faults::{FaultKind, FaultRule, FaultWhen};
 pub use graph::{GraphApp, GraphFault, GraphFaultRule};
-pub use reqlog::RequestRecord;
+pub use reqlog::{RequestRecord, RequestStats};
 pub use store::{Address, ContactData, ExtendedFieldUri, ExtendedProperty, Store};
 
 /// A mailbox or service account: SMTP address and password (also its bearer token).
@@ -364,7 +364,12 @@ impl SimHandle {
         self.sim.requests.lock().expect("log lock").all()
     }
 
-    /// Forgets the request log.
+    /// The request counters since the last clear.
+    pub fn request_stats(&self) -> RequestStats {
+        self.sim.requests.lock().expect("log lock").stats()
+    }
+
+    /// Forgets the request log and resets its counters.
     pub fn clear_requests(&self) {
         self.sim.requests.lock().expect("log lock").clear();
     }

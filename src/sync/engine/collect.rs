@@ -16,9 +16,9 @@ use super::pair::{
 use super::{CHUNK, Halt, Pair, Run};
 use crate::domain::profile::MatchExisting;
 use crate::domain::run::{ItemOutcome, OpKind, RunMode};
-use crate::store::sync_state::CrmRecord;
+use crate::store::sync_state::{CrmRecord, MatchKeys};
 use crate::sync::fieldmap::MappedContact;
-use crate::sync::matching::{Candidate, Matcher};
+use crate::sync::matching::{Candidate, Matcher, match_keys};
 use crate::sync::plan::{CrmSide, ExSide, Link};
 use crate::transport::{
     ErrorKind, ExchangeContacts, FeedChange, ITEM_BATCH, RemoteContact, TransportError,
@@ -208,6 +208,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 }
             }
         }
+        let unlinked: Vec<&RemoteContact> = items
+            .iter()
+            .map(|(_, c)| c)
+            .filter(|c| !self.links_by_item.contains_key(&c.item_id))
+            .collect();
+        self.find_match_candidates(&unlinked).await?;
         let mut pairs = Vec::new();
         for (folder, c) in items {
             let ex = self.ex_side(&c, &folder);
@@ -288,45 +294,83 @@ impl<T: ExchangeContacts> Run<'_, T> {
         self.apply(pairs, true).await
     }
 
-    /// A new Exchange item: the CRM contact it already is (by stamp, e-mail, name and
-    /// company), or none.
-    pub(super) async fn new_exchange_pair(
-        &mut self,
-        ex: ExSide,
-        c: &RemoteContact,
-    ) -> Result<Pair, Halt> {
+    /// Adds to the matcher the owner's unlinked CRM contacts that these new items may be
+    /// (same stamp, e-mail or full name): matching reads what may match, never the
+    /// owner's whole CRM.
+    async fn find_match_candidates(&mut self, items: &[&RemoteContact]) -> Result<(), Halt> {
+        let by_content = self.profile.match_existing != MatchExisting::None;
+        let mut keys = MatchKeys::default();
+        for c in items {
+            keys.crm_ids.extend(c.crm_contact_id);
+            if by_content {
+                let (emails, name) = match_keys(&c.fields);
+                keys.emails.extend(emails);
+                keys.names.extend(name);
+            }
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for list in [&mut keys.emails, &mut keys.names] {
+            list.sort();
+            list.dedup();
+        }
+        let candidates = self
+            .store
+            .match_candidates(&self.owner, self.req.mailbox_id, &keys)
+            .await?;
+        // Candidates are visible to the owner by construction.
+        self.visible.extend(candidates.iter().map(|r| r.id));
+        let candidates = candidates
+            .into_iter()
+            .map(|r| Candidate {
+                key: r.id,
+                crm_id: Some(r.id),
+                fields: MappedContact::from_crm(&r.fields),
+            })
+            .collect();
+        self.ensure_matcher().await?;
+        self.crm_matcher
+            .get_or_insert_with(|| Matcher::new(Vec::new()))
+            .extend(candidates);
+        Ok(())
+    }
+
+    /// The matcher of new Exchange items, built once per run. In a run with no link at
+    /// all, contacts stamped on items outside the feeds pair only by their stamp.
+    async fn ensure_matcher(&mut self) -> Result<(), Halt> {
         if self.crm_matcher.is_none() {
-            let candidates = self
-                .store
-                .match_candidates(&self.owner, self.req.mailbox_id)
-                .await?;
-            // Candidates are visible to the owner by construction.
-            self.visible.extend(candidates.iter().map(|r| r.id));
-            let candidates = candidates
-                .into_iter()
-                .map(|r| Candidate {
-                    key: r.id,
-                    crm_id: Some(r.id),
-                    fields: MappedContact::from_crm(&r.fields),
-                })
-                .collect();
-            let mut matcher = Matcher::new(candidates);
+            let mut matcher = Matcher::new(Vec::new());
             if self.no_links {
                 matcher.only_by_stamp(&self.stamped_outside_the_feeds().await?);
             }
             self.crm_matcher = Some(matcher);
         }
+        Ok(())
+    }
+
+    /// A new Exchange item: the CRM contact it already is (by stamp, e-mail, name and
+    /// company), or none (its candidates were found by `find_match_candidates`).
+    pub(super) async fn new_exchange_pair(
+        &mut self,
+        ex: ExSide,
+        c: &RemoteContact,
+    ) -> Result<Pair, Halt> {
+        self.ensure_matcher().await?;
         let policy = self.profile.match_existing;
         let by_stamp_only = c.crm_contact_id.is_some() && policy == MatchExisting::None;
-        let found = self.crm_matcher.as_mut().expect("built above").find(
-            &c.fields,
-            c.crm_contact_id,
-            if by_stamp_only {
-                MatchExisting::None
-            } else {
-                policy
-            },
-        );
+        let found = self
+            .crm_matcher
+            .get_or_insert_with(|| Matcher::new(Vec::new()))
+            .find(
+                &c.fields,
+                c.crm_contact_id,
+                if by_stamp_only {
+                    MatchExisting::None
+                } else {
+                    policy
+                },
+            );
         let Some(m) = found else {
             return Ok(Pair {
                 crm: None,
@@ -387,11 +431,11 @@ impl<T: ExchangeContacts> Run<'_, T> {
     pub(super) async fn crm_phase(&mut self) -> Result<(), Halt> {
         // The database finds what moved; a run with nothing to do reads no contact.
         let scope_all = self.specific.is_none();
+        let export_new = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
         let moves = self
             .store
-            .crm_moves(&self.owner, self.req.mailbox_id, scope_all)
+            .crm_moves(&self.owner, self.req.mailbox_id, scope_all, export_new)
             .await?;
-        let export_new = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
         let mut moved: Vec<Uuid> = Vec::new();
         for v in &moves {
             // Every row is a contact the owner sees.

@@ -1,11 +1,14 @@
+//! The engine in this process, the simulator in process too (the performance table of
+//! README "Performance" is `benches/sync`): where a run's time goes, over EWS or Graph.
+//!
 //! Full import and export of 10k contacts against the simulator with 20 ms latency per
 //! request, and a run with nothing to do: prints wall time and round trips. Over EWS by
 //! default; `SYNC_BENCH_TRANSPORT=graph` runs the same through Microsoft Graph (pacing
 //! under the 10-minute budget off, as SPEC §10 measures it) and adds what reading the
 //! extended properties costs, as Graph's delta cannot carry them.
 //!
-//!     cargo bench --bench sync            (SYNC_BENCH_N=1000 for a quicker look)
-//!     SYNC_BENCH_TRANSPORT=graph cargo bench --bench sync
+//!     cargo bench --bench engine          (SYNC_BENCH_N=1000 for a quicker look)
+//!     SYNC_BENCH_TRANSPORT=graph cargo bench --bench engine
 use std::time::Instant;
 
 use contactsync::config::Settings;

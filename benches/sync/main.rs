@@ -1,0 +1,408 @@
+//! The performance table (README "Performance"): the simulator and the service each in
+//! their own process, the service driven through its API like a client drives it.
+//!
+//!     cargo bench --bench sync                     every scenario (the 5,000 mailboxes
+//!                                                  take about 15 minutes)
+//!     cargo bench --bench sync -- import api       only some: import export twoway api many
+//!
+//! `hey` (a Debian package) is the load generator of the API row. Environment:
+//! `SYNC_BENCH_MAILBOXES` (5000) and `SYNC_BENCH_INTERVALS` (2) size the many-mailbox
+//! scenario; `SYNC_BENCH_WORKERS` overrides the service's worker count.
+mod many;
+mod procs;
+
+use std::time::Duration;
+
+use contactsync::domain::contact::ContactFields;
+use contactsync::domain::profile::ContactSyncProfile;
+use contactsync::store::sync_state::CrmWrite;
+use procs::{Data, RunResult, Service, Sim, rss_mib, sim_contact};
+use uuid::Uuid;
+
+/// One row of the table.
+pub struct Row {
+    pub scenario: String,
+    pub contacts: usize,
+    pub latency_ms: u64,
+    pub round_trips: Option<u64>,
+    pub seconds: Option<f64>,
+    pub items: u64,
+    pub peak_rss_mib: Option<f64>,
+    pub note: String,
+}
+
+impl Row {
+    fn print_header() {
+        println!(
+            "| {:<34} | {:>8} | {:>7} | {:>11} | {:>9} | {:>8} | {:>8} | {}",
+            "scenario",
+            "contacts",
+            "latency",
+            "round trips",
+            "wall time",
+            "items/s",
+            "peak RSS",
+            "notes"
+        );
+        println!(
+            "| {:-<34} | {:->8} | {:->7} | {:->11} | {:->9} | {:->8} | {:->8} | ---",
+            "", "", "", "", "", "", ""
+        );
+    }
+
+    pub fn print(&self) {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "–".into());
+        let rate = self
+            .seconds
+            .filter(|s| *s > 0.0 && self.items > 0)
+            .map(|s| format!("{:.0}", self.items as f64 / s));
+        println!(
+            "| {:<34} | {:>8} | {:>5}ms | {:>11} | {:>9} | {:>8} | {:>8} | {}",
+            self.scenario,
+            self.contacts,
+            self.latency_ms,
+            opt(self.round_trips.map(|r| r.to_string())),
+            opt(self.seconds.map(|s| if s < 1.0 {
+                format!("{:.0} ms", s * 1000.0)
+            } else {
+                format!("{s:.2} s")
+            })),
+            opt(rate),
+            opt(self.peak_rss_mib.map(|m| format!("{m:.0} MiB"))),
+            self.note
+        );
+    }
+}
+
+fn workers() -> usize {
+    std::env::var("SYNC_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(contactsync::config::Settings::default().workers)
+}
+
+fn import_profile() -> ContactSyncProfile {
+    let mut p = ContactSyncProfile::default();
+    p.import.enabled = true;
+    p
+}
+
+/// Runs one mailbox's sync in a fresh service process and makes its row.
+async fn measured_run(
+    data: &Data,
+    sim: &Sim,
+    owner: &str,
+    mailbox: Uuid,
+    scenario: String,
+    contacts: usize,
+    latency_ms: u64,
+) -> (Row, RunResult) {
+    sim.set_latency(latency_ms).await;
+    let service = Service::start(data, workers()).await;
+    sim.clear_stats().await;
+    let run = service.run(owner, mailbox).await;
+    let stats = sim.stats().await;
+    let (peak, _) = rss_mib(service.pid());
+    service.stop();
+    let row = Row {
+        scenario,
+        contacts,
+        latency_ms,
+        round_trips: Some(stats.requests),
+        seconds: Some(run.seconds),
+        items: run.items,
+        peak_rss_mib: Some(peak),
+        note: if run.status == "succeeded" {
+            String::new()
+        } else {
+            format!("status {}", run.status)
+        },
+    };
+    row.print();
+    (row, run)
+}
+
+async fn import(n: usize, latency_ms: u64) -> Row {
+    let sim = Sim::start().await;
+    let data = Data::new().await;
+    let email = "importer@example.com";
+    sim.add_mailbox(email).await;
+    sim.seed(email, (0..n).map(|i| sim_contact("import", i)).collect())
+        .await;
+    let mailbox = data.mailbox(&sim, "owner", email, import_profile()).await;
+    measured_run(
+        &data,
+        &sim,
+        "owner",
+        mailbox,
+        format!("full import of {n}"),
+        n,
+        latency_ms,
+    )
+    .await
+    .0
+}
+
+async fn seed_crm(data: &Data, owner: &str, n: usize) {
+    let writes: Vec<CrmWrite> = (0..n)
+        .map(|i| {
+            let mut f = ContactFields {
+                given_name: format!("Crm{i}"),
+                surname: format!("Person{i}"),
+                email1: format!("crm{i}@export.test"),
+                job_title: "Buyer".into(),
+                company: Some(format!("Customer {}", i % 89)),
+                ..Default::default()
+            };
+            f.normalize();
+            CrmWrite::Create(f)
+        })
+        .collect();
+    for chunk in writes.chunks(1000) {
+        data.store
+            .apply_crm_writes(owner, chunk.to_vec())
+            .await
+            .expect("CRM contacts");
+    }
+}
+
+async fn export(n: usize) -> Vec<Row> {
+    let sim = Sim::start().await;
+    let data = Data::new().await;
+    let email = "exporter@example.com";
+    sim.add_mailbox(email).await;
+    seed_crm(&data, "owner", n).await;
+    let mut p = ContactSyncProfile::default();
+    p.export.enabled = true;
+    let mailbox = data.mailbox(&sim, "owner", email, p).await;
+    let (full, _) = measured_run(
+        &data,
+        &sim,
+        "owner",
+        mailbox,
+        format!("full export of {n}"),
+        n,
+        20,
+    )
+    .await;
+    let (next, _) = measured_run(
+        &data,
+        &sim,
+        "owner",
+        mailbox,
+        "export: the next run".into(),
+        n,
+        20,
+    )
+    .await;
+    vec![full, next]
+}
+
+/// A two-way mailbox of `n` synced pairs; then 1% changed on each side, then nothing.
+async fn two_way(n: usize) -> Vec<Row> {
+    let sim = Sim::start().await;
+    let data = Data::new().await;
+    let email = "twoway@example.com";
+    sim.add_mailbox(email).await;
+    sim.seed(email, (0..n).map(|i| sim_contact("twoway", i)).collect())
+        .await;
+    let mut p = import_profile();
+    p.export.enabled = true;
+    let mailbox = data.mailbox(&sim, "owner", email, p).await;
+    // The first sync is setup, not measured.
+    {
+        let service = Service::start(&data, workers()).await;
+        service.run("owner", mailbox).await;
+        service.stop();
+    }
+    let changed = n / 100;
+    // Exchange: the oldest items edited as the Outlook user would.
+    sim.churn(changed, 0, 0).await;
+    // CRM: other contacts edited straight in the store (another field than Outlook's).
+    let ids = crm_ids(&data, "owner", changed * 2).await;
+    let records = data
+        .store
+        .contacts_for_sync(&ids[changed..])
+        .await
+        .expect("contacts");
+    let writes = records
+        .into_iter()
+        .map(|r| {
+            let mut fields = r.fields;
+            fields.department = "Changed in the CRM".into();
+            CrmWrite::Update {
+                id: r.id,
+                fields,
+                expected: Some(r.version),
+            }
+        })
+        .collect();
+    data.store
+        .apply_crm_writes("owner", writes)
+        .await
+        .expect("CRM edits");
+    let mut rows = Vec::new();
+    rows.push(
+        measured_run(
+            &data,
+            &sim,
+            "owner",
+            mailbox,
+            format!("two-way, {changed} changed on each side"),
+            n,
+            20,
+        )
+        .await
+        .0,
+    );
+    for latency in [20, 0] {
+        rows.push(
+            measured_run(
+                &data,
+                &sim,
+                "owner",
+                mailbox,
+                "nothing to do".into(),
+                n,
+                latency,
+            )
+            .await
+            .0,
+        );
+    }
+    rows
+}
+
+async fn crm_ids(data: &Data, owner: &str, n: usize) -> Vec<Uuid> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = data.store.connection();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT id FROM contacts WHERE owner_id = ? ORDER BY id LIMIT ?",
+            [owner.into(), (n as i64).into()],
+        ))
+        .await
+        .expect("contact ids");
+    rows.iter()
+        .map(|r| r.try_get::<Uuid>("", "id").expect("id"))
+        .collect()
+}
+
+/// `GET /api/v1/contacts?limit=50` with gzip on keep-alive connections at 1,000
+/// requests/s, from `hey` in its own process.
+async fn api(n: usize) -> Vec<Row> {
+    let data = Data::new().await;
+    seed_crm(&data, "reader", n).await;
+    let service = Service::start(&data, workers()).await;
+    let url = format!("{}/api/v1/contacts?limit=50", service.base);
+    let token = Service::token("reader");
+    // Warm up (connections, caches), then measure.
+    let hey = |seconds: &str| {
+        std::process::Command::new("hey")
+            .args(["-z", seconds, "-c", "10", "-q", "100"])
+            .args(["-H", "Accept-Encoding: gzip"])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .arg(&url)
+            .output()
+    };
+    let row = |note: String, p50: Option<f64>, p99: Option<f64>, peak: Option<f64>| {
+        let fmt = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.2} ms", s * 1000.0));
+        Row {
+            scenario: "API list, gzip, keep-alive, 1,000/s".into(),
+            contacts: n,
+            latency_ms: 0,
+            round_trips: None,
+            seconds: None,
+            items: 0,
+            peak_rss_mib: peak,
+            note: format!("p50 {} p99 {}{note}", fmt(p50), fmt(p99)),
+        }
+    };
+    if hey("2s").is_err() {
+        let r = row(
+            " (hey not installed: apt-get install hey)".into(),
+            None,
+            None,
+            None,
+        );
+        r.print();
+        return vec![r];
+    }
+    let out = hey("15s").expect("hey runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pct = |p: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{p}% in")))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|s| s.parse::<f64>().ok())
+    };
+    let rps = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("?")
+        .to_owned();
+    let statuses = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Status code distribution"))
+        .skip(1)
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (peak, _) = rss_mib(service.pid());
+    service.stop();
+    let r = row(
+        format!(", {rps} requests/s, {statuses}"),
+        pct("50"),
+        pct("99"),
+        Some(peak),
+    );
+    r.print();
+    vec![r]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        println!(
+            "contactsync performance: simulator and service in separate processes, loopback, {} workers",
+            workers()
+        );
+        println!("(wall time: the run's started_at to finished_at; peak RSS: the service process)");
+        Row::print_header();
+        let mut rows = Vec::new();
+        if wants("import") {
+            rows.push(import(1_000, 20).await);
+            rows.push(import(10_000, 20).await);
+            rows.push(import(100_000, 0).await);
+        }
+        if wants("export") {
+            rows.extend(export(10_000).await);
+        }
+        if wants("twoway") {
+            rows.extend(two_way(10_000).await);
+        }
+        if wants("api") {
+            rows.extend(api(10_000).await);
+        }
+        if wants("many") {
+            rows.extend(many::run().await);
+        }
+        println!();
+        Row::print_header();
+        for r in &rows {
+            r.print();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    });
+}

@@ -1,0 +1,128 @@
+//! Regression guard on EWS round trips: fixed scenarios against the simulator, each
+//! compared with the count recorded here. Round trips, not wall time: a CI machine's
+//! timing is noise, the number of requests a run sends is not. A change that lowers a
+//! count lowers its record in the same commit; one that raises it must say why.
+use contactsync::domain::contact::ContactFields;
+use contactsync::store::sync_state::CrmWrite;
+use serde_json::json;
+
+use crate::sync_support::{World, person};
+
+/// Contacts per side: three feed pages of 512, twelve GetItem/CreateItem batches of 100.
+const N: usize = 1_200;
+
+/// The most EWS requests each step may send.
+const RECORDED: &[(&str, u64)] = &[
+    // Folder tree 3, feed 3 pages + 3 read past our echoes, GetItem 12, stamps 12.
+    ("import of 1,200 (two-way profile)", 33),
+    ("12 changed on each side", 7),
+    // The folder tree (FindFolder + GetFolder ×2) and one feed page.
+    ("nothing to do", 4),
+    // Folder tree 3, the target folder listed (FindItem 5, GetItem 12), CreateItem 12,
+    // feed 2 + 2 read past our echoes.
+    ("export of 1,200 new CRM contacts", 36),
+    ("nothing to do after the export", 4),
+];
+
+fn recorded(step: &str) -> u64 {
+    RECORDED
+        .iter()
+        .find(|(s, _)| *s == step)
+        .map(|(_, n)| *n)
+        .expect("a recorded step")
+}
+
+async fn measured(w: &World, step: &str, failures: &mut Vec<String>) {
+    w.sim.clear_requests();
+    w.sync().await;
+    let stats = w.sim.request_stats();
+    let limit = recorded(step);
+    println!(
+        "{step}: {} round trips (recorded {limit}) {:?}",
+        stats.requests, stats.by_operation
+    );
+    if stats.requests > limit {
+        failures.push(format!(
+            "{step}: {} EWS round trips, recorded {limit}: {:?}",
+            stats.requests, stats.by_operation
+        ));
+    }
+}
+
+fn crm_contact(i: usize) -> CrmWrite {
+    let mut f = ContactFields {
+        given_name: format!("Crm{i}"),
+        surname: format!("Guard{i}"),
+        email1: format!("crm{i}@guard.test"),
+        ..Default::default()
+    };
+    f.normalize();
+    CrmWrite::Create(f)
+}
+
+#[tokio::test]
+async fn round_trips_of_fixed_scenarios_do_not_grow() {
+    let w = World::new().await;
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    let items = w.seed(
+        "contacts",
+        (0..N)
+            .map(|i| {
+                person(
+                    &format!("Given{i}"),
+                    &format!("Surname{i}"),
+                    &format!("person{i}@guard.test"),
+                    Some("Guard AS"),
+                )
+            })
+            .collect(),
+    );
+    let mut failures = Vec::new();
+    measured(&w, "import of 1,200 (two-way profile)", &mut failures).await;
+
+    let changed = N / 100;
+    for item in &items[..changed] {
+        w.edit(item, json!({"job_title": "Edited in Outlook"}));
+    }
+    let contacts = w.crm_contacts().await;
+    assert_eq!(contacts.len(), N);
+    let ids: Vec<uuid::Uuid> = contacts[N - changed..]
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let writes = w
+        .app
+        .store
+        .contacts_for_sync(&ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let mut fields = r.fields;
+            fields.department = "Edited in the CRM".into();
+            CrmWrite::Update {
+                id: r.id,
+                fields,
+                expected: Some(r.version),
+            }
+        })
+        .collect();
+    w.app.store.apply_crm_writes("alice", writes).await.unwrap();
+    measured(&w, "12 changed on each side", &mut failures).await;
+    measured(&w, "nothing to do", &mut failures).await;
+
+    w.app
+        .store
+        .apply_crm_writes("alice", (0..N).map(crm_contact).collect())
+        .await
+        .unwrap();
+    measured(&w, "export of 1,200 new CRM contacts", &mut failures).await;
+    measured(&w, "nothing to do after the export", &mut failures).await;
+    assert_eq!(w.exchange("contacts").len(), 2 * N);
+    assert!(
+        failures.is_empty(),
+        "round trips grew beyond the recorded numbers:\n{}",
+        failures.join("\n")
+    );
+}
