@@ -34,15 +34,8 @@ pub struct Row {
 impl Row {
     fn print_header() {
         println!(
-            "| {:<34} | {:>8} | {:>7} | {:>11} | {:>9} | {:>8} | {:>8} | {}",
-            "scenario",
-            "contacts",
-            "latency",
-            "round trips",
-            "wall time",
-            "items/s",
-            "peak RSS",
-            "notes"
+            "| {:<34} | {:>8} | {:>7} | {:>11} | {:>9} | {:>8} | {:>8} | notes",
+            "scenario", "contacts", "latency", "round trips", "wall time", "items/s", "peak RSS"
         );
         println!(
             "| {:-<34} | {:->8} | {:->7} | {:->11} | {:->9} | {:->8} | {:->8} | ---",

@@ -512,6 +512,35 @@ async fn first_sync_against_the_same_people_creates_no_duplicates(p: Proto) {
     w.assert_converged().await;
 }
 
+/// Candidates are looked up in the database by e-mail and full name; values beyond
+/// ASCII (which SQL folds differently from Rust) and names saved without a full name
+/// still match, and nothing else of the owner's CRM is read for them.
+async fn import_matches_names_and_addresses_beyond_ascii_in_any_case(p: Proto) {
+    let w = World::on(p).await;
+    w.create_crm(json!({"given_name": "Åse", "surname": "Ærø", "company": "Fjord AS"}))
+        .await;
+    w.create_crm(json!({"full_name": "Zoë Ng", "email1": "ZOË@Example.test"}))
+        .await;
+    w.create_crm(json!({"full_name": "Pat Kim", "email1": "  PAT@x.test "}))
+        .await;
+    w.create_crm(json!({"full_name": "Not In Outlook", "email1": "no@crm.test"}))
+        .await;
+    w.seed(
+        "contacts",
+        vec![
+            json!({"display_name": "ÅSE ÆRØ", "company_name": "fjord as", "job_title": "Skipper"}),
+            person("Zoe", "Ng", "zoë@example.test", None),
+            person("Patricia", "Kim", "pat@X.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}})).await;
+    let counts = w.sync().await;
+    assert_eq!(counts.linked, 3, "{counts:?}");
+    assert_eq!(counts.crm_created, 0, "{counts:?}");
+    assert_eq!(w.crm_contacts().await.len(), 4);
+    w.assert_converged().await;
+}
+
 async fn lost_sync_state_creates_no_duplicates(p: Proto) {
     let w = World::on(p).await;
     w.create_crm(json!({"full_name": "From Crm", "email1": "c@x.test"}))
@@ -924,6 +953,7 @@ over_both_transports!(
     deletes_follow_each_policy,
     crm_delete_keeps_the_previous_values_in_the_run_record,
     first_sync_against_the_same_people_creates_no_duplicates,
+    import_matches_names_and_addresses_beyond_ascii_in_any_case,
     lost_sync_state_creates_no_duplicates,
     failing_items_do_not_fail_the_run_and_the_next_run_heals,
     dry_run_plans_without_writing_and_modes_limit_directions,
