@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
     IntoActiveModel, QueryFilter, QuerySelect, Set, Statement,
@@ -171,15 +171,16 @@ fn beyond_ascii(backend: DbBackend, column: &str) -> String {
 }
 
 /// `LOWER(TRIM(column)) IN (keys)`, or a value the database cannot fold like Rust does.
-fn folded_in(backend: DbBackend, column: &str, keys: &[String]) -> sea_orm::sea_query::SimpleExpr {
-    let marks = vec!["?"; keys.len()].join(", ");
-    Expr::cust_with_values(
-        format!(
-            "(LOWER(TRIM({column})) IN ({marks}) OR {})",
-            beyond_ascii(backend, column)
-        ),
-        keys.iter().map(|k| k.trim().to_owned()),
-    )
+fn folded_in(
+    backend: DbBackend,
+    column: contacts::Column,
+    name: &str,
+    keys: &[String],
+) -> sea_orm::sea_query::SimpleExpr {
+    let folded = Func::lower(Func::cust("TRIM").arg(Expr::col(column)));
+    Expr::expr(folded)
+        .is_in(keys.iter().map(|k| k.trim().to_owned()))
+        .or(Expr::cust(beyond_ascii(backend, name)))
 }
 
 impl MatchSlice {
@@ -187,12 +188,12 @@ impl MatchSlice {
         match self {
             MatchSlice::Ids(ids) => Condition::all().add(contacts::Column::Id.is_in(ids.iter().copied())),
             MatchSlice::Emails(keys) => Condition::any()
-                .add(folded_in(backend, "email1", keys))
-                .add(folded_in(backend, "email2", keys))
-                .add(folded_in(backend, "email3", keys)),
+                .add(folded_in(backend, contacts::Column::Email1, "email1", keys))
+                .add(folded_in(backend, contacts::Column::Email2, "email2", keys))
+                .add(folded_in(backend, contacts::Column::Email3, "email3", keys)),
             // A contact saved without a full name is matched by its composed one.
             MatchSlice::Names(keys) => Condition::any()
-                .add(folded_in(backend, "full_name", keys))
+                .add(folded_in(backend, contacts::Column::FullName, "full_name", keys))
                 .add(Expr::cust(
                     "(TRIM(full_name) = '' AND (given_name <> '' OR middle_name <> '' OR surname <> ''))",
                 )),
