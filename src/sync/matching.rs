@@ -290,6 +290,22 @@ mod tests {
     }
 
     #[test]
+    fn candidates_added_later_keep_the_stamp_only_rule_and_are_not_added_twice() {
+        let id = Uuid::from_u128(7);
+        let ann = contact("Ann Lee", "Acme", &["ann@acme.test"]);
+        let mut m = Matcher::new(Vec::new());
+        m.only_by_stamp(&[id].into_iter().collect());
+        m.extend(vec![cand("a", Some(id), ann.clone())]);
+        assert!(m.find(&ann, None, EMAIL_THEN_NAME).is_none());
+        let bob = contact("Bob Ek", "Acme", &["bob@acme.test"]);
+        m.extend(vec![cand("b", None, bob.clone())]);
+        m.extend(vec![cand("b", None, bob.clone())]);
+        assert_eq!(m.find(&bob, None, EMAIL_THEN_NAME).unwrap().key, "b");
+        assert!(m.find(&bob, None, EMAIL_THEN_NAME).is_none(), "taken once");
+        assert_eq!(m.find(&ann, Some(id), EMAIL_THEN_NAME).unwrap().key, "a");
+    }
+
+    #[test]
     fn unambiguous_email_match_is_case_insensitive_and_uses_any_address() {
         let mut m = Matcher::new(vec![
             cand(
