@@ -208,7 +208,11 @@ impl Bench {
             is_admin: false,
         };
         let t = Instant::now();
-        let moves = self.store.crm_moves(&owner, mailbox, true).await.unwrap();
+        let moves = self
+            .store
+            .crm_moves(&owner, mailbox, true, true)
+            .await
+            .unwrap();
         let moves_t = t.elapsed();
         let t = Instant::now();
         let gone = self
