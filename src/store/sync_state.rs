@@ -516,7 +516,7 @@ impl Store {
     /// Forgets an Exchange folder that is gone (deleted, or moved under Deleted Items), in
     /// one transaction: its pairs are unlinked (detached: neither side is deleted nor
     /// created again), its feed state dropped, the profile no longer lists it as an import
-    /// folder, and the mailbox owner is told. Answers how many pairs were unlinked.
+    /// folder nor as the export target, and the mailbox owner is told. Answers how many pairs were unlinked.
     pub async fn forget_gone_folder(
         &self,
         mailbox_id: Uuid,
@@ -546,7 +546,12 @@ impl Store {
                 serde_json::from_str(&row.profile).unwrap_or_default();
             let before = profile.import.folder_ids.len();
             profile.import.folder_ids.retain(|f| f != folder_id);
-            if profile.import.folder_ids.len() != before {
+            let target_gone = profile.export.target_folder_id.as_deref() == Some(folder_id);
+            if target_gone {
+                // Exported contacts go to the default Contacts folder from now on.
+                profile.export.target_folder_id = None;
+            }
+            if profile.import.folder_ids.len() != before || target_gone {
                 dropped = true;
                 let version = row.version + 1;
                 let mut am = row.into_active_model();

@@ -1195,6 +1195,17 @@ fn model_regressions() {
             Sync(None),
             ExMove(23, 0),
         ],
+        // An exported item moved out of its folder (the export target), then that folder
+        // deleted: the pair was unlinked with the folder instead of following its item
+        // (found by the long run).
+        vec![
+            Profile(4),
+            CrmCreate(0),
+            Sync(None),
+            ExMove(0, 0),
+            DeleteFolder,
+            CrmEdit(0, 0),
+        ],
         // An imported item (in Work), a second item of the same person in Contacts, links
         // and states lost, import from Contacts only: the second item was matched by
         // content to the contact whose id the first one carries (two items, one id).

@@ -603,3 +603,49 @@ async fn an_unsaved_profile_is_checked_like_a_profile_save() {
     let runs = w.app.list_all("/api/v1/contact-sync/runs", &w.token).await;
     assert!(runs.is_empty(), "{runs:?}");
 }
+
+#[tokio::test]
+async fn a_deleted_export_target_falls_back_to_contacts_and_the_run_succeeds() {
+    let w = World::new().await;
+    let clients = w
+        .sim
+        .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
+        .unwrap();
+    w.create_crm(json!({"given_name": "Io", "surname": "Ka", "email1": "io@x.test"}))
+        .await;
+    w.profile(json!({"export": {"enabled": true, "target_folder_id": clients}}))
+        .await;
+    assert_eq!(w.sync().await.exchange_created, 1);
+    w.sim
+        .with_store(|s| {
+            s.mailbox_mut(ALICE).unwrap().delete_folder(
+                &ews_sim::store::FolderRef::Id(clients.clone()),
+                ews_sim::store::DeleteType::HardDelete,
+            )
+        })
+        .unwrap();
+    w.create_crm(json!({"given_name": "Jo", "surname": "La", "email1": "jo@x.test"}))
+        .await;
+    // The run succeeds: the old pair unlinked (never deleted), the new contact exported to
+    // the Contacts folder, the profile no longer names the gone folder.
+    let counts = w.sync().await;
+    assert_eq!(counts.unlinked, 1, "{counts:?}");
+    assert_eq!(counts.exchange_created, 1, "{counts:?}");
+    assert_eq!(counts.crm_deleted, 0, "{counts:?}");
+    assert_eq!(surnames(&w, "contacts"), ["La"]);
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    let profile = w
+        .app
+        .get(
+            &format!("/api/v1/mailboxes/{}/contact-sync", w.mailbox),
+            &w.token,
+        )
+        .await;
+    assert_eq!(
+        profile.body["export"]["target_folder_id"],
+        Value::Null,
+        "{}",
+        profile.text
+    );
+    w.assert_converged().await;
+}

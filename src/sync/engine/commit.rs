@@ -33,27 +33,34 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(())
     }
 
-    /// Import folders and folders holding linked items that Exchange no longer has
-    /// (deleted, or moved under Deleted Items) are forgotten: their pairs unlinked — never
-    /// deleted in bulk, whatever `on_exchange_delete` says — the profile no longer lists
-    /// them, and the owner is notified (SPEC §5). The run goes on with the other folders.
-    pub(super) async fn forget_gone_folders(
-        &mut self,
-        linked_folders: Vec<String>,
-    ) -> Result<(), Halt> {
+    /// Import folders, the export target and folders holding linked items that Exchange
+    /// no longer has (deleted, or moved under Deleted Items): no longer read nor written
+    /// by this run. Answers them, for `forget_gone_folders` once the feeds are read.
+    pub(super) fn gone_folders(&mut self, linked_folders: Vec<String>) -> Vec<String> {
         let mut gone: Vec<String> = linked_folders;
         if self.profile.import.scope == ImportScope::Folders {
             gone.extend(self.profile.import.folder_ids.iter().cloned());
         }
+        gone.extend(self.profile.export.target_folder_id.iter().cloned());
         gone.retain(|f| !self.existing_folders.contains(f));
         gone.sort();
         gone.dedup();
+        for folder in &gone {
+            self.watched.retain(|f| f != folder);
+            self.import_folders.remove(folder);
+        }
+        gone
+    }
+
+    /// Forgets gone folders: their pairs unlinked — never deleted in bulk, whatever
+    /// `on_exchange_delete` says — the profile no longer lists them, and the owner is
+    /// notified (SPEC §5). Called after the feeds were read, so that an item moved out of
+    /// the folder before it went is relinked where it is now, not unlinked with it.
+    pub(super) async fn forget_gone_folders(&mut self, gone: Vec<String>) -> Result<(), Halt> {
+        if self.req.dry_run {
+            return Ok(());
+        }
         for folder in gone {
-            self.watched.retain(|f| *f != folder);
-            self.import_folders.remove(&folder);
-            if self.req.dry_run {
-                continue;
-            }
             let unlinked = self
                 .store
                 .forget_gone_folder(self.req.mailbox_id, &self.owner.user_id, &folder)

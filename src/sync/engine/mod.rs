@@ -268,10 +268,14 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .find(|f| f.distinguished.as_deref() == Some("contacts"))
             .map(|f| f.id.clone())
             .unwrap_or_default();
+        // A target folder that is gone falls back to the default (the profile drops it,
+        // see `gone_folders`).
+        let existing: HashSet<String> = all_ids(folders).into_iter().collect();
         let target_folder = profile
             .export
             .target_folder_id
             .clone()
+            .filter(|t| existing.contains(t))
             .unwrap_or(contacts_folder);
         let mut watched = Vec::new();
         if profile.import.enabled && mode != RunMode::ExportOnly {
@@ -295,7 +299,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             owner,
             watched,
             import_folders,
-            existing_folders: all_ids(folders).into_iter().collect(),
+            existing_folders: existing,
             feed_deletes: HashSet::new(),
             target_folder,
             heads: HashMap::new(),
@@ -336,7 +340,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
                 self.watched.push(folder.clone());
             }
         }
-        self.forget_gone_folders(linked_folders).await?;
+        let gone = self.gone_folders(linked_folders);
         for key in store.failing_items(self.req.mailbox_id).await? {
             match key.strip_prefix("crm:").map(Uuid::parse_str) {
                 Some(Ok(id)) => self.retry_crm.push(id),
@@ -380,6 +384,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .cloned()
             .collect();
         let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
+        self.forget_gone_folders(gone).await?;
         self.crm_phase().await?;
         if self.wrote_exchange {
             // Read past our own writes now, so the saved state is after them: an item we
