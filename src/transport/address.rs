@@ -14,14 +14,6 @@ use crate::store::mailboxes::MailboxConnection;
 /// A host name and the checked addresses its requests must go to.
 pub type Pin = (String, Vec<SocketAddr>);
 
-fn permanent(message: String) -> TransportError {
-    TransportError {
-        kind: ErrorKind::Permanent,
-        code: None,
-        message,
-    }
-}
-
 fn transient(message: String) -> TransportError {
     TransportError {
         kind: ErrorKind::Transient,
@@ -32,10 +24,11 @@ fn transient(message: String) -> TransportError {
 
 /// The host (without IPv6 brackets) and port of a URL.
 pub fn host_port(url: &str) -> Result<(String, u16), TransportError> {
-    let u = url::Url::parse(url).map_err(|e| permanent(format!("bad URL {url}: {e}")))?;
+    let u = url::Url::parse(url)
+        .map_err(|e| TransportError::permanent(format!("bad URL {url}: {e}")))?;
     let host = u
         .host_str()
-        .ok_or_else(|| permanent(format!("{url} has no host")))?
+        .ok_or_else(|| TransportError::permanent(format!("{url} has no host")))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
@@ -80,7 +73,7 @@ pub async fn resolve_checked(
             .map_err(|_| transient(format!("DNS lookup of {host} timed out")))?
             .map_err(|e| transient(format!("DNS lookup of {host} failed: {e}")))?;
     if !is_allowed(allowed_hosts, &host, port) && addrs.iter().any(|a| is_internal_ip(a.ip())) {
-        return Err(permanent(format!(
+        return Err(TransportError::permanent(format!(
             "{host} resolves to an internal address; allow it with CONTACTSYNC_EWS_ALLOWED_HOSTS"
         )));
     }
@@ -112,8 +105,8 @@ pub async fn pins_from(
             urls.push(g.authority_url.as_str());
         }
         (MailboxTransport::Graph, None) => {
-            return Err(permanent(
-                "the mailbox has no Microsoft Graph settings".into(),
+            return Err(TransportError::permanent(
+                "the mailbox has no Microsoft Graph settings",
             ));
         }
         (MailboxTransport::Ews, _) => {

@@ -39,14 +39,6 @@ impl From<ews::Error> for TransportError {
     }
 }
 
-fn permanent(message: impl Into<String>) -> TransportError {
-    TransportError {
-        kind: ErrorKind::Permanent,
-        code: None,
-        message: message.into(),
-    }
-}
-
 /// A mailbox reached over EWS.
 #[derive(Debug, Clone)]
 pub struct EwsTransport {
@@ -212,7 +204,7 @@ impl ExchangeContacts for EwsTransport {
                 let item = r?;
                 let contact = item
                     .into_contact()
-                    .ok_or_else(|| permanent("the item is not a contact"))?;
+                    .ok_or_else(|| TransportError::permanent("the item is not a contact"))?;
                 remote_contact(contact)
             })
             .collect())
@@ -305,7 +297,7 @@ impl EwsTransport {
                 .into_messages()
                 .into_iter()
                 .next()
-                .ok_or_else(|| permanent("FindItem: no response message"))?;
+                .ok_or_else(|| TransportError::permanent("FindItem: no response message"))?;
             if let Some(e) = ews::Error::from_message(&message) {
                 return Err(e.into());
             }
@@ -323,7 +315,7 @@ impl EwsTransport {
             }
             offset = root.indexed_paging_offset.unwrap_or(offset + got);
         }
-        Err(permanent("FindItem: too many pages"))
+        Err(TransportError::permanent("FindItem: too many pages"))
     }
 
     /// Contacts of a folder: ids by FindItem (paged), then read whole by GetItem, as FindItem
@@ -360,7 +352,7 @@ fn remote_contact(c: ews::types::Contact) -> Result<RemoteContact, TransportErro
     let id = c
         .item_id
         .clone()
-        .ok_or_else(|| permanent("a contact without an ItemId"))?;
+        .ok_or_else(|| TransportError::permanent("a contact without an ItemId"))?;
     Ok(RemoteContact {
         fields: mapping::from_exchange(&c),
         crm_contact_id: mapping::crm_contact_id(&c),

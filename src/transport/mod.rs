@@ -49,6 +49,18 @@ pub struct TransportError {
     pub message: String,
 }
 
+impl TransportError {
+    /// A failure that trying again will not change (a bad setting, a refused address, an
+    /// answer we cannot use), with no server code.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        TransportError {
+            kind: ErrorKind::Permanent,
+            code: None,
+            message: message.into(),
+        }
+    }
+}
+
 /// A contacts folder of a mailbox, with its subfolders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ExchangeFolder {

@@ -43,14 +43,6 @@ impl From<graph::Error> for TransportError {
     }
 }
 
-fn permanent(message: impl Into<String>) -> TransportError {
-    TransportError {
-        kind: ErrorKind::Permanent,
-        code: None,
-        message: message.into(),
-    }
-}
-
 /// A mailbox reached over Microsoft Graph.
 #[derive(Debug, Clone)]
 pub struct GraphTransport {
@@ -65,7 +57,7 @@ fn client_config(
     let g = conn
         .graph
         .as_ref()
-        .ok_or_else(|| permanent("the mailbox has no Microsoft Graph settings"))?;
+        .ok_or_else(|| TransportError::permanent("the mailbox has no Microsoft Graph settings"))?;
     let credential = match g.credential {
         GraphCredential::ClientSecret => Credential::Secret(conn.secret.clone()),
         GraphCredential::Certificate => Credential::Certificate {
@@ -163,7 +155,7 @@ impl GraphTransport {
                 (None, _) => return Ok(ids),
             }
         }
-        Err(permanent("contacts delta: too many pages"))
+        Err(TransportError::permanent("contacts delta: too many pages"))
     }
 
     async fn read_whole(&self, ids: &[String]) -> Result<Vec<RemoteContact>, TransportError> {
@@ -183,7 +175,7 @@ impl GraphTransport {
 fn remote_contact(c: graph::types::Contact) -> Result<RemoteContact, TransportError> {
     let item_id =
         c.id.clone()
-            .ok_or_else(|| permanent("a contact without an id"))?;
+            .ok_or_else(|| TransportError::permanent("a contact without an id"))?;
     Ok(RemoteContact {
         fields: mapping::from_graph(&c),
         crm_contact_id: mapping::crm_contact_id(&c),
@@ -203,7 +195,7 @@ fn written(c: graph::types::Contact) -> Result<Written, TransportError> {
     Ok(Written {
         item_id: c
             .id
-            .ok_or_else(|| permanent("a written contact without an id"))?,
+            .ok_or_else(|| TransportError::permanent("a written contact without an id"))?,
         change_key: c.change_key.unwrap_or_default(),
     })
 }
@@ -275,7 +267,7 @@ impl ExchangeContacts for GraphTransport {
             (Some(next), _) => (next, false),
             (None, Some(delta)) => (delta, true),
             (None, None) => {
-                return Err(permanent(
+                return Err(TransportError::permanent(
                     "a delta page with neither @odata.nextLink nor @odata.deltaLink",
                 ));
             }
@@ -360,7 +352,9 @@ impl ExchangeContacts for GraphTransport {
         }
         Ok(results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(permanent("no answer for the update"))))
+            .map(|r| {
+                r.unwrap_or_else(|| Err(TransportError::permanent("no answer for the update")))
+            })
             .collect())
     }
 
