@@ -153,6 +153,16 @@ impl<K: Clone> Matcher<K> {
         })
     }
 
+    /// How `find` would match, without taking the candidate.
+    pub fn peek(
+        &self,
+        fields: &MappedContact,
+        crm_id: Option<Uuid>,
+        policy: MatchExisting,
+    ) -> Option<MatchedBy> {
+        self.pick(fields, crm_id, policy).map(|(_, by)| by)
+    }
+
     fn free(&self, ids: Option<&Vec<usize>>) -> Vec<usize> {
         let mut v: Vec<usize> = ids
             .into_iter()

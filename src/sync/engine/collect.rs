@@ -18,7 +18,7 @@ use crate::domain::profile::MatchExisting;
 use crate::domain::run::{ItemOutcome, OpKind, RunMode};
 use crate::store::sync_state::{CrmRecord, MatchKeys};
 use crate::sync::fieldmap::MappedContact;
-use crate::sync::matching::{Candidate, Matcher, match_keys};
+use crate::sync::matching::{Candidate, MatchedBy, Matcher, match_keys};
 use crate::sync::plan::{CrmSide, ExSide, Link};
 use crate::transport::{
     ErrorKind, ExchangeContacts, FeedChange, ITEM_BATCH, RemoteContact, TransportError,
@@ -122,6 +122,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             self.stop_requested().await?;
             self.upsert_chunk(chunk).await?;
         }
+        self.pair_matched_later().await?;
         if self.held > held_before {
             // A failed upsert may be the new half of a move: its old half's deletion
             // waits for the next run, which reads these folders again.
@@ -138,7 +139,6 @@ impl<T: ExchangeContacts> Run<'_, T> {
     }
 
     pub(super) async fn upsert_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
-        self.links_by_item.clear();
         let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
         let results = self.read_items(&ids).await?;
         let mut items = Vec::new();
@@ -162,6 +162,28 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 }
             }
         }
+        self.pair_items(items).await
+    }
+
+    /// In a run with no link, the items kept back because they would pair by content:
+    /// paired now that every item of the feeds has paired by its stamp, so that none of
+    /// them takes a contact whose id another item carries (two items, one id).
+    async fn pair_matched_later(&mut self) -> Result<(), Halt> {
+        let Some(items) = self.matched_later.take() else {
+            return Ok(());
+        };
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            self.stop_requested().await?;
+            let chunk: Vec<(String, RemoteContact)> = items.by_ref().take(CHUNK).collect();
+            self.pair_items(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Pairs items read from the feeds (with their feed's folder) and applies the pairs.
+    async fn pair_items(&mut self, items: Vec<(String, RemoteContact)>) -> Result<(), Halt> {
+        self.links_by_item.clear();
         let stamps: Vec<Uuid> = items.iter().filter_map(|(_, c)| c.crm_contact_id).collect();
         self.load_heads(&[], &stamps).await?;
         let linked_crm: Vec<Uuid> = items
@@ -236,6 +258,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     }),
                 ItemPairing::Copy | ItemPairing::New => None,
             };
+            if link.is_none() && self.pairs_by_content_later(&c).await? {
+                if let Some(later) = self.matched_later.as_mut() {
+                    later.push((folder, c));
+                }
+                continue;
+            }
             let mut pair = match link {
                 Some(link) => {
                     let record = records.remove(&link.crm_id);
@@ -349,6 +377,22 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(())
     }
 
+    /// Whether a new item is kept back to pair after every stamped item: only in a run
+    /// with no link (a first run, or links lost), and only when it would pair by content
+    /// (its stamp, if any, names no candidate). A run with links never defers: a contact
+    /// linked to a stamped item is no candidate for content matching.
+    async fn pairs_by_content_later(&mut self, c: &RemoteContact) -> Result<bool, Halt> {
+        if !self.no_links || self.matched_later.is_none() {
+            return Ok(false);
+        }
+        self.ensure_matcher().await?;
+        let by = self
+            .crm_matcher
+            .as_ref()
+            .and_then(|m| m.peek(&c.fields, c.crm_contact_id, self.profile.match_existing));
+        Ok(by.is_some_and(|by| by != MatchedBy::CrmContactId))
+    }
+
     /// A new Exchange item: the CRM contact it already is (by stamp, e-mail, name and
     /// company), or none (its candidates were found by `find_match_candidates`).
     pub(super) async fn new_exchange_pair(
@@ -357,20 +401,10 @@ impl<T: ExchangeContacts> Run<'_, T> {
         c: &RemoteContact,
     ) -> Result<Pair, Halt> {
         self.ensure_matcher().await?;
-        let policy = self.profile.match_existing;
-        let by_stamp_only = c.crm_contact_id.is_some() && policy == MatchExisting::None;
         let found = self
             .crm_matcher
             .get_or_insert_with(|| Matcher::new(Vec::new()))
-            .find(
-                &c.fields,
-                c.crm_contact_id,
-                if by_stamp_only {
-                    MatchExisting::None
-                } else {
-                    policy
-                },
-            );
+            .find(&c.fields, c.crm_contact_id, self.profile.match_existing);
         let Some(m) = found else {
             return Ok(Pair {
                 crm: None,

@@ -233,6 +233,10 @@ struct Run<'a, T: ExchangeContacts> {
     no_links: bool,
     /// Folders this run reads from the start (every item comes through their feeds).
     read_from_start: HashSet<String>,
+    /// New items that would pair by content in a run with no link, kept back until every
+    /// item of the feeds has paired by its stamp (see `upsert_chunk`); `None` once they
+    /// are being paired.
+    matched_later: Option<Vec<(String, RemoteContact)>>,
     /// Items that failed in earlier runs, retried by this one (read again even when their
     /// folder's feed moved on), and CRM contacts likewise.
     retry_items: Vec<String>,
@@ -318,6 +322,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             seq: 0,
             no_links: false,
             read_from_start: HashSet::new(),
+            matched_later: Some(Vec::new()),
             retry_items: Vec::new(),
             retry_crm: Vec::new(),
             retried: Vec::new(),
