@@ -680,6 +680,36 @@ async fn an_item_moved_between_folders_keeps_its_contact(p: Proto) {
     w.assert_converged().await;
 }
 
+/// A real move in Outlook between two import folders: over EWS the item gets a new
+/// ItemId (its stamp relinks it); over Graph its immutable id stays, the old folder's
+/// delta reports it removed and the new one's delivers it: a move, not a deletion.
+async fn an_item_really_moved_between_import_folders_keeps_its_contact(p: Proto) {
+    let w = World::on(p).await;
+    let archive = w
+        .sim
+        .create_folder(ALICE, "contacts", "Archive", Some("IPF.Contact"))
+        .unwrap();
+    let ids = w.seed("contacts", vec![person("Mo", "Ved", "m@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}, "on_exchange_delete": "delete_in_crm"}))
+        .await;
+    w.sync().await;
+    let before = w.crm_contacts().await;
+    assert_eq!(before.len(), 1);
+    w.sim.move_contact(ALICE, &ids[0], &archive).unwrap();
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_deleted, counts.crm_created, counts.unlinked),
+        (0, 0, 0),
+        "{counts:?}"
+    );
+    let after = w.crm_contacts().await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["id"], before[0]["id"]);
+    w.assert_converged().await;
+    // Still linked: an edit in Outlook reaches the CRM.
+    assert_eq!(w.exchange(&archive).len(), 1);
+}
+
 async fn the_export_target_is_not_an_import_folder(p: Proto) {
     let w = World::on(p).await;
     let clients = w
@@ -958,6 +988,7 @@ over_both_transports!(
     failing_items_do_not_fail_the_run_and_the_next_run_heals,
     dry_run_plans_without_writing_and_modes_limit_directions,
     an_item_moved_between_folders_keeps_its_contact,
+    an_item_really_moved_between_import_folders_keeps_its_contact,
     the_export_target_is_not_an_import_folder,
     a_copied_item_is_a_new_contact_and_the_original_stays_linked,
     a_failed_stamp_creates_no_duplicate_later,

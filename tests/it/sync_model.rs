@@ -10,8 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use contactsync::domain::profile::{ContactSyncProfile, Direction, ExportScope, ImportScope};
-use contactsync::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus};
+use contactsync::domain::profile::{
+    ContactSyncProfile, Direction, ExportScope, ImportScope, MatchExisting,
+};
+use contactsync::domain::run::{
+    ItemOutcome, OpKind, RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus,
+};
 use contactsync::sync::engine::{self, Job, RunSink};
 use contactsync::sync::{Field, MappedContact};
 use contactsync::transport::memory::{CONTACTS, MemoryExchange};
@@ -96,7 +100,7 @@ fn act() -> impl Strategy<Value = Act> {
 }
 
 /// The profiles a history moves between.
-const PROFILES: u8 = 6;
+const PROFILES: u8 = 7;
 
 fn profile_for(v: u8, folders: &[String]) -> ContactSyncProfile {
     let mut p = ContactSyncProfile::default();
@@ -119,9 +123,16 @@ fn profile_for(v: u8, folders: &[String]) -> ContactSyncProfile {
         // Exported into the second folder.
         4 => p.export.target_folder_id = Some(folders[1].clone()),
         // Import from the Contacts folder only.
+        5 => {
+            p.import.scope = ImportScope::Folders;
+            p.import.folder_ids = vec![folders[0].clone()];
+        }
+        // Import from the Contacts folder, export into the second one: the export target
+        // is outside the import folders (its items are matched, never imported).
         _ => {
             p.import.scope = ImportScope::Folders;
             p.import.folder_ids = vec![folders[0].clone()];
+            p.export.target_folder_id = Some(folders[1].clone());
         }
     }
     p
@@ -183,6 +194,8 @@ struct Case<'a, X: ExchangeContacts> {
     /// Bob's contacts shared read-only at some point: the owner's Exchange edits of them
     /// are absorbed (sync acts for the owner), so the sides may differ.
     read_only_ever: BTreeSet<String>,
+    /// Invariants broken inside a run (see `check_run`), reported after the runs settle.
+    broken: std::sync::Mutex<Vec<String>>,
 }
 
 fn person(p: u8) -> (String, String, String) {
@@ -225,6 +238,7 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             bob: None,
             bob_contacts: Vec::new(),
             read_only_ever: BTreeSet::new(),
+            broken: Default::default(),
         }
     }
 
@@ -237,12 +251,7 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
                 ImportScope::All => true,
                 ImportScope::Folders => p.import.folder_ids.iter().any(|f| f == folder),
             };
-        let target = p
-            .export
-            .target_folder_id
-            .as_deref()
-            .unwrap_or(&self.folders[0]);
-        import || (p.export.enabled && folder == target)
+        import || (p.export.enabled && folder == self.target())
     }
 
     /// A stamped item moved out of the import folders (and not into the export target) is
@@ -256,6 +265,76 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             .map(|(s, _)| *s)
             .collect();
         self.unlinked.extend(out);
+    }
+
+    /// The export target the engine uses (a gone one falls back to Contacts, and the
+    /// model drops it from the profile as the engine does).
+    fn target(&self) -> &str {
+        self.profile
+            .export
+            .target_folder_id
+            .as_deref()
+            .unwrap_or(&self.folders[0])
+    }
+
+    async fn target_items(&self) -> Vec<RemoteContact> {
+        self.x
+            .folder_contacts(self.target())
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The invariants of one run, from what it did:
+    /// - nothing is deleted that no policy deletes: the model keeps the default policies
+    ///   (`unlink`, `keep_in_exchange`), under which sync deletes nothing on either side;
+    /// - one person, one item (SPEC §5): with matching on, a contact is never exported
+    ///   while exactly one never-linked item of the same person sits in the export target
+    ///   (found before the run and still unlinked after it: the export made a second item
+    ///   for one person).
+    async fn check_run(&self, target_before: &[RemoteContact], items: &[RunItem]) {
+        let mut broken = Vec::new();
+        for i in items.iter().filter(|i| i.outcome == ItemOutcome::Applied) {
+            if matches!(i.op, OpKind::ExchangeDelete | OpKind::CrmDelete) {
+                broken.push(format!(
+                    "sync deleted what no policy deletes: {} crm={:?} item={:?}",
+                    i.op.as_str(),
+                    i.crm_id,
+                    i.item_id
+                ));
+            }
+        }
+        if self.profile.match_existing != MatchExisting::None {
+            let after = self.target_items().await;
+            let unlinked_after: HashSet<&str> = after
+                .iter()
+                .filter(|it| it.crm_contact_id.is_none())
+                .map(|it| it.item_id.as_str())
+                .collect();
+            let exported = items
+                .iter()
+                .filter(|i| i.op == OpKind::ExchangeCreate && i.outcome == ItemOutcome::Applied)
+                .filter_map(|i| i.crm_id);
+            for crm_id in exported {
+                let body = self.contact(&crm_id.to_string()).await;
+                let Some(email) = body["email1"].as_str() else {
+                    continue;
+                };
+                let waiting: Vec<&RemoteContact> = target_before
+                    .iter()
+                    .filter(|it| it.crm_contact_id.is_none())
+                    .filter(|it| it.fields.get(Field::Email1) == Some(email))
+                    .collect();
+                if let [one] = waiting.as_slice()
+                    && unlinked_after.contains(one.item_id.as_str())
+                {
+                    broken.push(format!(
+                        "contact {crm_id} ({email}) exported while its person's item {} waited unlinked in the export target",
+                        one.item_id
+                    ));
+                }
+            }
+        }
+        self.broken.lock().unwrap().extend(broken);
     }
 
     /// A run that dies at its `n`-th call to Exchange (see `Act::Crash`).
@@ -298,8 +377,10 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             stops_after: stops_after.map(|n| AtomicI64::new(i64::from(n))),
             items: Default::default(),
         };
+        let target_before = self.target_items().await;
         let report = engine::execute(&self.app.store, self.x, &job, &sink).await;
         let items = sink.items.into_inner().unwrap();
+        self.check_run(&target_before, &items).await;
         if std::env::var_os("CONTACTSYNC_MODEL_TRACE").is_some() {
             eprintln!(
                 "run (stops after {stops_after:?}): {:?} {:?}",
@@ -630,6 +711,9 @@ async fn settle_and_check<X: UserExchange>(c: &Case<'_, X>) -> Result<(), String
         }
     }
     let (report, items) = last.unwrap();
+    if let Some(e) = c.broken.lock().unwrap().first() {
+        return Err(e.clone());
+    }
     // A further run plans zero writes.
     if report.counts.writes() != 0 {
         return Err(format!(
@@ -995,6 +1079,7 @@ async fn one_case_sim(
         bob: None,
         bob_contacts: Vec::new(),
         read_only_ever: BTreeSet::new(),
+        broken: Default::default(),
     };
     c.profile = profile_for(0, &c.folders);
     for a in history {
@@ -1247,6 +1332,29 @@ fn model_regressions() {
             ExCreate(0, 1),
             LoseLinks,
             Profile(1),
+        ],
+        // An Outlook item in an export target outside the import folders, and a CRM
+        // contact of the same person made after the item was read: linked to it, never
+        // exported as a second item (SPEC §5 "one person, one item"; `check_run`).
+        vec![
+            Profile(6),
+            ExCreate(1, 2),
+            Sync(None),
+            CrmCreate(2),
+            Sync(None),
+        ],
+        vec![
+            ExCreate(1, 0),
+            ExCreate(0, 0),
+            ExCreate(0, 0),
+            Sync(None),
+            CrmCreate(0),
+            Profile(3),
+            ExCreate(0, 1),
+            Sync(None),
+            ExMove(110, 0),
+            Profile(4),
+            AccountRename(0),
         ],
     ];
     let rt = tokio::runtime::Builder::new_multi_thread()

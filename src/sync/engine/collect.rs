@@ -36,6 +36,10 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let mut deletes: Vec<(String, String)> = Vec::new();
         let mut states = HashMap::new();
         let mut seen = HashSet::new();
+        // Every id a feed delivered as created or changed (echoes too): an id that one
+        // folder's feed reports deleted and another's delivers moved between watched
+        // folders under an id that survives moves (Graph's immutable ids), and lives on.
+        let mut delivered = HashSet::new();
         for folder in folders {
             let mut state = saved.get(&folder).cloned();
             let mut restarted = false;
@@ -70,6 +74,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                         self.heads.get(&item_id).map(|l| l.change_key.as_str()),
                                         &change_key,
                                     );
+                                    delivered.insert(item_id.clone());
                                     if !echo && seen.insert(item_id.clone()) {
                                         upserts.push((folder.clone(), item_id));
                                     }
@@ -116,6 +121,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 upserts.push((String::new(), item));
             }
         }
+        deletes.retain(|(_, id)| !delivered.contains(id));
         self.feed_deletes = deletes.iter().map(|(_, id)| id.clone()).collect();
         let held_before = self.held;
         for chunk in upserts.chunks(CHUNK) {
@@ -267,7 +273,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             let mut pair = match link {
                 Some(link) => {
                     let record = records.remove(&link.crm_id);
-                    let crm = Some(match &record {
+                    let crm = match &record {
                         Some(r) => self.crm_side(r),
                         // Purged after deletion.
                         None => CrmSide {
@@ -278,12 +284,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             deleted: true,
                             in_export_scope: false,
                         },
-                    });
+                    };
+                    // A detached link is history: a contact back in the export scope
+                    // pairs again with this item (its own, by link or by stamp), as the
+                    // CRM phase pairs a returning contact with its old item.
+                    let link = Some(link)
+                        .filter(|l| link_holds(l.detached, crm.in_export_scope, crm.deleted));
                     Pair {
-                        crm,
+                        crm: Some(crm),
                         record,
                         ex: Some(ex),
-                        link: Some(link),
+                        link,
                     }
                 }
                 None => self.new_exchange_pair(ex, &c).await?,
