@@ -224,7 +224,8 @@ impl Bench {
         let states = self.store.sync_states(mailbox).await.unwrap();
         let t = Instant::now();
         for (folder, state) in &states {
-            transport.changes(folder, Some(state)).await.unwrap();
+            let state = contactsync::sync::engine::usable_state(state, true);
+            transport.changes(folder, state).await.unwrap();
         }
         let feed = t.elapsed();
         println!(
@@ -255,6 +256,7 @@ impl Bench {
                     user: client.user().to_owned(),
                     folder_id: None,
                     select,
+                    extended: Vec::new(),
                     page_size: 200,
                 };
                 let t = Instant::now();

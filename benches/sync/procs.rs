@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use contactsync::config::Settings;
 use contactsync::crypto::SecretBox;
 use contactsync::domain::Caller;
-use contactsync::domain::mailbox::{AuthWrite, MailboxWrite};
+use contactsync::domain::mailbox::{AuthWrite, GraphWrite, MailboxTransport, MailboxWrite};
 use contactsync::domain::profile::ContactSyncProfile;
 use contactsync::store::Store;
 use serde_json::{Value, json};
@@ -15,6 +15,18 @@ use uuid::Uuid;
 
 /// The HS256 secret the service is started with (the bench mints its tokens).
 pub const JWT_SECRET: &str = "benchmark-secret-benchmark-secret-0123456789";
+
+/// The app registered on the simulator's Graph front end: tenant, client id, secret.
+const GRAPH_APP: (&str, &str, &str) = ("bench", "bench-app", "bench-S3cret");
+
+/// The protocol the benchmark's mailboxes use: `SYNC_BENCH_TRANSPORT=graph` for Microsoft
+/// Graph, EWS otherwise.
+pub fn transport() -> MailboxTransport {
+    match std::env::var("SYNC_BENCH_TRANSPORT").as_deref() {
+        Ok("graph") => MailboxTransport::Graph,
+        _ => MailboxTransport::Ews,
+    }
+}
 
 fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_contactsync")
@@ -62,8 +74,10 @@ pub struct Sim {
 impl Sim {
     pub async fn start() -> Sim {
         let port = free_port();
+        let (tenant, client, secret) = GRAPH_APP;
         let child = Command::new(binary())
             .args(["ews-sim", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--app", &format!("{tenant}:{client}:{secret}")])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -80,6 +94,34 @@ impl Sim {
 
     pub fn ews_url(&self) -> String {
         format!("{}/EWS/Exchange.asmx", self.base)
+    }
+
+    /// How a mailbox of this simulator is connected, over the benchmark's transport.
+    pub fn mailbox_write(&self, email: &str) -> MailboxWrite {
+        match transport() {
+            MailboxTransport::Ews => MailboxWrite {
+                email: Some(email.into()),
+                ews_url: Some(self.ews_url()),
+                auth: Some(AuthWrite::Basic {
+                    username: Some(email.into()),
+                    password: Some("pw".into()),
+                }),
+                ..Default::default()
+            },
+            MailboxTransport::Graph => MailboxWrite {
+                email: Some(email.into()),
+                transport: Some(MailboxTransport::Graph),
+                graph: Some(GraphWrite {
+                    tenant_id: Some(GRAPH_APP.0.into()),
+                    client_id: Some(GRAPH_APP.1.into()),
+                    client_secret: Some(GRAPH_APP.2.into()),
+                    graph_url: Some(format!("{}/v1.0", self.base)),
+                    authority_url: Some(self.base.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        }
     }
 
     fn control(&self, path: &str) -> String {
@@ -208,15 +250,7 @@ impl Data {
             .create_mailbox(
                 &self.secrets,
                 &caller,
-                MailboxWrite {
-                    email: Some(email.into()),
-                    ews_url: Some(sim.ews_url()),
-                    auth: Some(AuthWrite::Basic {
-                        username: Some(email.into()),
-                        password: Some("pw".into()),
-                    }),
-                    ..Default::default()
-                },
+                sim.mailbox_write(email),
                 &self.settings.ews_allowed_hosts,
                 |_| u32::MAX,
             )
@@ -266,6 +300,8 @@ impl Service {
             .env("CONTACTSYNC_JWT_SECRET", JWT_SECRET)
             .env("CONTACTSYNC_EWS_ALLOWED_HOSTS", "127.0.0.1")
             .env("CONTACTSYNC_WORKERS", workers.to_string())
+            // SPEC §10 measures Graph without the 10-minute budget's pacing.
+            .env("CONTACTSYNC_GRAPH_PACING", "false")
             .env("RUST_LOG", "warn")
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

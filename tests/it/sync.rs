@@ -1085,6 +1085,76 @@ over_both_transports!(
     lost_links_are_found_again_by_their_stamps,
 );
 
+/// Graph's delta carries the items' data where it serves `$expand` of the extended
+/// properties, and only ids where it refuses it (a 400; the changed items are then read in
+/// `$batch`es). On either path an item stamped with a CRM id relinks to it with no
+/// duplicate, and salutation and gender (extended properties too) are not lost.
+async fn the_stamp_is_honoured_whether_delta_carries_the_data_or_not(delta_expands: bool) {
+    let w = World::on(Proto::Graph).await;
+    w.sim.set_graph_delta_expand(delta_expands);
+    w.seed("contacts", vec![person("Ex", "Change", "ex@x.test", None)]);
+    w.create_crm(
+        json!({"given_name": "Ann", "surname": "Lee", "email1": "ann@x.test",
+        "salutation": "Dr.", "gender": "female"}),
+    )
+    .await;
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_created, counts.exchange_created),
+        (1, 1),
+        "{counts:?}"
+    );
+    w.lose_links().await;
+    w.sim.clear_requests();
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_created, counts.exchange_created, counts.writes()),
+        (0, 0, 0),
+        "relinked by the stamps: {counts:?}"
+    );
+    let requests = w.sim.requests();
+    let refused = requests
+        .iter()
+        .filter(|r| r.operation == "graph:delta" && r.status == 400)
+        .count();
+    let batches = requests
+        .iter()
+        .filter(|r| r.operation == "graph:batch")
+        .count();
+    if delta_expands {
+        assert_eq!((refused, batches), (0, 0), "the feed carried the items");
+    } else {
+        assert_eq!(refused, 1, "refused once, then rounds of ids");
+        assert!(batches > 0, "the items were read in batches");
+    }
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    assert_eq!(w.exchange("contacts").len(), 2);
+    let ann = w
+        .crm_contacts()
+        .await
+        .into_iter()
+        .find(|c| c["full_name"] == "Ann Lee")
+        .unwrap();
+    assert_eq!(
+        (&ann["salutation"], &ann["gender"]),
+        (&json!("Dr."), &json!("female"))
+    );
+    w.assert_converged().await;
+}
+
+mod the_stamp_is_honoured_whether_delta_carries_the_data_or_not {
+    #[tokio::test]
+    async fn delta_with_data() {
+        super::the_stamp_is_honoured_whether_delta_carries_the_data_or_not(true).await
+    }
+    #[tokio::test]
+    async fn delta_of_ids_then_batch_reads() {
+        super::the_stamp_is_honoured_whether_delta_carries_the_data_or_not(false).await
+    }
+}
+
 /// A mailbox moved from EWS to Microsoft Graph (SPEC §7b) keeps its contacts and links:
 /// the profile's folder ids are carried over, the first Graph run relinks every item by its
 /// stamp and creates nothing on either side, and edits flow both ways afterwards.

@@ -170,7 +170,11 @@ impl World {
             }
             Proto::Graph => {
                 let operation = match op {
-                    ItemOp::Get => "get",
+                    ItemOp::Get => {
+                        // Items are read only where delta does not carry their data.
+                        self.sim.set_graph_delta_expand(false);
+                        "get"
+                    }
                     ItemOp::Update => "update",
                 };
                 for id in ews_ids {

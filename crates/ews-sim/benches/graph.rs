@@ -80,6 +80,7 @@ async fn main() {
         ]
         .map(str::to_owned)
         .to_vec(),
+        extended: Vec::new(),
         page_size: 200,
     };
     let mut ids = Vec::new();

@@ -369,6 +369,15 @@ impl SimHandle {
         self.sim.requests.lock().expect("log lock").stats()
     }
 
+    /// Whether Graph's delta serves `$expand` of extended properties (the default) or
+    /// refuses it with a 400, as deltas that cannot carry them do.
+    pub fn set_graph_delta_expand(&self, served: bool) {
+        self.sim
+            .graph
+            .delta_expand_refused
+            .store(!served, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Forgets the request log and resets its counters.
     pub fn clear_requests(&self) {
         self.sim.requests.lock().expect("log lock").clear();

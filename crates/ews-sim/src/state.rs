@@ -63,6 +63,9 @@ impl Sim {
         *self.store.lock().expect("store lock") = store;
         self.faults.lock().expect("faults lock").clear();
         self.graph.faults.lock().expect("faults lock").clear();
+        self.graph
+            .delta_expand_refused
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         self.requests.lock().expect("log lock").clear();
         self.latency_ms
             .store(self.config.latency_ms, std::sync::atomic::Ordering::Relaxed);

@@ -62,6 +62,7 @@ fn delta(folder: Option<&str>) -> ContactsDelta {
         user: ALICE.into(),
         folder_id: folder.map(str::to_owned),
         select: Vec::new(),
+        extended: Vec::new(),
         page_size: 200,
     }
 }

@@ -183,6 +183,12 @@ impl Error {
         }
     }
 
+    /// Whether the server refused the request's `$expand` (Graph does not serve it on
+    /// every delta): a 400 whose message names it.
+    pub fn refuses_expand(&self) -> bool {
+        matches!(self, Error::Permanent { message, .. } if message.contains("$expand"))
+    }
+
     /// Whether the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
         matches!(self.class(), ErrorClass::Throttled | ErrorClass::Transient)

@@ -122,6 +122,7 @@ fn delta_get_delete_and_folder_requests() {
             "surname".into(),
             "emailAddresses".into(),
         ],
+        extended: Vec::new(),
         page_size: 500,
     };
     let get = GetContact {

@@ -13,7 +13,7 @@ use super::pair::{
     Found, ItemPairing, crm_contact_planned, export_match_taken, is_echo, item_pairing, link_holds,
     new_item_pairs,
 };
-use super::{CHUNK, Halt, Pair, Run};
+use super::{CHUNK, FEED_ITEMS_KEPT, Halt, Pair, Run};
 use crate::domain::profile::MatchExisting;
 use crate::domain::run::{ItemOutcome, OpKind, RunMode};
 use crate::store::sync_state::{CrmRecord, MatchKeys};
@@ -68,14 +68,26 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 FeedChange::Upsert {
                                     item_id,
                                     change_key,
-                                    item: _,
+                                    item,
                                 } => {
                                     let echo = is_echo(
                                         self.heads.get(&item_id).map(|l| l.change_key.as_str()),
                                         &change_key,
                                     );
                                     delivered.insert(item_id.clone());
-                                    if !echo && seen.insert(item_id.clone()) {
+                                    if echo {
+                                        continue;
+                                    }
+                                    // A later page's data of the same item is the newer.
+                                    match item {
+                                        Some(c) if self.feed_items.len() < FEED_ITEMS_KEPT => {
+                                            self.feed_items.insert(item_id.clone(), *c);
+                                        }
+                                        _ => {
+                                            self.feed_items.remove(&item_id);
+                                        }
+                                    }
+                                    if seen.insert(item_id.clone()) {
                                         upserts.push((folder.clone(), item_id));
                                     }
                                 }
@@ -146,7 +158,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
 
     pub(super) async fn upsert_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
         let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
-        let results = self.read_items(&ids).await?;
+        let results = self.changed_items(&ids).await?;
         let mut items = Vec::new();
         for ((folder, item_id), result) in chunk.iter().zip(results) {
             match result {
@@ -696,6 +708,29 @@ impl<T: ExchangeContacts> Run<'_, T> {
     }
 
     /// Reads items in batches side by side; one result per id, in order.
+    /// The changed items of a chunk: those the feed delivered with their data as they
+    /// came, the others read in batches.
+    async fn changed_items(
+        &mut self,
+        ids: &[String],
+    ) -> Result<Vec<Result<RemoteContact, TransportError>>, Halt> {
+        let to_read: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.feed_items.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut read = self.read_items(&to_read).await?.into_iter();
+        Ok(ids
+            .iter()
+            .map(|id| match self.feed_items.remove(id) {
+                Some(c) => Ok(c),
+                None => read
+                    .next()
+                    .unwrap_or_else(|| Err(TransportError::permanent("no answer for the read"))),
+            })
+            .collect())
+    }
+
     pub(super) async fn read_items(
         &self,
         ids: &[String],

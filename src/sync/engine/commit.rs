@@ -225,8 +225,9 @@ pub(super) fn marked_state(state: &str, import: bool, linked: bool) -> String {
     format!("{kind}{links}|{state}")
 }
 
-/// The state to continue a folder's feed from, or `None` to read it from the start.
-pub(super) fn usable_state(saved: &str, import: bool) -> Option<&str> {
+/// The state to continue a folder's feed from, or `None` to read it from the start: the
+/// saved state without the engine's mark, which the transport must never see.
+pub fn usable_state(saved: &str, import: bool) -> Option<&str> {
     match saved.split_once('|') {
         Some(("i" | "il", state)) => Some(state),
         Some(("x" | "xl", state)) => (!import).then_some(state),

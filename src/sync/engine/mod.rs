@@ -36,7 +36,8 @@ mod commit;
 mod pair;
 mod report;
 
-use commit::{marked_state, saved_with_links, usable_state};
+pub use commit::usable_state;
+use commit::{marked_state, saved_with_links};
 
 use std::collections::{HashMap, HashSet};
 
@@ -68,6 +69,11 @@ pub trait RunSink: Send + Sync {
 /// Pairs planned and applied together: eight item batches, sent side by side (well
 /// under Exchange's 27 concurrent requests per user).
 const CHUNK: usize = ITEM_BATCH * 8;
+
+/// Changed items a run keeps from the feed's pages until they are applied (about a
+/// kilobyte each): beyond it an item is read again, in a batch, as over EWS, so memory
+/// stays bounded whatever the mailbox's size.
+const FEED_ITEMS_KEPT: usize = 20_000;
 
 /// Why a run stopped before its end.
 enum Halt {
@@ -202,6 +208,9 @@ struct Run<'a, T: ExchangeContacts> {
     /// Items the feeds of this run report deleted (a stamp seen on a new ItemId is a
     /// move only when the old item is gone).
     feed_deletes: HashSet<String>,
+    /// Changed items whose data came with the feed (Graph's delta with `$expand`), taken
+    /// instead of read; at most [`FEED_ITEMS_KEPT`], the rest is read.
+    feed_items: HashMap<String, RemoteContact>,
     target_folder: String,
     /// Every link's head, by ItemId: enough to tell echoes and moved contacts apart.
     heads: HashMap<String, LinkHead>,
@@ -305,6 +314,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             import_folders,
             existing_folders: existing,
             feed_deletes: HashSet::new(),
+            feed_items: HashMap::new(),
             target_folder,
             heads: HashMap::new(),
             item_by_crm: HashMap::new(),

@@ -1,6 +1,8 @@
 //! The Microsoft Graph implementation of the transport (Exchange Online, SPEC §7b), on
-//! `crates/graph`: delta feeds, `$batch` reads and writes, the stamp as an extended
-//! property. Limits are the client's, per app and mailbox: no EWS per-host cap applies.
+//! `crates/graph`: delta feeds (carrying the items' data where delta serves `$expand`),
+//! `$batch` reads and writes, the stamp as an extended property. Limits are the client's, per app and mailbox: no EWS per-host cap applies.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use graph::ops::ContactsDelta;
@@ -47,7 +49,14 @@ impl From<graph::Error> for TransportError {
 #[derive(Debug, Clone)]
 pub struct GraphTransport {
     client: GraphClient,
+    /// Delta rounds are started with the items' data (`$expand` of the extended
+    /// properties) until the server refuses it once.
+    delta_with_data: Arc<AtomicBool>,
 }
+
+/// The prefix of a saved delta link whose round carries the items' data: its later pages
+/// come the same way (the link keeps the query), and their items are not read again.
+const WITH_DATA: &str = "data:";
 
 fn client_config(
     conn: &MailboxConnection,
@@ -97,6 +106,7 @@ impl GraphTransport {
     fn build(config: ClientConfig) -> Result<GraphTransport, TransportError> {
         Ok(GraphTransport {
             client: GraphClient::new(config)?,
+            delta_with_data: Arc::new(AtomicBool::new(true)),
         })
     }
 
@@ -124,14 +134,55 @@ impl GraphTransport {
         Ok(self.client.translate_ews_ids(ews_ids).await?)
     }
 
-    fn delta_start(&self, folder_id: &str) -> ContactsDelta {
+    /// The first request of a folder's delta round: with the items' data (the mapped
+    /// fields and the stamp, salutation and gender), or ids and change keys only, for a
+    /// server whose delta cannot expand extended properties. Then the engine reads every
+    /// changed item whole, not only new ones: salutation and gender are extended
+    /// properties too, and a read of the fields carries them at no extra request.
+    fn delta_start(&self, folder_id: &str, with_data: bool) -> ContactsDelta {
+        let (select, extended) = match with_data {
+            true => (mapping::select(), mapping::extended()),
+            false => (vec!["id".into(), "changeKey".into()], Vec::new()),
+        };
         ContactsDelta {
             user: self.client.user().to_owned(),
             folder_id: Some(folder_id.to_owned()),
-            // Ids and change keys only: the engine reads what changed with the extended
-            // properties (stamp, salutation, gender), which delta cannot carry.
-            select: vec!["id".into(), "changeKey".into()],
+            select,
+            extended,
             page_size: MAX_DELTA_PAGE,
+        }
+    }
+
+    /// One delta page from `link` (`None`: a new round) and whether its entries carry
+    /// the items' data. A server that refuses `$expand` on delta gets rounds of ids from
+    /// then on; a round begun with data that it no longer serves starts over.
+    async fn delta_page(
+        &self,
+        folder_id: &str,
+        link: Option<&str>,
+        with_data: bool,
+    ) -> Result<(graph::types::DeltaPage, bool), TransportError> {
+        match self
+            .client
+            .delta_page(&self.delta_start(folder_id, with_data), link)
+            .await
+        {
+            Err(e) if with_data && e.refuses_expand() => {
+                tracing::info!(error = %e, "Graph delta refuses $expand: changed items are read in batches");
+                self.delta_with_data.store(false, Ordering::Relaxed);
+                if link.is_some() {
+                    return Err(TransportError {
+                        kind: ErrorKind::InvalidSyncState,
+                        ..TransportError::from(e)
+                    });
+                }
+                let page = self
+                    .client
+                    .delta_page(&self.delta_start(folder_id, false), None)
+                    .await?;
+                Ok((page, false))
+            }
+            r => Ok((r?, with_data)),
         }
     }
 
@@ -139,7 +190,7 @@ impl GraphTransport {
     async fn folder_ids(&self, folder_id: &str) -> Result<Vec<String>, TransportError> {
         // Bounded: a server that keeps answering pages cannot keep the run here forever.
         const MAX_PAGES: usize = 1000;
-        let start = self.delta_start(folder_id);
+        let start = self.delta_start(folder_id, false);
         let mut ids = Vec::new();
         let mut link: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -243,27 +294,41 @@ impl ExchangeContacts for GraphTransport {
         folder_id: &str,
         sync_state: Option<&str>,
     ) -> Result<FeedPage, TransportError> {
-        // The state is the link to call next: a nextLink mid-round, the deltaLink after.
-        let page = self
-            .client
-            .delta_page(&self.delta_start(folder_id), sync_state)
-            .await?;
+        // The state is the link to call next: a nextLink mid-round, the deltaLink after,
+        // marked when the round carries the items' data.
+        let (link, with_data) = match sync_state {
+            None => (None, self.delta_with_data.load(Ordering::Relaxed)),
+            Some(s) => match s.strip_prefix(WITH_DATA) {
+                Some(link) => (Some(link), true),
+                None => (Some(s), false),
+            },
+        };
+        let (page, with_data) = self.delta_page(folder_id, link, with_data).await?;
         let changes = page
             .value
             .into_iter()
             .filter_map(|c| {
-                let item_id = c.id?;
-                Some(match c.removed {
-                    Some(_) => FeedChange::Delete { item_id },
-                    None => FeedChange::Upsert {
-                        item_id,
-                        change_key: c.change_key.unwrap_or_default(),
-                        item: None,
-                    },
+                let item_id = c.id.clone()?;
+                if c.removed.is_some() {
+                    return Some(FeedChange::Delete { item_id });
+                }
+                let change_key = c.change_key.clone().unwrap_or_default();
+                let item = match with_data {
+                    true => remote_contact(c).ok().map(Box::new),
+                    false => None,
+                };
+                Some(FeedChange::Upsert {
+                    item_id,
+                    change_key,
+                    item,
                 })
             })
             .collect();
-        let (sync_state, done) = match (page.next_link, page.delta_link) {
+        let mark = if with_data { WITH_DATA } else { "" };
+        let (sync_state, done) = match (
+            page.next_link.map(|l| format!("{mark}{l}")),
+            page.delta_link.map(|l| format!("{mark}{l}")),
+        ) {
             (Some(next), _) => (next, false),
             (None, Some(delta)) => (delta, true),
             (None, None) => {

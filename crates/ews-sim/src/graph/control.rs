@@ -1,5 +1,6 @@
-//! Graph additions to the control API: `/_sim/graph/faults`, token revocation, the Graph
-//! ids of a contact, and moving a contact between folders as the Exchange user.
+//! Graph additions to the control API: `/_sim/graph/faults`, token revocation, whether
+//! delta serves `$expand` (`/_sim/graph/delta-expand`), the Graph ids of a contact, and
+//! moving a contact between folders as the Exchange user.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -19,6 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/faults", web::delete().to(clear_faults))
             .route("/faults/{id}", web::delete().to(delete_fault))
             .route("/tokens", web::delete().to(revoke_tokens))
+            .route("/delta-expand", web::get().to(get_delta_expand))
+            .route("/delta-expand", web::put().to(put_delta_expand))
             .route("/mailboxes/{email}/contacts/{id}", web::get().to(graph_ids)),
     )
     .route(
@@ -56,6 +59,24 @@ async fn delete_fault(sim: web::Data<Sim>, id: web::Path<u64>) -> HttpResponse {
     } else {
         problem(404, "not_found", "no Graph fault rule with that id")
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeltaExpand {
+    /// Delta serves `$expand` of extended properties (else: 400).
+    served: bool,
+}
+
+async fn get_delta_expand(sim: web::Data<Sim>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "served": sim.graph.delta_expand() }))
+}
+
+async fn put_delta_expand(sim: web::Data<Sim>, body: web::Json<DeltaExpand>) -> HttpResponse {
+    sim.graph
+        .delta_expand_refused
+        .store(!body.served, std::sync::atomic::Ordering::Relaxed);
+    HttpResponse::Ok().json(json!({ "served": body.served }))
 }
 
 async fn revoke_tokens(sim: web::Data<Sim>) -> HttpResponse {

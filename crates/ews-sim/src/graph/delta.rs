@@ -1,6 +1,8 @@
 //! Contacts delta over a folder's change log: pages of at most 200, `@odata.nextLink`
 //! while more is waiting, then `@odata.deltaLink`; `@removed` for what left the folder;
-//! 410 for a token the store no longer knows.
+//! 410 for a token the store no longer knows. `$expand` of extended properties is served
+//! (its links keep it), unless switched off: then it is refused with a 400, as Graph
+//! does on deltas that cannot carry them.
 
 use std::collections::HashSet;
 
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::convert::{Expand, to_graph};
 use super::ids;
+use super::ops::parse_expand;
 use super::reply::Reply;
 use super::route::Query;
 use crate::store::sync::ChangeKind;
@@ -30,6 +33,9 @@ struct Token {
     w: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<Vec<String>>,
+    /// The round's `$expand`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    x: Option<String>,
 }
 
 fn encode(t: &Token) -> String {
@@ -54,20 +60,28 @@ pub struct DeltaRequest<'a> {
     pub immutable: bool,
     /// An injected 410 is due.
     pub gone: bool,
+    /// `$expand` is served (else refused with a 400).
+    pub expand_supported: bool,
+}
+
+/// The 400 of a delta that cannot expand.
+fn expand_refused() -> Reply {
+    Reply::error(
+        400,
+        "ErrorInvalidUrlQuery",
+        "The query parameter '$expand' is not supported with change tracking over the 'Contacts' resource.",
+    )
 }
 
 /// One page of the folder's delta.
 pub fn page(mb: &Mailbox, folder: &Folder, r: &DeltaRequest<'_>) -> Reply {
-    if r.query.get("$expand").is_some() {
-        return Reply::error(
-            400,
-            "ErrorInvalidUrlQuery",
-            "The query parameter '$expand' is not supported with change tracking over the 'Contacts' resource.",
-        );
-    }
     let token = r.query.get("$skiptoken").or(r.query.get("$deltatoken"));
-    let (watermark, select) = match token {
-        None => (0, r.query.select()),
+    let (watermark, select, expand) = match token {
+        None => (
+            0,
+            r.query.select(),
+            r.query.get("$expand").map(str::to_owned),
+        ),
         Some(_) if r.gone => {
             return Reply::error(
                 410,
@@ -77,7 +91,7 @@ pub fn page(mb: &Mailbox, folder: &Folder, r: &DeltaRequest<'_>) -> Reply {
         }
         Some(t) => match decode(t) {
             Some(t) if t.e == mb.epoch && t.m == mb.n && t.f == folder.n && t.w <= mb.seq => {
-                (t.w, t.s)
+                (t.w, t.s, t.x)
             }
             _ => {
                 return Reply::error(
@@ -87,6 +101,19 @@ pub fn page(mb: &Mailbox, folder: &Folder, r: &DeltaRequest<'_>) -> Reply {
                 );
             }
         },
+    };
+    let wanted = match &expand {
+        Some(_) if !r.expand_supported => return expand_refused(),
+        Some(e) => match parse_expand(e) {
+            Ok(w) => Some(w),
+            Err(reply) => return reply,
+        },
+        None => None,
+    };
+    let how = match &wanted {
+        None => Expand::Nothing,
+        Some(w) if w.is_empty() => Expand::All,
+        Some(w) => Expand::Only(w),
     };
     let max = r
         .page_size
@@ -110,13 +137,7 @@ pub fn page(mb: &Mailbox, folder: &Folder, r: &DeltaRequest<'_>) -> Reply {
             match (e.kind, here) {
                 // Created and gone again since the token: the client never knew it.
                 (ChangeKind::Created, None) => {}
-                (_, Some(it)) => value.push(to_graph(
-                    mb,
-                    it,
-                    r.immutable,
-                    select.as_deref(),
-                    &Expand::Nothing,
-                )),
+                (_, Some(it)) => value.push(to_graph(mb, it, r.immutable, select.as_deref(), &how)),
                 (_, None) => value.push(json!({
                     "@odata.type": "#microsoft.graph.contact",
                     "id": ids::gone_item_id(mb, &e.item_id, e.origin, r.immutable),
@@ -134,6 +155,7 @@ pub fn page(mb: &Mailbox, folder: &Folder, r: &DeltaRequest<'_>) -> Reply {
         f: folder.n,
         w: mark.max(watermark),
         s: select,
+        x: expand,
     });
     let mut body = json!({
         "@odata.context": format!("{}/$metadata#Collection(contact)", r.base),

@@ -62,6 +62,18 @@ pub struct GraphState {
     pub faults: Mutex<GraphFaults>,
     /// Requests executing per (app, mailbox).
     in_flight: Mutex<HashMap<(String, String), usize>>,
+    /// Delta refuses `$expand` (400), as on Graph deltas that cannot carry extended
+    /// properties; served when off (the default).
+    pub delta_expand_refused: std::sync::atomic::AtomicBool,
+}
+
+impl GraphState {
+    /// Whether delta serves `$expand` now.
+    pub fn delta_expand(&self) -> bool {
+        !self
+            .delta_expand_refused
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Concurrency slots of one app on one mailbox, given back when dropped.
@@ -299,6 +311,7 @@ async fn answer(
         if_match: header("if-match"),
         body: json.as_ref(),
         delta_gone,
+        delta_expand: sim.graph.delta_expand(),
     };
     ops::dispatch(&mut sim.store.lock().expect("store lock"), &call)
 }
@@ -470,6 +483,7 @@ async fn run_batch(
                             if_match: header("if-match"),
                             body: e.body.as_ref(),
                             delta_gone: false,
+                            delta_expand: sim.graph.delta_expand(),
                         };
                         ops::dispatch(&mut store, &call)
                     }

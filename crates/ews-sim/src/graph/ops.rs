@@ -33,6 +33,8 @@ pub struct Call<'a> {
     pub body: Option<&'a Value>,
     /// An injected 410 is due (delta only).
     pub delta_gone: bool,
+    /// Delta serves `$expand` (else it refuses it with a 400, as some Graph deltas do).
+    pub delta_expand: bool,
 }
 
 /// A stable object id for a mailbox (Graph addresses users by UPN or by it).
@@ -110,10 +112,12 @@ fn bad_body(e: impl std::fmt::Display) -> Reply {
 }
 
 /// `$expand=singleValueExtendedProperties($filter=id eq '..' or id eq '..')`.
-fn expand(query: &Query) -> Result<Option<Vec<PropertyId>>, Reply> {
-    let Some(e) = query.get("$expand") else {
-        return Ok(None);
-    };
+pub(super) fn expand(query: &Query) -> Result<Option<Vec<PropertyId>>, Reply> {
+    query.get("$expand").map(parse_expand).transpose()
+}
+
+/// The extended properties an `$expand` value asks for (empty: every one).
+pub(super) fn parse_expand(e: &str) -> Result<Vec<PropertyId>, Reply> {
     let e = e.trim();
     let Some(inner) = e.strip_prefix("singleValueExtendedProperties") else {
         return Err(Reply::error(
@@ -124,7 +128,7 @@ fn expand(query: &Query) -> Result<Option<Vec<PropertyId>>, Reply> {
     };
     let inner = inner.trim();
     if inner.is_empty() {
-        return Ok(Some(Vec::new()));
+        return Ok(Vec::new());
     }
     let filter = inner
         .strip_prefix("($filter=")
@@ -148,7 +152,6 @@ fn expand(query: &Query) -> Result<Option<Vec<PropertyId>>, Reply> {
                 .map_err(|e| Reply::error(400, "ErrorInvalidProperty", &e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()
-        .map(Some)
 }
 
 fn etag_matches(if_match: &str, change_key: &str) -> bool {
@@ -226,6 +229,7 @@ fn answer(mb: &mut Mailbox, call: &Call<'_>) -> Result<Reply, Reply> {
                     page_size: call.page_size,
                     immutable: call.immutable,
                     gone: call.delta_gone,
+                    expand_supported: call.delta_expand,
                 },
             ))
         }

@@ -1,8 +1,9 @@
 //! `GET /users/{user}/contactFolders/{id}/contacts/delta` (or `/users/{user}/contacts/delta`
 //! for the default folder): the first page of a round; the client follows the links.
 
+use super::get_contact::expand_extended;
 use super::{Method, Operation, Request, segment, select, user_path};
-use crate::types::DeltaPage;
+use crate::types::{DeltaPage, PropertyId};
 
 /// Exchange Online's largest delta page.
 pub const MAX_DELTA_PAGE: u32 = 200;
@@ -16,6 +17,10 @@ pub struct ContactsDelta {
     pub folder_id: Option<String>,
     /// Properties to return (`$select`); empty = Graph's default set.
     pub select: Vec<String>,
+    /// Extended properties to expand on every entry; empty = none. Not every Graph delta
+    /// serves `$expand`: such a server refuses the round with a 400
+    /// ([`Error::refuses_expand`](crate::Error::refuses_expand)).
+    pub extended: Vec<PropertyId>,
     /// Entries per page (`Prefer: odata.maxpagesize`, at most 200).
     pub page_size: u32,
 }
@@ -35,6 +40,9 @@ impl Operation for ContactsDelta {
         let mut r = Request::new(Method::Get, path);
         if let Some(s) = select(&self.select) {
             r = r.with_query("$select", s);
+        }
+        if let Some(e) = expand_extended(&self.extended) {
+            r = r.with_query("$expand", e);
         }
         r.page_size = Some(self.page_size.clamp(1, MAX_DELTA_PAGE));
         r
