@@ -66,7 +66,8 @@ pub struct RunsStarted {
 #[allow(dead_code)]
 pub struct RunStreamEvent {
     event: RunStreamEventName,
-    /// JSON: the `Run` (`state`, `end`), its counts (`progress`) or a `RunItem` (`item`).
+    /// JSON: the `Run` (`state`, `end`), its counts (`progress`), a `RunItem` (`item`) or
+    /// `{"notice": "..."}` (`notice`: the run's notice, when it has one to give).
     data: String,
 }
 
@@ -78,6 +79,7 @@ pub enum RunStreamEventName {
     State,
     Progress,
     Item,
+    Notice,
     End,
 }
 
@@ -322,13 +324,13 @@ async fn cancel_run(
     Ok(HttpResponse::Ok().json(run))
 }
 
-/// Server-Sent Events of a run: `state` (the run now), then `progress` (counts) and
-/// `item` (one outcome) as they happen, and `end` (the final run); then the stream
-/// closes. A finished run answers `state` and `end` at once.
+/// Server-Sent Events of a run: `state` (the run now), then `progress` (counts), `item`
+/// (one outcome) and `notice` (what the run wants its watcher to know) as they happen,
+/// and `end` (the final run); then the stream closes. A finished run answers `state` and `end` at once.
 #[utoipa::path(operation_id = "run_events", tag = "contact-sync", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "run id")),
     responses((status = 200, content_type = "text/event-stream", body = RunStreamEvent,
-        description = "events `state`, `progress`, `item`, `end`; each `data` is JSON"),
+        description = "events `state`, `progress`, `item`, `notice`, `end`; each `data` is JSON"),
         (status = 429, description = "The caller already holds `max_event_streams_per_user` live event streams")))]
 #[get("/contact-sync/runs/{id}/events")]
 async fn run_events(
@@ -420,6 +422,9 @@ async fn follow(
                 }
                 Ok(RunEvent::Item(i)) => {
                     if tx.send(event("item", &i)).await.is_err() { return; }
+                }
+                Ok(RunEvent::Notice(n)) => {
+                    if tx.send(event("notice", &serde_json::json!({"notice": n}))).await.is_err() { return; }
                 }
                 Ok(RunEvent::End(r)) => {
                     let _ = tx.send(event("end", &r)).await;

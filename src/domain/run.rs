@@ -247,6 +247,9 @@ pub struct Run {
     pub profile: Option<ContactSyncProfile>,
     pub counts: RunCounts,
     pub error: Option<String>,
+    /// What the run wants its watcher to know while it runs: that Exchange Online's
+    /// request budget makes it last at least so many minutes (SPEC §7b).
+    pub notice: Option<String>,
     /// A cancel was asked for; a running run stops at its next batch.
     pub cancel_requested: bool,
     pub created_at: DateTime<Utc>,

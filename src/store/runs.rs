@@ -85,6 +85,7 @@ pub(crate) fn to_run(m: sync_runs::Model) -> Run {
             .and_then(|p| serde_json::from_str(p).ok()),
         counts: serde_json::from_str(&m.counts).unwrap_or_default(),
         error: m.error,
+        notice: m.notice,
         cancel_requested: m.cancel_requested,
         created_at: m.created_at,
         started_at: m.started_at,
@@ -207,6 +208,7 @@ pub(crate) async fn enqueue_locked(
         trigger: Set(new.trigger.as_str().to_owned()),
         counts: Set(counts_json(&RunCounts::default())),
         error: Set(None),
+        notice: Set(None),
         idempotency_key: Set(new.idempotency_key.clone()),
         cancel_requested: Set(false),
         lease_owner: Set(None),
@@ -538,6 +540,17 @@ impl Store {
     ) -> StoreResult<()> {
         sync_runs::Entity::update_many()
             .col_expr(sync_runs::Column::Counts, Expr::value(counts_json(counts)))
+            .filter(sync_runs::Column::Id.eq(run_id))
+            .filter(sync_runs::Column::LeaseOwner.eq(worker))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what the run wants its watcher to know (while the worker holds the lease).
+    pub async fn record_notice(&self, run_id: Uuid, worker: &str, notice: &str) -> StoreResult<()> {
+        sync_runs::Entity::update_many()
+            .col_expr(sync_runs::Column::Notice, Expr::value(notice))
             .filter(sync_runs::Column::Id.eq(run_id))
             .filter(sync_runs::Column::LeaseOwner.eq(worker))
             .exec(&self.db)

@@ -246,6 +246,28 @@ pub trait ExchangeContacts: Send + Sync {
         &self,
         folder_id: &str,
     ) -> impl Future<Output = Result<Vec<RemoteContact>, TransportError>> + Send;
+
+    /// The request budget the transport paces the mailbox under, if any (Exchange Online:
+    /// 10,000 requests per 10 minutes per app and mailbox; EWS has none of its own).
+    fn request_budget(&self) -> Option<RequestBudget> {
+        None
+    }
+}
+
+/// Requests a mailbox may take in a sliding window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBudget {
+    pub requests: u32,
+    pub window: std::time::Duration,
+}
+
+impl RequestBudget {
+    /// The least time `requests` requests take under the budget: the first window's worth
+    /// leave at once, each further one waits for a window to pass.
+    pub fn least_time(&self, requests: usize) -> std::time::Duration {
+        let windows = requests.saturating_sub(1) / self.requests.max(1) as usize;
+        self.window * windows as u32
+    }
 }
 
 /// How patient a transport is with a slow or throttling server.
@@ -370,5 +392,9 @@ impl ExchangeContacts for Transport {
 
     async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
         each!(self, t => t.folder_contacts(folder_id).await)
+    }
+
+    fn request_budget(&self) -> Option<RequestBudget> {
+        each!(self, t => t.request_budget())
     }
 }

@@ -19,6 +19,8 @@ pub enum RunEvent {
     Progress(RunCounts),
     /// One item's outcome.
     Item(RunItem),
+    /// What the run wants its watcher to know (the run's `notice`).
+    Notice(String),
     /// The run ended (or its lease was given up); the final record.
     End(Box<Run>),
 }

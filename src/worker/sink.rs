@@ -156,6 +156,17 @@ impl RunRecorder {
         self.events.publish(self.run_id, RunEvent::Progress(total));
     }
 
+    async fn record_notice(&self, text: String) {
+        if let Err(e) = self
+            .store
+            .record_notice(self.run_id, &self.worker, &text)
+            .await
+        {
+            tracing::warn!(run = %self.run_id, error = %e, "could not record the run's notice");
+        }
+        self.events.publish(self.run_id, RunEvent::Notice(text));
+    }
+
     /// The counts of this attempt last reported by the engine.
     pub async fn last_counts(&self) -> RunCounts {
         self.pending.lock().await.counts
@@ -196,5 +207,9 @@ impl RunSink for RunRecorder {
 
     fn should_stop(&self) -> BoxFuture<'_, bool> {
         Box::pin(self.check_stop())
+    }
+
+    fn notice(&self, text: String) -> BoxFuture<'_, ()> {
+        Box::pin(self.record_notice(text))
     }
 }

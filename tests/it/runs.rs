@@ -485,3 +485,100 @@ async fn items_are_recorded_in_order_and_streamed_live() {
     assert_eq!(notes[0]["kind"], "run_partially_failed");
     assert_eq!(notes[0]["run_id"], id.to_string());
 }
+
+/// SPEC §7b: on Exchange Online an export of 10k contacts takes at least 10 minutes (10,000
+/// requests per 10 minutes for an app on a mailbox), and the run says so: in its record
+/// and on its event stream.
+#[tokio::test]
+async fn a_graph_export_past_the_request_budget_says_how_long_it_takes_at_least() {
+    use contactsync::domain::contact::ContactFields;
+    use contactsync::store::sync_state::CrmWrite;
+
+    use crate::sync_support::{Proto, World};
+
+    let w = World::on(Proto::Graph).await;
+    // One write more than the budget lets out at once.
+    let writes: Vec<CrmWrite> = (0..10_001)
+        .map(|i| {
+            let mut f = ContactFields {
+                given_name: format!("Crm{i}"),
+                surname: format!("Person{i}"),
+                email1: format!("crm{i}@export.test"),
+                ..Default::default()
+            };
+            f.normalize();
+            CrmWrite::Create(f)
+        })
+        .collect();
+    for chunk in writes.chunks(2_000) {
+        w.app
+            .store
+            .apply_crm_writes("alice", chunk.to_vec())
+            .await
+            .unwrap();
+    }
+    w.profile(json!({"export": {"enabled": true}})).await;
+    let r = w
+        .app
+        .send(
+            Method::POST,
+            &runs_path(&w.mailbox.to_string()),
+            Some(&w.token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let claim = w
+        .app
+        .store
+        .claim_run("w0", Duration::seconds(60), chrono::Utc::now())
+        .await
+        .unwrap()
+        .expect("the queued run");
+    let mut events = w.app.events.subscribe(claim.request.run_id);
+    let recorder = RunRecorder::new(
+        w.app.store.clone(),
+        w.app.events.clone(),
+        &claim,
+        "w0",
+        Shutdown::default(),
+    );
+    let ctx = w.app.engine();
+    let running = tokio::spawn(async move {
+        contactsync::worker::run_mailbox(&ctx, &claim.request, &recorder).await
+    });
+    let notice = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        loop {
+            match events.recv().await {
+                Ok(RunEvent::Notice(n)) => return n,
+                Ok(_) => {}
+                Err(e) => panic!("the run's events: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a notice before the writes");
+    assert!(
+        notice.contains("10000 requests per 10 minutes")
+            && notice.contains("writing 10001 contacts")
+            && notice.contains("at least 10 minutes"),
+        "{notice}"
+    );
+    let run = w
+        .app
+        .get(&format!("/api/v1/contact-sync/runs/{id}"), &w.token)
+        .await;
+    assert_eq!(run.body["notice"], json!(notice));
+    // Not waited out here: cancelled at its next batch.
+    w.app
+        .post(
+            &format!("/api/v1/contact-sync/runs/{id}/cancel"),
+            &w.token,
+            json!({}),
+        )
+        .await;
+    let report = running.await.unwrap();
+    assert_eq!(report.status, RunStatus::Cancelled, "{report:?}");
+}

@@ -24,6 +24,8 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
     /// The unsaved profile a dry run previews (JSON).
     pub profile: Option<String>,
+    /// What the run wants its watcher to know.
+    pub notice: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

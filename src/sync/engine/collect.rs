@@ -520,6 +520,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 moved.push(id);
             }
         }
+        self.note_request_budget(moved.len()).await;
         self.load_heads(&[], &moved).await?;
         let unlinked_new = moved.iter().any(|id| {
             self.item_by_crm
@@ -708,6 +709,28 @@ impl<T: ExchangeContacts> Run<'_, T> {
     }
 
     /// Reads items in batches side by side; one result per id, in order.
+    /// Says how long the Exchange writes to come take at least under the mailbox's request
+    /// budget, when it makes the run last minutes (SPEC §7b: exporting 10k contacts to
+    /// Exchange Online takes at least 10 minutes). Each write is one request, inside a
+    /// `$batch` too; the requests the run has made already only add to it.
+    async fn note_request_budget(&self, writes: usize) {
+        let Some(budget) = self.t.request_budget() else {
+            return;
+        };
+        let least = budget.least_time(writes);
+        if least.is_zero() || self.req.dry_run || self.mode == RunMode::ImportOnly {
+            return;
+        }
+        self.sink
+            .notice(format!(
+                "Exchange Online allows {} requests per {} minutes for an app on a mailbox: writing {writes} contacts to it takes at least {} minutes",
+                budget.requests,
+                budget.window.as_secs() / 60,
+                least.as_secs().div_ceil(60)
+            ))
+            .await;
+    }
+
     /// The changed items of a chunk: those the feed delivered with their data as they
     /// came, the others read in batches.
     async fn changed_items(

@@ -64,6 +64,10 @@ pub trait RunSink: Send + Sync {
     /// Asked between batches: true when the run must stop (cancelled, lease lost,
     /// shutting down). What was applied so far stays applied and recorded.
     fn should_stop(&self) -> BoxFuture<'_, bool>;
+    /// What the watcher of the run should know while it runs (the run's `notice`).
+    fn notice(&self, _text: String) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Pairs planned and applied together: eight item batches, sent side by side (well

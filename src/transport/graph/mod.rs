@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     BatchResult, Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, FeedPage,
-    ItemUpdate, RemoteContact, Step, StepStatus, TransportError, Written,
+    ItemUpdate, RemoteContact, RequestBudget, Step, StepStatus, TransportError, Written,
 };
 use crate::domain::mailbox::graph::GraphCredential;
 use crate::store::mailboxes::MailboxConnection;
@@ -444,6 +444,16 @@ impl ExchangeContacts for GraphTransport {
         let mut all = self.folder_contacts(folder_id).await?;
         all.retain(|c| c.crm_contact_id == Some(crm_id));
         Ok(all)
+    }
+
+    fn request_budget(&self) -> Option<RequestBudget> {
+        self.client
+            .config()
+            .budget_per_10_minutes
+            .map(|requests| RequestBudget {
+                requests,
+                window: graph::client::BUDGET_WINDOW,
+            })
     }
 
     async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
