@@ -503,6 +503,46 @@ async fn delta_pages_follow_links_report_removals_and_restart_after_410() {
     );
 }
 
+/// Delta serves `$expand` of extended properties on every page of a round (its links keep
+/// it), and refuses it with a 400 the client recognises while the simulator is told to.
+#[tokio::test]
+async fn delta_expands_extended_properties_through_its_links_unless_refused() {
+    let sim = sim().await;
+    sim.seed_contacts(
+        ALICE,
+        "contacts",
+        (0..250)
+            .map(|i| ews_sim::ContactData {
+                given_name: Some(format!("c{i}")),
+                ..Default::default()
+            })
+            .collect(),
+    )
+    .unwrap();
+    let g = client(&sim);
+    let start = ContactsDelta {
+        select: vec!["givenName".into()],
+        extended: vec![stamp(), gender()],
+        ..delta(None)
+    };
+    let (entries, _, pages) = drain(&g, &start, None).await;
+    assert_eq!((entries.len(), pages), (250, 2));
+    assert!(
+        entries
+            .iter()
+            .all(|c| c.single_value_extended_properties.is_some()),
+        "every page expands"
+    );
+    sim.set_graph_delta_expand(false);
+    let e = g.delta_page(&start, None).await.unwrap_err();
+    assert!(e.refuses_expand(), "{e:?}");
+    let plain = ContactsDelta {
+        extended: Vec::new(),
+        ..start
+    };
+    assert!(g.delta_page(&plain, None).await.is_ok());
+}
+
 #[tokio::test]
 async fn a_patch_with_a_stale_etag_is_a_conflict_and_null_clears() {
     let sim = sim().await;
