@@ -44,6 +44,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Days a deleted contact's tombstone is kept for sync before it is purged.
     pub tombstone_retention_days: u32,
+    /// Days a finished run and its items are kept; the last run of each mailbox stays.
+    pub run_retention_days: u32,
     /// `text` or `json` log lines.
     pub log_format: String,
     /// Browser origins (`https://crm.example.com`) allowed to call the API (CORS).
@@ -97,6 +99,7 @@ impl std::fmt::Debug for Settings {
             .field("ews_allowed_hosts", &self.ews_allowed_hosts)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("tombstone_retention_days", &self.tombstone_retention_days)
+            .field("run_retention_days", &self.run_retention_days)
             .field("log_format", &self.log_format)
             .field("cors_origins", &self.cors_origins)
             .field("max_feed_pages", &self.max_feed_pages)
@@ -150,6 +153,7 @@ impl Default for Settings {
             ews_allowed_hosts: Vec::new(),
             max_body_bytes: 256 * 1024,
             tombstone_retention_days: 30,
+            run_retention_days: 30,
             log_format: "text".into(),
             cors_origins: Vec::new(),
             max_feed_pages: 2_000,
@@ -210,6 +214,11 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "max_body_bytes (CONTACTSYNC_MAX_BODY_BYTES) must be at least 1024".into(),
+            ));
+        }
+        if self.run_retention_days == 0 {
+            return Err(ConfigError(
+                "run_retention_days (CONTACTSYNC_RUN_RETENTION_DAYS) must be at least 1".into(),
             ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {

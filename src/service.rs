@@ -31,7 +31,7 @@ impl Service {
         let verifier = JwtVerifier::from_settings(&settings)?;
         let secrets = crate::crypto::SecretBox::from_settings(&settings)?;
         let listen = settings.listen;
-        let retention = chrono::Duration::days(i64::from(settings.tombstone_retention_days));
+        let retention = Retention::from_settings(&settings);
         let events = RunEvents::default();
         let background =
             Background::start(store.clone(), secrets.clone(), &settings, events.clone());
@@ -39,21 +39,7 @@ impl Service {
             AppState::new(store.clone(), verifier, secrets, settings).with_events(events),
         );
         let running = crate::app::start(state, listen)?;
-        let purge_store = store.clone();
-        let purge = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                match purge_store
-                    .purge_tombstones(chrono::Utc::now() - retention)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, "purged contact tombstones"),
-                    Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
-                }
-            }
-        });
+        let purge = tokio::spawn(purge_hourly(store.clone(), retention));
         Ok(Service {
             running,
             background,
@@ -72,5 +58,41 @@ impl Service {
         self.running.handle.stop(true).await;
         self.purge.abort();
         self.background.stop().await;
+    }
+}
+
+/// How long deleted contacts and finished runs are kept.
+#[derive(Clone, Copy)]
+struct Retention {
+    tombstones: chrono::Duration,
+    runs: chrono::Duration,
+}
+
+impl Retention {
+    fn from_settings(settings: &Settings) -> Retention {
+        let days = |d: u32| chrono::Duration::days(i64::from(d));
+        Retention {
+            tombstones: days(settings.tombstone_retention_days),
+            runs: days(settings.run_retention_days),
+        }
+    }
+}
+
+/// Every hour: contact tombstones, and finished runs with their items, past retention.
+async fn purge_hourly(store: Store, retention: Retention) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        match store.purge_tombstones(now - retention.tombstones).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged contact tombstones"),
+            Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
+        }
+        match store.purge_run_history(now - retention.runs).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged finished runs past retention"),
+            Err(e) => tracing::warn!(error = %e, "run history purge failed"),
+        }
     }
 }

@@ -9,6 +9,7 @@ mod grants;
 pub mod item_failures;
 pub mod mailboxes;
 pub mod notifications;
+mod run_retention;
 pub mod runs;
 pub mod schedules;
 pub mod sync_state;

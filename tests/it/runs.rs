@@ -582,3 +582,90 @@ async fn a_graph_export_past_the_request_budget_says_how_long_it_takes_at_least(
     let report = running.await.unwrap();
     assert_eq!(report.status, RunStatus::Cancelled, "{report:?}");
 }
+
+/// Runs one queued run of `mailbox` with a worker whose clock shows `finished_at`, and
+/// records one item for it; answers the run's id.
+async fn finished_run_with_an_item(
+    app: &TestApp,
+    token: &str,
+    mailbox: &str,
+    finished_at: chrono::DateTime<chrono::Utc>,
+) -> Uuid {
+    let r = app.post(&runs_path(mailbox), token, json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id: Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+    let clock = contactsync::worker::clock::ManualClock::new(finished_at);
+    let worker = app.worker("history", Arc::new(clock), Duration::seconds(30));
+    assert!(matches!(
+        worker.try_execute_one().await.unwrap(),
+        Outcome::Finished { .. }
+    ));
+    let item = RunItem {
+        seq: 1,
+        op: OpKind::CrmUpdate,
+        outcome: ItemOutcome::Applied,
+        crm_id: Some(Uuid::now_v7()),
+        item_id: Some("AAMk-history".into()),
+        code: None,
+        message: None,
+        before: Some(json!({"given_name": "Before"})),
+        created_at: finished_at,
+    };
+    app.store.append_run_items(id, &[item]).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn finished_runs_and_their_items_are_purged_after_retention_but_each_mailboxs_last_run_stays()
+{
+    let app = TestApp::spawn().await;
+    let sim = spawn_sim().await;
+    let alice = app.token("alice");
+    let bob = app.token("bob");
+    let a = app
+        .connect_mailbox(&alice, &sim, "alice@example.com", ALICE_PW)
+        .await;
+    let b = app
+        .connect_mailbox(&bob, &sim, "bob@example.com", "bob-pw-S3cret")
+        .await;
+    let now = chrono::Utc::now();
+    let days = chrono::Duration::days;
+    let a_oldest = finished_run_with_an_item(&app, &alice, &a, now - days(40)).await;
+    let a_old = finished_run_with_an_item(&app, &alice, &a, now - days(35)).await;
+    let a_recent = finished_run_with_an_item(&app, &alice, &a, now - days(1)).await;
+    // Bob's only run is old, and it is his mailbox's last one.
+    let b_last = finished_run_with_an_item(&app, &bob, &b, now - days(40)).await;
+    // A queued run is never history.
+    let queued = app.post(&runs_path(&a), &alice, json!({})).await;
+    assert_eq!(queued.status, 202);
+    assert_eq!(app.count_rows("sync_runs").await, 5);
+    assert_eq!(app.count_rows("sync_run_items").await, 4);
+
+    let purged = app.store.purge_run_history(now - days(30)).await.unwrap();
+
+    assert_eq!(purged, 2, "alice's two runs past retention");
+    for gone in [a_oldest, a_old] {
+        let r = app
+            .get(&format!("/api/v1/contact-sync/runs/{gone}"), &alice)
+            .await;
+        assert_eq!(r.status, 404, "{gone} purged");
+    }
+    for (kept, token) in [(a_recent, &alice), (b_last, &bob)] {
+        let items = app
+            .list_all(&format!("/api/v1/contact-sync/runs/{kept}/items"), token)
+            .await;
+        assert_eq!(items.len(), 1, "{kept} keeps its item");
+        assert_eq!(items[0]["before"]["given_name"], "Before");
+    }
+    let status = app
+        .get(&format!("/api/v1/mailboxes/{b}/contact-sync/status"), &bob)
+        .await;
+    assert_eq!(status.body["last_run"]["id"], b_last.to_string());
+    assert_eq!(app.count_rows("sync_runs").await, 3);
+    assert_eq!(app.count_rows("sync_run_items").await, 2);
+    assert_eq!(
+        app.store.purge_run_history(now - days(30)).await.unwrap(),
+        0,
+        "nothing more to purge"
+    );
+}
