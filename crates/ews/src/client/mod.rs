@@ -1,6 +1,7 @@
 //! The EWS HTTP client: auth, timeouts, size limit, retries and a per-host cap.
 
 mod auth;
+mod http;
 mod limits;
 mod methods;
 pub mod requests;
@@ -160,21 +161,7 @@ impl EwsClient {
             )));
         }
         let is_ntlm = matches!(config.auth, Auth::Ntlm { .. });
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .user_agent(concat!("contactsync-ews/", env!("CARGO_PKG_VERSION")))
-            // Redirects would replay credentials to another host.
-            .redirect(reqwest::redirect::Policy::none());
-        if is_ntlm {
-            builder = builder.http1_only().pool_max_idle_per_host(1);
-        }
-        for (host, addrs) in &config.resolved {
-            builder = builder.resolve_to_addrs(host, addrs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let http = http::client_for(&config)?;
         let host = format!(
             "{}:{}",
             url.host_str().unwrap_or_default(),
