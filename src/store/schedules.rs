@@ -2,8 +2,8 @@
 //! suspension and resumption.
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -212,34 +212,42 @@ impl Store {
     }
 
     /// Mailboxes whose profile has automatic sync on, that are not suspended and are due
-    /// at `now` (a mailbox never scheduled is due).
+    /// at `now` (a mailbox never scheduled is due). The database picks the due ones
+    /// (`is_due` in SQL), so a tick reads and parses only their profiles, not every
+    /// mailbox's.
     pub async fn due_mailboxes(&self, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>> {
-        let profiles = contact_sync_profiles::Entity::find()
+        let schedule = contact_sync_profiles::Entity::belongs_to(mailbox_schedules::Entity)
+            .from(contact_sync_profiles::Column::MailboxId)
+            .to(mailbox_schedules::Column::MailboxId)
+            .into();
+        let due = Condition::any()
+            .add(mailbox_schedules::Column::MailboxId.is_null())
+            .add(
+                Condition::all()
+                    .add(mailbox_schedules::Column::SuspendedReason.is_null())
+                    .add(
+                        Condition::any()
+                            .add(mailbox_schedules::Column::NextDueAt.is_null())
+                            .add(mailbox_schedules::Column::NextDueAt.lte(now)),
+                    ),
+            );
+        let profiles: Vec<(Uuid, String)> = contact_sync_profiles::Entity::find()
+            .select_only()
+            .column(contact_sync_profiles::Column::MailboxId)
+            .column(contact_sync_profiles::Column::Profile)
+            .join(JoinType::LeftJoin, schedule)
+            .filter(due)
             .order_by_asc(contact_sync_profiles::Column::MailboxId)
+            .into_tuple()
             .all(&self.db)
             .await?;
-        let enabled: Vec<Uuid> = profiles
+        Ok(profiles
             .into_iter()
-            .filter(|r| {
-                serde_json::from_str::<ContactSyncProfile>(&r.profile)
+            .filter(|(_, profile)| {
+                serde_json::from_str::<ContactSyncProfile>(profile)
                     .is_ok_and(|p| p.auto_sync.enabled)
             })
-            .map(|r| r.mailbox_id)
-            .collect();
-        if enabled.is_empty() {
-            return Ok(Vec::new());
-        }
-        let schedules: std::collections::HashMap<Uuid, mailbox_schedules::Model> =
-            mailbox_schedules::Entity::find()
-                .filter(mailbox_schedules::Column::MailboxId.is_in(enabled.clone()))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|s| (s.mailbox_id, s))
-                .collect();
-        Ok(enabled
-            .into_iter()
-            .filter(|id| schedules.get(id).is_none_or(|s| is_due(s, now)))
+            .map(|(id, _)| id)
             .collect())
     }
 

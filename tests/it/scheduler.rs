@@ -187,7 +187,8 @@ async fn suspended_mailbox(
 async fn ten_failures_suspend_auto_sync_and_a_successful_run_resumes_it() {
     let app = TestApp::spawn().await;
     let alice = app.token("alice");
-    let clock = ManualClock::new(Utc::now() + Duration::seconds(1));
+    // Ahead of the profile saves below (real time), however slow a loaded machine is.
+    let clock = ManualClock::new(Utc::now() + Duration::minutes(1));
     let worker = app.worker("w1", Arc::new(clock.clone()), Duration::seconds(30));
     let sim = spawn_sim().await;
     let mailbox = suspended_mailbox(&app, &sim, &alice, &clock, &worker).await;
@@ -233,7 +234,8 @@ async fn ten_failures_suspend_auto_sync_and_a_successful_run_resumes_it() {
 async fn saving_the_profile_resumes_suspended_auto_sync() {
     let app = TestApp::spawn().await;
     let alice = app.token("alice");
-    let clock = ManualClock::new(Utc::now() + Duration::seconds(1));
+    // Ahead of the profile saves below (real time), however slow a loaded machine is.
+    let clock = ManualClock::new(Utc::now() + Duration::minutes(1));
     let worker = app.worker("w1", Arc::new(clock.clone()), Duration::seconds(30));
     let sim = spawn_sim().await;
     let mailbox = suspended_mailbox(&app, &sim, &alice, &clock, &worker).await;
