@@ -184,7 +184,7 @@ pub fn build(
         .configure(crate::ui::configure)
         .default_service(web::to(no_route))
         .wrap(from_fn(crate::middleware::cors::cors))
-        .wrap(actix_web::middleware::Compress::default())
+        .wrap(from_fn(crate::middleware::compress::compress))
         // Outermost, so the access log sees every answer (preflights included) and the
         // request's span covers everything below.
         .wrap(from_fn(crate::middleware::request_log::request_log))
@@ -205,8 +205,10 @@ pub fn start(state: web::Data<AppState>, listen: SocketAddr) -> std::io::Result<
     // Counters recorded before the recorder exists are lost: install it first.
     crate::telemetry::metrics_handle();
     // Nagle's algorithm holds back the last small segment of a response until the client
-    // ACKs the previous one, and clients delay that ACK by up to 40 ms: a gzip-compressed
-    // body leaves in several writes and would wait on it for every request.
+    // ACKs the previous one, and clients delay that ACK by up to 40 ms: any answer that
+    // leaves in more than one write (an event stream, a body past the write buffer)
+    // would wait on it. Bodies are compressed whole (`middleware::compress`), so a page
+    // leaves in one write anyway.
     let server = HttpServer::new(move || build(state.clone()))
         .workers(2)
         .tcp_nodelay(true)

@@ -347,3 +347,82 @@ async fn contact_types_are_seeded_and_admin_can_add() {
         .await
         .assert_problem(422, "validation_failed");
 }
+
+/// The raw answer to `GET path` with these request headers: status, headers, body bytes.
+async fn raw_get(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(token);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn a_page_is_gzipped_whole_when_the_client_accepts_gzip() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let alice = app.token("alice");
+    for i in 0..20 {
+        let mut c = full_contact(&Value::Null);
+        c["email1"] = json!(format!("ann{i}@acme.test"));
+        app.create("/api/v1/contacts", &alice, c).await;
+    }
+    let path = "/api/v1/contacts?limit=20";
+    let (status, plain_headers, plain) = raw_get(&app, path, &alice, &[]).await;
+    assert_eq!(status, 200);
+    assert!(plain_headers.get("content-encoding").is_none());
+    let (status, headers, body) = raw_get(
+        &app,
+        path,
+        &alice,
+        &[("accept-encoding", "br;q=1.0, gzip;q=0.8")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(
+        headers
+            .get_all("vary")
+            .iter()
+            .any(|v| v == "accept-encoding"),
+        "{headers:?}"
+    );
+    // One buffer with its length, not a chunked stream.
+    assert_eq!(
+        headers["content-length"].to_str().unwrap(),
+        body.len().to_string()
+    );
+    assert!(
+        body.len() * 3 < plain.len(),
+        "{} vs {}",
+        body.len(),
+        plain.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    let page: Value = serde_json::from_slice(&unzipped).unwrap();
+    assert_eq!(page, serde_json::from_slice::<Value>(&plain).unwrap());
+    assert_eq!(page["items"].as_array().unwrap().len(), 20);
+
+    // Refused gzip, or an answer too small to gain from it: sent as it is.
+    let (_, headers, _) = raw_get(&app, path, &alice, &[("accept-encoding", "gzip;q=0")]).await;
+    assert!(headers.get("content-encoding").is_none());
+    let (status, headers, body) =
+        raw_get(&app, "/api/v1/me", &alice, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(status, 200);
+    assert!(headers.get("content-encoding").is_none());
+    assert!(serde_json::from_slice::<Value>(&body).is_ok());
+}
