@@ -24,7 +24,7 @@ pub struct PoolConfig {
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
-            workers: 2,
+            workers: 8,
             lease: Duration::seconds(30),
             poll: std::time::Duration::from_secs(1),
         }
