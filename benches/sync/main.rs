@@ -294,78 +294,147 @@ async fn crm_ids(data: &Data, owner: &str, n: usize) -> Vec<Uuid> {
         .collect()
 }
 
-/// `GET /api/v1/contacts?limit=50` with gzip on keep-alive connections at 1,000
-/// requests/s, from `hey` in its own process.
-async fn api(n: usize) -> Vec<Row> {
-    let data = Data::new().await;
-    seed_crm(&data, "reader", n).await;
-    let service = Service::start(&data, workers()).await;
-    let url = format!("{}/api/v1/contacts?limit=50", service.base);
-    let token = Service::token("reader");
-    // Warm up (connections, caches), then measure.
-    let hey = |seconds: &str| {
-        std::process::Command::new("hey")
-            .args(["-z", seconds, "-c", "10", "-q", "100"])
-            .args(["-H", "Accept-Encoding: gzip"])
-            .args(["-H", &format!("Authorization: Bearer {token}")])
-            .arg(&url)
-            .output()
-    };
-    let row = |note: String, p50: Option<f64>, p99: Option<f64>, peak: Option<f64>| {
-        let fmt = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.2} ms", s * 1000.0));
-        Row {
-            scenario: "API list, gzip, keep-alive, 1,000/s".into(),
-            contacts: n,
-            latency_ms: 0,
-            round_trips: None,
-            seconds: None,
-            items: 0,
-            peak_rss_mib: peak,
-            note: format!("p50 {} p99 {}{note}", fmt(p50), fmt(p99)),
-        }
-    };
-    if hey("2s").is_err() {
-        let r = row(
-            " (hey not installed: apt-get install hey)".into(),
-            None,
-            None,
-            None,
-        );
-        r.print();
-        return vec![r];
-    }
-    let out = hey("15s").expect("hey runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+/// What `hey` printed: the 50th and 99th percentiles (seconds), the rate served and the
+/// status codes.
+struct HeyReport {
+    p50: Option<f64>,
+    p99: Option<f64>,
+    average: Option<f64>,
+    rps: String,
+    statuses: String,
+}
+
+fn hey_report(text: &str) -> HeyReport {
     let pct = |p: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{p}% in")))
             .and_then(|l| l.split_whitespace().nth(2))
             .and_then(|s| s.parse::<f64>().ok())
     };
-    let rps = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("Requests/sec:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("?")
-        .to_owned();
-    let statuses = text
-        .lines()
-        .skip_while(|l| !l.starts_with("Status code distribution"))
-        .skip(1)
-        .map(str::trim)
-        .take_while(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (peak, _) = rss_mib(service.pid());
-    service.stop();
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_owned)
+    };
+    HeyReport {
+        p50: pct("50"),
+        p99: pct("99"),
+        average: field("Average:").and_then(|s| s.parse().ok()),
+        rps: field("Requests/sec:").unwrap_or_else(|| "?".into()),
+        statuses: text
+            .lines()
+            .skip_while(|l| !l.starts_with("Status code distribution"))
+            .skip(1)
+            .map(str::trim)
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Runs `hey` against `url` with the reader's token: `load` are its own arguments.
+fn hey(url: &str, token: &str, load: &[&str], gzip: bool) -> std::io::Result<HeyReport> {
+    let mut cmd = std::process::Command::new("hey");
+    cmd.args(load)
+        .args(["-H", &format!("Authorization: Bearer {token}")]);
+    if gzip {
+        cmd.args(["-H", "Accept-Encoding: gzip"]);
+    }
+    let out = cmd.arg(url).output()?;
+    Ok(hey_report(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// List endpoints with gzip on keep-alive connections at 1,000 requests/s (10
+/// connections of 100/s each), from `hey` in its own process; and one request at a time
+/// on one connection, with and without gzip, which shows any delayed-ACK stall.
+async fn api(n: usize) -> Vec<Row> {
+    let data = Data::new().await;
+    seed_crm(&data, "reader", n).await;
+    let reader = contactsync::domain::Caller {
+        user_id: "reader".into(),
+        is_admin: false,
+    };
+    for i in 0..500 {
+        data.store
+            .create_account(
+                &reader,
+                contactsync::domain::account::AccountWrite {
+                    name: Some(format!("Customer {i}")),
+                    website: Some(format!("https://customer{i}.example")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("account");
+    }
+    let service = Service::start(&data, workers()).await;
+    let token = Service::token("reader");
+    let ms = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.2} ms", s * 1000.0));
+    let row = |scenario: String, note: String, peak: Option<f64>| Row {
+        scenario,
+        contacts: n,
+        latency_ms: 0,
+        round_trips: None,
+        seconds: None,
+        items: 0,
+        peak_rss_mib: peak,
+        note,
+    };
+    let contacts = format!("{}/api/v1/contacts?limit=50", service.base);
+    if hey(&contacts, &token, &["-n", "10"], true).is_err() {
+        let r = row(
+            "API list, gzip, keep-alive, 1,000/s".into(),
+            "hey not installed: apt-get install hey".into(),
+            None,
+        );
+        r.print();
+        return vec![r];
+    }
+    let mut rows = Vec::new();
+    for (name, path) in [
+        ("contacts", "/api/v1/contacts?limit=50"),
+        ("accounts", "/api/v1/accounts?limit=50"),
+    ] {
+        let url = format!("{}{path}", service.base);
+        // Warm up (connections, caches), then measure.
+        let rate = ["-c", "10", "-q", "100"];
+        hey(&url, &token, &[&rate[..], &["-z", "3s"]].concat(), true).expect("hey runs");
+        let load =
+            hey(&url, &token, &[&rate[..], &["-z", "15s"]].concat(), true).expect("hey runs");
+        let (peak, _) = rss_mib(service.pid());
+        let r = row(
+            format!("API {name}?limit=50, gzip, 1,000/s"),
+            format!(
+                "p50 {} p99 {}, {} requests/s served, {}",
+                ms(load.p50),
+                ms(load.p99),
+                load.rps,
+                load.statuses
+            ),
+            Some(peak),
+        );
+        r.print();
+        rows.push(r);
+    }
+    let one_at_a_time = ["-n", "300", "-c", "1"];
+    let gzip = hey(&contacts, &token, &one_at_a_time, true).expect("hey runs");
+    let identity = hey(&contacts, &token, &one_at_a_time, false).expect("hey runs");
     let r = row(
-        format!(", {rps} requests/s, {statuses}"),
-        pct("50"),
-        pct("99"),
-        Some(peak),
+        "API contacts, one at a time".into(),
+        format!(
+            "keep-alive, mean/p99: gzip {}/{}, identity {}/{}",
+            ms(gzip.average),
+            ms(gzip.p99),
+            ms(identity.average),
+            ms(identity.p99)
+        ),
+        None,
     );
     r.print();
-    vec![r]
+    rows.push(r);
+    service.stop();
+    rows
 }
 
 fn main() {

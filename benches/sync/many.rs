@@ -17,6 +17,8 @@ use crate::procs::{Data, Service, Sim, db_bytes, rss_mib, sim_contact};
 const INTERVAL_MINUTES: u32 = 5;
 const CONTACTS_EACH: usize = 20;
 const BIG_OWNER: &str = "service-user";
+/// The per-host cap on EWS requests in flight.
+const CAP: usize = ews::client::DEFAULT_MAX_CONCURRENCY_PER_HOST;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -150,6 +152,7 @@ pub async fn run() -> Vec<Row> {
         "many: {n} mailboxes ({big} of one owner) set up in {:.0} s",
         setup.elapsed().as_secs_f64()
     );
+    let db_before = db_bytes(&data.db_file()) as f64 / 1048576.0;
     sim.set_latency(20).await;
     sim.clear_stats().await;
     let service = Service::start(&data, crate::workers()).await;
@@ -186,7 +189,7 @@ pub async fn run() -> Vec<Row> {
         items: (n * CONTACTS_EACH) as u64,
         peak_rss_mib: Some(peak),
         note: format!(
-            "{} runs ({} failed), {:.0} runs/min; run mean {:.2} s (big owner) / {:.2} s (others); {} EWS requests in flight at most; RSS {rss:.0} MiB, DB {:.0} MiB",
+            "{} runs ({} failed), {:.0} runs/min; run mean {:.2} s (big owner) / {:.2} s (others); {} EWS requests in flight at most (cap {CAP}); RSS {rss:.0} MiB, DB {db_before:.0} MiB before, {:.0} MiB after",
             w.runs,
             w.failed,
             w.runs as f64 / first_pass * 60.0,
@@ -217,9 +220,10 @@ pub async fn run() -> Vec<Row> {
             items: (n * 20) as u64,
             peak_rss_mib: Some(peak),
             note: format!(
-                "{} runs ({} failed); late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most; RSS {rss:.0} MiB, DB {:.0} MiB",
+                "{} runs ({} failed), {:.0} runs/min; late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most (cap {CAP}); RSS {rss:.0} MiB, DB {:.0} MiB",
                 w.runs,
                 w.failed,
+                w.runs as f64 / (to - from).num_milliseconds().max(1) as f64 * 60_000.0,
                 percentile(&w.lag, 0.5),
                 percentile(&w.lag, 0.99),
                 w.lag.last().copied().unwrap_or(0.0),
