@@ -9,6 +9,7 @@ mod m20261129_000004_item_failures;
 mod m20261130_000005_run_profile;
 mod m20261130_000006_graph_transport;
 mod m20261130_000007_run_notice;
+mod m20261130_000008_contacts_by_owner;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_run_profile::Migration),
             Box::new(m20261130_000006_graph_transport::Migration),
             Box::new(m20261130_000007_run_notice::Migration),
+            Box::new(m20261130_000008_contacts_by_owner::Migration),
         ]
     }
 }

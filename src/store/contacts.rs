@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -209,9 +209,6 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Slice<Contact>> {
         let mut cond = Condition::all();
-        if let Some(c) = visible(caller) {
-            cond = cond.add(c);
-        }
         if !filter.include_deleted {
             cond = cond.add(contacts::Column::DeletedAt.is_null());
         }
@@ -245,12 +242,16 @@ impl Store {
         if let Some(after) = page.after {
             cond = cond.add(contacts::Column::Id.gt(after));
         }
-        let rows = contacts::Entity::find()
-            .filter(cond)
-            .order_by_asc(contacts::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
+        let rows = grants::first_visible(
+            &self.db,
+            caller,
+            RecordKind::Contact,
+            (contacts::Column::Id, contacts::Column::OwnerId),
+            contacts::Entity::find().filter(cond),
+            page.limit + 1,
+            |m| m.id,
+        )
+        .await?;
         Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_contact).await?)
     }
 

@@ -217,6 +217,71 @@ async fn contacts_paginate_across_pages_in_creation_order() {
 }
 
 #[tokio::test]
+async fn own_and_shared_contacts_interleave_in_creation_order_across_pages() {
+    let app = TestApp::spawn().await;
+    let alice = app.token("alice");
+    let bob = app.token("bob");
+    // Alternately Alice's own, Bob's shared with her, Bob's shared with everyone, and
+    // Bob's private one, so that every page mixes what she owns and what she is shown.
+    let mut visible = Vec::new();
+    for i in 0..6 {
+        let own = app
+            .create(
+                "/api/v1/contacts",
+                &alice,
+                json!({"full_name": format!("A{i}")}),
+            )
+            .await;
+        visible.push(own["id"].clone());
+        let shared = app
+            .create(
+                "/api/v1/contacts",
+                &bob,
+                json!({"full_name": format!("B{i}"), "grants": [{"user_id": "alice", "access": "read"}]}),
+            )
+            .await;
+        visible.push(shared["id"].clone());
+        let public = app
+            .create(
+                "/api/v1/contacts",
+                &bob,
+                json!({"full_name": format!("E{i}"), "grants": [{"user_id": "*", "access": "read"}]}),
+            )
+            .await;
+        visible.push(public["id"].clone());
+        app.create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"full_name": format!("P{i}")}),
+        )
+        .await;
+    }
+    for limit in [1, 2, 4, 7, 18, 50] {
+        let listed: Vec<Value> = app
+            .list_all(&format!("/api/v1/contacts?limit={limit}"), &alice)
+            .await
+            .into_iter()
+            .map(|c| c["id"].clone())
+            .collect();
+        assert_eq!(listed, visible, "pages of {limit}");
+    }
+    let exact = app.get("/api/v1/contacts?limit=18", &alice).await;
+    assert_eq!(exact.body["next_cursor"], Value::Null, "no empty last page");
+    // Filters apply to both kinds.
+    let named: Vec<Value> = app
+        .list_all("/api/v1/contacts?q=B3", &alice)
+        .await
+        .into_iter()
+        .map(|c| c["full_name"].clone())
+        .collect();
+    assert_eq!(named, vec![json!("B3")]);
+    assert_eq!(
+        app.list_all("/api/v1/contacts?limit=3", &bob).await.len(),
+        18
+    );
+}
+
+#[tokio::test]
 async fn contact_visibility_owner_grant_everyone_admin_stranger() {
     let app = TestApp::spawn().await;
     let (alice, bob, carol, eve, admin) = (
