@@ -1356,6 +1356,25 @@ fn model_regressions() {
             Profile(4),
             AccountRename(0),
         ],
+        vec![
+            Sync(None),
+            ExCreate(0, 1),
+            Sync(Some(0)),
+            ExCreate(1, 0),
+            Sync(None),
+            LoseLinks,
+            CrmCreate(0),
+            ExEdit(194, 0),
+            CrmCreate(5),
+            Profile(4),
+            ExCreate(1, 0),
+            CrmRename(204, 1),
+            AccountRename(1),
+            Profile(3),
+            Profile(5),
+            LoseStates,
+            ExCreate(1, 2),
+        ],
     ];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
