@@ -3,7 +3,7 @@
 //! with a notification to the mailbox owner. A later change on either side brings the
 //! item into a run again, and a success forgets it.
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set};
 use uuid::Uuid;
 
 use super::entities::sync_item_failures;
@@ -37,6 +37,17 @@ impl Store {
             .into_iter()
             .map(|r| r.item_key)
             .collect())
+    }
+
+    /// Keys of every item of the mailbox with failures on record, given up or not.
+    pub async fn item_failure_keys(&self, mailbox_id: Uuid) -> StoreResult<Vec<String>> {
+        Ok(sync_item_failures::Entity::find()
+            .select_only()
+            .column(sync_item_failures::Column::ItemKey)
+            .filter(sync_item_failures::Column::MailboxId.eq(mailbox_id))
+            .into_tuple()
+            .all(&self.db)
+            .await?)
     }
 
     /// Records a run's item outcomes, in one transaction: `failed` items count one more

@@ -5,10 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::apply::flatten;
+use super::feed::{FeedEvent, PAGES_AHEAD, Upserts, read_feeds};
 use super::pair::{
     Found, ItemPairing, crm_contact_planned, export_match_taken, is_echo, item_pairing, link_holds,
     new_item_pairs,
@@ -27,120 +29,102 @@ use crate::transport::{
 impl<T: ExchangeContacts> Run<'_, T> {
     /// Reads every watched folder's feed, applies upserts then deletions; answers the new
     /// state of each folder read to its end.
+    ///
+    /// The feeds are read ahead by `feed::read_feeds` while the pages already read are
+    /// applied, a chunk of upserts at a time, so memory follows the chunk, not the
+    /// mailbox; deletions wait until every folder's upserts are applied (a move is a new
+    /// item plus the deletion of the old one: the new half relinks the pair first). A
+    /// stamp whose old item's deletion was not seen yet is checked by reading that item
+    /// (`upsert_chunk`). Our own writes of the earlier chunks come back later in the same
+    /// walk, as echoes that cost no read.
     pub(super) async fn exchange_phase(
         &mut self,
         folders: Vec<String>,
         saved: &HashMap<String, String>,
     ) -> Result<HashMap<String, String>, Halt> {
-        let mut upserts: Vec<(String, String)> = Vec::new();
+        self.feed_deletes.clear();
+        let (t, sink, mailbox) = (self.t, self.sink, self.req.mailbox_id);
+        let mut budget = self.pages.clone();
+        let (sender, pages) = mpsc::channel(PAGES_AHEAD);
+        // An id that one folder's feed reports deleted and another's delivers moved
+        // between watched folders under an id that survives moves (Graph's immutable
+        // ids), and lives on: with more than one folder, the ids delivered are kept.
+        let delivered = (folders.len() > 1).then(HashSet::new);
+        let reader = read_feeds(t, sink, &mut budget, mailbox, folders, saved, sender);
+        let (_, applied) = join(reader, self.apply_feeds(pages, delivered)).await;
+        self.pages = budget;
+        applied
+    }
+
+    /// Applies the pages the feed reader hands over: upserts a chunk at a time as they
+    /// come, deletions at the end.
+    async fn apply_feeds(
+        &mut self,
+        mut pages: mpsc::Receiver<FeedEvent>,
+        mut delivered: Option<HashSet<String>>,
+    ) -> Result<HashMap<String, String>, Halt> {
+        let mut upserts = Upserts::new(std::mem::take(&mut self.retry_items));
         let mut deletes: Vec<(String, String)> = Vec::new();
         let mut states = HashMap::new();
-        let mut seen = HashSet::new();
-        // Every id a feed delivered as created or changed (echoes too): an id that one
-        // folder's feed reports deleted and another's delivers moved between watched
-        // folders under an id that survives moves (Graph's immutable ids), and lives on.
-        let mut delivered = HashSet::new();
-        for folder in folders {
-            let mut state = saved.get(&folder).cloned();
-            let mut restarted = false;
-            let mut feed_pages = 0;
-            loop {
-                // Paging bounds: a cancel is seen between pages, and a feed that never
-                // says "last page" fails the run instead of holding the worker.
-                self.stop_requested().await?;
-                self.pages
-                    .take(&mut feed_pages, &folder)
-                    .map_err(Halt::Failed)?;
-                match self.t.changes(&folder, state.as_deref()).await {
-                    Ok(page) => {
-                        crate::crash_points::reach(crate::crash_points::CrashPoint::FeedPage).await;
-                        let ids: Vec<String> = page
-                            .changes
-                            .iter()
-                            .map(|c| match c {
-                                FeedChange::Upsert { item_id, .. }
-                                | FeedChange::Delete { item_id } => item_id.clone(),
-                            })
-                            .collect();
-                        self.load_heads(&ids, &[]).await?;
-                        for c in page.changes {
-                            match c {
-                                FeedChange::Upsert {
-                                    item_id,
-                                    change_key,
-                                    item,
-                                } => {
-                                    let echo = is_echo(
-                                        self.heads.get(&item_id).map(|l| l.change_key.as_str()),
-                                        &change_key,
-                                    );
-                                    delivered.insert(item_id.clone());
-                                    if echo {
-                                        continue;
-                                    }
-                                    // A later page's data of the same item is the newer.
-                                    match item {
-                                        Some(c) if self.feed_items.len() < FEED_ITEMS_KEPT => {
-                                            self.feed_items.insert(item_id.clone(), *c);
-                                        }
-                                        _ => {
-                                            self.feed_items.remove(&item_id);
-                                        }
-                                    }
-                                    if seen.insert(item_id.clone()) {
-                                        upserts.push((folder.clone(), item_id));
-                                    }
-                                }
-                                FeedChange::Delete { item_id } => {
-                                    deletes.push((folder.clone(), item_id))
-                                }
+        let held_before = self.held;
+        // A chunk read and not applied yet: the next chunk is read while it is applied.
+        let mut read: Option<ReadChunk> = None;
+        while let Some(event) = pages.recv().await {
+            match event {
+                FeedEvent::Page { folder, page } => {
+                    let sorted = &mut (&mut upserts, &mut deletes, delivered.as_mut());
+                    self.sort_page(&folder, page.changes, sorted).await?;
+                    while let Some(chunk) = upserts.full_chunk() {
+                        self.stop_requested().await?;
+                        let t = self.t;
+                        let known = self.take_feed_items(&item_ids(&chunk));
+                        let to_read = not_known(&chunk, &known);
+                        let next = read_items(t, &to_read);
+                        let results = match read.take() {
+                            Some((before, items)) => {
+                                let (results, applied) =
+                                    join(next, self.upsert_read(&before, items)).await;
+                                applied?;
+                                upserts.applied(&before);
+                                with_known(known, results?)
                             }
-                        }
-                        state = Some(page.sync_state);
-                        if page.done {
-                            states.insert(folder.clone(), state.clone().unwrap_or_default());
-                            break;
-                        }
+                            None => with_known(known, next.await?),
+                        };
+                        read = Some((chunk, results));
                     }
-                    // The state is unusable: read the folder from the start; links and
-                    // CrmContactId stamps make the replay create nothing twice.
-                    Err(e) if e.kind == ErrorKind::InvalidSyncState && !restarted => {
-                        tracing::warn!(mailbox = %self.req.mailbox_id, folder = %folder, "invalid sync state; resynchronizing the folder");
-                        restarted = true;
-                        state = None;
-                    }
-                    Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
-                    Err(e) => {
-                        self.failed_folders.insert(folder.clone());
-                        self.counts.failed += 1;
-                        self.record(
-                            OpKind::ExchangeRead,
-                            ItemOutcome::Failed,
-                            None,
-                            None,
-                            Some(&e),
-                            None,
-                        )
-                        .await;
-                        break;
+                    if page.done {
+                        states.insert(folder, page.sync_state);
                     }
                 }
+                FeedEvent::Failed { folder, error } => {
+                    self.failed_folders.insert(folder);
+                    self.counts.failed += 1;
+                    self.record(
+                        OpKind::ExchangeRead,
+                        ItemOutcome::Failed,
+                        None,
+                        None,
+                        Some(&error),
+                        None,
+                    )
+                    .await;
+                }
+                FeedEvent::Halt(halt) => return Err(halt),
             }
+        }
+        if let Some((chunk, items)) = read.take() {
+            self.upsert_read(&chunk, items).await?;
+            upserts.applied(&chunk);
         }
         // Items that failed in earlier runs are read again, whatever the feed says.
-        for item in std::mem::take(&mut self.retry_items) {
-            if seen.insert(item.clone()) {
-                upserts.push((String::new(), item));
-            }
-        }
-        deletes.retain(|(_, id)| !delivered.contains(id));
-        self.feed_deletes = deletes.iter().map(|(_, id)| id.clone()).collect();
-        let held_before = self.held;
-        for chunk in upserts.chunks(CHUNK) {
+        for chunk in upserts.rest() {
             self.stop_requested().await?;
-            self.upsert_chunk(chunk).await?;
+            self.upsert_chunk(&chunk).await?;
         }
         self.pair_matched_later().await?;
+        if let Some(delivered) = &delivered {
+            deletes.retain(|(_, id)| !delivered.contains(id));
+        }
         if self.held > held_before {
             // A failed upsert may be the new half of a move: its old half's deletion
             // waits for the next run, which reads these folders again.
@@ -156,9 +140,78 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(states)
     }
 
+    /// Sorts one feed page: our own echoes are dropped (no read), upserts wait for their
+    /// chunk, deletions for the end of the phase.
+    async fn sort_page(
+        &mut self,
+        folder: &str,
+        changes: Vec<FeedChange>,
+        (upserts, deletes, delivered): &mut Sorted<'_>,
+    ) -> Result<(), Halt> {
+        let ids: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                FeedChange::Upsert { item_id, .. } | FeedChange::Delete { item_id } => {
+                    item_id.clone()
+                }
+            })
+            .collect();
+        self.forget_heads();
+        self.load_heads(&ids, &[]).await?;
+        for c in changes {
+            match c {
+                FeedChange::Upsert {
+                    item_id,
+                    change_key,
+                    item,
+                } => {
+                    let echo = is_echo(
+                        self.heads.get(&item_id).map(|l| l.change_key.as_str()),
+                        &change_key,
+                    );
+                    if let Some(delivered) = delivered.as_mut() {
+                        delivered.insert(item_id.clone());
+                    }
+                    if echo {
+                        continue;
+                    }
+                    // A later page's data of the same item is the newer.
+                    match item {
+                        Some(c) if self.feed_items.len() < FEED_ITEMS_KEPT => {
+                            self.feed_items.insert(item_id.clone(), *c);
+                        }
+                        _ => {
+                            self.feed_items.remove(&item_id);
+                        }
+                    }
+                    upserts.push(folder, item_id);
+                }
+                FeedChange::Delete { item_id } => {
+                    self.feed_deletes.insert(item_id.clone());
+                    deletes.push((folder.to_owned(), item_id));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn upsert_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
-        let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
-        let results = self.changed_items(&ids).await?;
+        let known = self.take_feed_items(&item_ids(chunk));
+        let read = read_items(self.t, &not_known(chunk, &known)).await?;
+        self.upsert_read(chunk, with_known(known, read)).await
+    }
+
+    /// The items of these ids whose data came with the feed (taken, not read again).
+    fn take_feed_items(&mut self, ids: &[String]) -> Vec<Option<RemoteContact>> {
+        ids.iter().map(|id| self.feed_items.remove(id)).collect()
+    }
+
+    /// Pairs and applies a chunk of upserts whose items were read (`results`, in order).
+    async fn upsert_read(
+        &mut self,
+        chunk: &[(String, String)],
+        results: Vec<Result<RemoteContact, TransportError>>,
+    ) -> Result<(), Halt> {
         let mut items = Vec::new();
         for ((folder, item_id), result) in chunk.iter().zip(results) {
             match result {
@@ -202,8 +255,10 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// Pairs items read from the feeds (with their feed's folder) and applies the pairs.
     async fn pair_items(&mut self, items: Vec<(String, RemoteContact)>) -> Result<(), Halt> {
         self.links_by_item.clear();
+        let ids: Vec<String> = items.iter().map(|(_, c)| c.item_id.clone()).collect();
         let stamps: Vec<Uuid> = items.iter().filter_map(|(_, c)| c.crm_contact_id).collect();
-        self.load_heads(&[], &stamps).await?;
+        self.forget_heads();
+        self.load_heads(&ids, &stamps).await?;
         let linked_crm: Vec<Uuid> = items
             .iter()
             .filter_map(|(_, c)| {
@@ -254,6 +309,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .filter(|c| !self.links_by_item.contains_key(&c.item_id))
             .collect();
         self.find_match_candidates(&unlinked).await?;
+        let exporting = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
+        let mut left_unlinked = Vec::new();
         let mut pairs = Vec::new();
         for (folder, c) in items {
             let ex = self.ex_side(&c, &folder);
@@ -334,15 +391,20 @@ impl<T: ExchangeContacts> Run<'_, T> {
             if let Some(crm) = &pair.crm {
                 self.done_crm.insert(crm.id);
             }
-            if pair.crm.is_none()
+            if exporting
+                && pair.crm.is_none()
                 && pair.link.is_none()
                 && ex_in_target(&c, &folder, &self.target_folder)
             {
-                self.unlinked_items.push(c.clone());
+                left_unlinked.push(c);
             }
             pairs.push(pair);
         }
-        self.apply(pairs, true).await
+        self.apply(pairs, true).await?;
+        // What this chunk imported is linked now: no candidate for a new CRM contact.
+        left_unlinked.retain(|c| self.heads.get(&c.item_id).is_none_or(|h| h.detached));
+        self.unlinked_items.extend(left_unlinked);
+        Ok(())
     }
 
     /// Adds to the matcher the owner's unlinked CRM contacts that these new items may be
@@ -448,6 +510,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
 
     pub(super) async fn delete_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
         self.links_by_item.clear();
+        let items: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
+        self.forget_heads();
+        self.load_heads(&items, &[]).await?;
         let crm_ids: Vec<Uuid> = chunk
             .iter()
             .filter_map(|(_, item)| self.heads.get(item).map(|h| h.crm_id))
@@ -708,7 +773,6 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(())
     }
 
-    /// Reads items in batches side by side; one result per id, in order.
     /// Says how long the Exchange writes to come take at least under the mailbox's request
     /// budget, when it makes the run last minutes (SPEC §7b: exporting 10k contacts to
     /// Exchange Online takes at least 10 minutes). Each write is one request, inside a
@@ -731,45 +795,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .await;
     }
 
-    /// The changed items of a chunk: those the feed delivered with their data as they
-    /// came, the others read in batches.
-    async fn changed_items(
-        &mut self,
-        ids: &[String],
-    ) -> Result<Vec<Result<RemoteContact, TransportError>>, Halt> {
-        let to_read: Vec<String> = ids
-            .iter()
-            .filter(|id| !self.feed_items.contains_key(*id))
-            .cloned()
-            .collect();
-        let mut read = self.read_items(&to_read).await?.into_iter();
-        Ok(ids
-            .iter()
-            .map(|id| match self.feed_items.remove(id) {
-                Some(c) => Ok(c),
-                None => read
-                    .next()
-                    .unwrap_or_else(|| Err(TransportError::permanent("no answer for the read"))),
-            })
-            .collect())
-    }
-
+    /// Reads items in batches side by side; one result per id, in order.
     pub(super) async fn read_items(
         &self,
         ids: &[String],
     ) -> Result<Vec<Result<RemoteContact, TransportError>>, Halt> {
-        let batches: Vec<&[String]> = ids.chunks(ITEM_BATCH).collect();
-        let results = join_all(batches.iter().map(|b| self.t.get_contacts(b))).await;
-        if let Some(Err(e)) = results
-            .iter()
-            .find(|r| matches!(r, Err(e) if e.kind == ErrorKind::Auth))
-        {
-            return Err(Halt::Failed(e.to_string()));
-        }
-        Ok(flatten(
-            results,
-            &batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
-        ))
+        read_items(self.t, ids).await
     }
 
     /// Learns which of these contacts the owner sees (the export scope needs it).
@@ -784,6 +815,13 @@ impl<T: ExchangeContacts> Run<'_, T> {
             self.visible.extend(seen);
         }
         Ok(())
+    }
+
+    /// Forgets the link heads learned so far: each page and chunk loads those it needs,
+    /// so that memory follows the chunk, not the mailbox.
+    pub(super) fn forget_heads(&mut self) {
+        self.heads.clear();
+        self.item_by_crm.clear();
     }
 
     /// Loads the heads of the links of these items and CRM contacts not known yet.
@@ -844,4 +882,69 @@ fn ex_in_target(c: &RemoteContact, feed_folder: &str, target: &str) -> bool {
         &c.folder_id
     };
     folder == target
+}
+
+/// What a page is sorted into: the upserts waiting, the deletions, and (with more than one
+/// folder) every id delivered as created or changed.
+type Sorted<'a> = (
+    &'a mut Upserts,
+    &'a mut Vec<(String, String)>,
+    Option<&'a mut HashSet<String>>,
+);
+
+/// The ids of a chunk whose data did not come with the feed: those to read.
+fn not_known(chunk: &[(String, String)], known: &[Option<RemoteContact>]) -> Vec<String> {
+    chunk
+        .iter()
+        .zip(known)
+        .filter(|(_, k)| k.is_none())
+        .map(|((_, id), _)| id.clone())
+        .collect()
+}
+
+/// A chunk's items: those the feed brought, the others as read (in order).
+fn with_known(
+    known: Vec<Option<RemoteContact>>,
+    read: Vec<Result<RemoteContact, TransportError>>,
+) -> Vec<Result<RemoteContact, TransportError>> {
+    let mut read = read.into_iter();
+    known
+        .into_iter()
+        .map(|k| match k {
+            Some(c) => Ok(c),
+            None => read
+                .next()
+                .unwrap_or_else(|| Err(TransportError::permanent("no answer for the read"))),
+        })
+        .collect()
+}
+
+/// A chunk of upserts and its items as read.
+type ReadChunk = (
+    Vec<(String, String)>,
+    Vec<Result<RemoteContact, TransportError>>,
+);
+
+/// Reads items in batches side by side; one result per id, in order. Needs only the
+/// transport, so the next chunk is read while the engine applies the one before.
+async fn read_items<T: ExchangeContacts>(
+    t: &T,
+    ids: &[String],
+) -> Result<Vec<Result<RemoteContact, TransportError>>, Halt> {
+    let batches: Vec<&[String]> = ids.chunks(ITEM_BATCH).collect();
+    let results = join_all(batches.iter().map(|b| t.get_contacts(b))).await;
+    if let Some(Err(e)) = results
+        .iter()
+        .find(|r| matches!(r, Err(e) if e.kind == ErrorKind::Auth))
+    {
+        return Err(Halt::Failed(e.to_string()));
+    }
+    Ok(flatten(
+        results,
+        &batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+    ))
+}
+
+fn item_ids(chunk: &[(String, String)]) -> Vec<String> {
+    chunk.iter().map(|(_, id)| id.clone()).collect()
 }

@@ -1,8 +1,11 @@
 //! One run of one mailbox: collect the changes of both sides, pair them, plan each pair,
 //! apply in batches, commit links and sync states.
 //!
-//! - [`collect`]: the Exchange phase (every watched folder's feed, changed items read in
-//!   batches, upserts before deletions) and the CRM phase (contacts that moved since their
+//! - [`feed`]: the feeds read ahead of the engine (a few pages over a short queue), and
+//!   the upserts waiting for their chunk;
+//! - [`collect`]: the Exchange phase (every watched folder's feed, applied a chunk at a
+//!   time while the feed still pages, each chunk's items read while the chunk before is
+//!   applied, upserts before deletions) and the CRM phase (contacts that moved since their
 //!   link, new and returning ones, matched against the whole export target);
 //! - [`pair`]: the pairing decisions as pure functions (echo, move or copy, whether a new
 //!   item may pair, export-side match, what the CRM phase plans, a detached link's return);
@@ -19,7 +22,8 @@
 //!    own echo and is not read). Changed items are read in batches and planned with the
 //!    current CRM side; deletions come after all upserts, so that an item moved between
 //!    folders (delete + create with a new ItemId) is relinked by its `CrmContactId`
-//!    stamp before its old id's deletion is seen.
+//!    stamp before its old id's deletion is applied (a deletion not seen yet when the new
+//!    item comes is checked by reading the old item).
 //! 2. Then the CRM: contacts whose version moved since their link, new ones in the
 //!    export scope, linked ones deleted or out of scope.
 //! 3. A folder's new sync state is saved only after everything read from it is applied,
@@ -33,6 +37,7 @@
 mod apply;
 mod collect;
 mod commit;
+mod feed;
 mod pair;
 mod report;
 
@@ -258,6 +263,9 @@ struct Run<'a, T: ExchangeContacts> {
     retried: Vec<String>,
     failed_keys: HashMap<String, ItemFailure>,
     ok_keys: HashSet<String>,
+    /// Keys of every item with failures on record, given up or not (what a success may
+    /// forget).
+    failures_on_record: HashSet<String>,
 }
 
 fn all_ids(folders: &[ExchangeFolder]) -> Vec<String> {
@@ -342,6 +350,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             retried: Vec::new(),
             failed_keys: HashMap::new(),
             ok_keys: HashSet::new(),
+            failures_on_record: HashSet::new(),
         }
     }
 
@@ -360,6 +369,11 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             }
         }
         let gone = self.gone_folders(linked_folders);
+        self.failures_on_record = store
+            .item_failure_keys(self.req.mailbox_id)
+            .await?
+            .into_iter()
+            .collect();
         for key in store.failing_items(self.req.mailbox_id).await? {
             match key.strip_prefix("crm:").map(Uuid::parse_str) {
                 Some(Ok(id)) => self.retry_crm.push(id),

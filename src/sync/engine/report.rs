@@ -65,9 +65,18 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     );
                 }
             }
+            // A success forgets an item's failures; only keys with failures on record
+            // are kept (not every item of the run).
             ItemOutcome::Applied => {
-                self.ok_keys.extend(item_id.map(str::to_owned));
-                self.ok_keys.extend(crm_id.map(crm_key));
+                for key in item_id
+                    .map(str::to_owned)
+                    .into_iter()
+                    .chain(crm_id.map(crm_key))
+                {
+                    if self.failures_on_record.contains(&key) {
+                        self.ok_keys.insert(key);
+                    }
+                }
             }
             _ => {}
         }
