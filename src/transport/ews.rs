@@ -328,14 +328,7 @@ impl EwsTransport {
         let ids = self.find_ids(folder_id, restriction).await?;
         let mut out = Vec::new();
         for batch in ids.chunks(ITEM_BATCH) {
-            for r in self.get_contacts(batch).await? {
-                match r {
-                    Ok(c) => out.push(c),
-                    // Deleted between the two calls.
-                    Err(e) if e.kind == ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            out.extend(super::found_contacts(self.get_contacts(batch).await?)?);
         }
         Ok(out)
     }

@@ -191,6 +191,17 @@ pub struct Written {
 /// Per-item results of a batch, in input order; the outer error fails the whole batch.
 pub type BatchResult<T> = Result<Vec<Result<T, TransportError>>, TransportError>;
 
+/// The contacts a batched read found, leaving out those deleted since their ids were
+/// listed; any other failure fails the whole read.
+pub(crate) fn found_contacts(
+    results: Vec<Result<RemoteContact, TransportError>>,
+) -> Result<Vec<RemoteContact>, TransportError> {
+    results
+        .into_iter()
+        .filter(|r| !matches!(r, Err(e) if e.kind == ErrorKind::NotFound))
+        .collect()
+}
+
 /// The most changes one feed page returns (Exchange's limit).
 pub const FEED_PAGE: u32 = 512;
 /// Items per read or write batch.

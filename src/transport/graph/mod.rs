@@ -210,16 +210,7 @@ impl GraphTransport {
     }
 
     async fn read_whole(&self, ids: &[String]) -> Result<Vec<RemoteContact>, TransportError> {
-        let mut out = Vec::new();
-        for r in self.get_contacts(ids).await? {
-            match r {
-                Ok(c) => out.push(c),
-                // Deleted between the two calls.
-                Err(e) if e.kind == ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
+        super::found_contacts(self.get_contacts(ids).await?)
     }
 }
 
