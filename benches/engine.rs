@@ -295,6 +295,14 @@ impl Bench {
     }
 }
 
+/// `SYNC_BENCH_LATENCY_MS` (20): the simulator's latency per request for a scenario run alone.
+fn latency_ms() -> u64 {
+    std::env::var("SYNC_BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
 fn main() {
     let transport = match std::env::var("SYNC_BENCH_TRANSPORT").as_deref() {
         Ok("graph") => MailboxTransport::Graph,
@@ -355,6 +363,12 @@ fn main() {
         export.export.enabled = true;
         let exporter = b.mailbox("exporter@example.com", export).await;
 
+        // `cargo bench --bench engine -- import` runs the import alone (to profile it).
+        if std::env::args().any(|a| a == "import") {
+            b.sim.set_latency_ms(latency_ms());
+            b.run(importer, &format!("full import of {n}")).await;
+            return;
+        }
         b.sim.set_latency_ms(20);
         println!("-- 20 ms latency per request");
         b.run(importer, &format!("full import of {n}")).await;

@@ -10,6 +10,7 @@ mod m20261130_000005_run_profile;
 mod m20261130_000006_graph_transport;
 mod m20261130_000007_run_notice;
 mod m20261130_000008_contacts_by_owner;
+mod m20261201_000009_contact_match_keys;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_graph_transport::Migration),
             Box::new(m20261130_000007_run_notice::Migration),
             Box::new(m20261130_000008_contacts_by_owner::Migration),
+            Box::new(m20261201_000009_contact_match_keys::Migration),
         ]
     }
 }

@@ -69,7 +69,41 @@ pub(crate) fn fields_of(m: &contacts::Model) -> ContactFields {
     }
 }
 
+/// The keys first-sync matching finds the contact by, kept with every write of its fields.
+fn set_match_keys(am: &mut contacts::ActiveModel, f: &ContactFields) {
+    let ([email1, email2, email3], name) = crate::sync::matching::stored_keys(f);
+    am.email1_key = Set(Some(email1));
+    am.email2_key = Set(Some(email2));
+    am.email3_key = Set(Some(email3));
+    am.name_key = Set(Some(name));
+}
+
+/// Gives contacts written before the match keys existed their keys, 500 at a time (only
+/// the service folds text as the matcher does, so the migration leaves them NULL). A
+/// no-op once done: one indexed lookup.
+pub(crate) async fn fill_match_keys(store: &super::Store) -> Result<(), sea_orm::DbErr> {
+    loop {
+        let rows = contacts::Entity::find()
+            .filter(contacts::Column::NameKey.is_null())
+            .limit(500)
+            .all(store.connection())
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let txn = store.write_txn().await?;
+        for m in rows {
+            let fields = fields_of(&m);
+            let mut am = m.into_active_model();
+            set_match_keys(&mut am, &fields);
+            am.update(&txn).await?;
+        }
+        txn.commit().await?;
+    }
+}
+
 pub(crate) fn set_fields(am: &mut contacts::ActiveModel, f: ContactFields) {
+    set_match_keys(am, &f);
     am.type_id = Set(f.type_id);
     am.account_id = Set(f.account_id);
     am.company = Set(f.company.unwrap_or_default());

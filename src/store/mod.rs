@@ -132,7 +132,8 @@ impl Store {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        migration::Migrator::up(&self.db, None).await
+        migration::Migrator::up(&self.db, None).await?;
+        contacts::fill_match_keys(self).await
     }
 
     /// True when every migration has been applied.

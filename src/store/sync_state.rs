@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
     IntoActiveModel, QueryFilter, QuerySelect, Set, Statement,
@@ -161,42 +161,27 @@ enum MatchSlice {
     Names(Vec<String>),
 }
 
-/// SQL true when `column` holds a character outside printable ASCII (the database's
-/// LOWER and TRIM may then differ from Rust's; the matcher compares such values itself).
-fn beyond_ascii(backend: DbBackend, column: &str) -> String {
-    match backend {
-        DbBackend::Postgres => format!("{column} ~ '[^ -~]'"),
-        _ => format!("{column} GLOB '*[^ -~]*'"),
-    }
-}
-
-/// `LOWER(TRIM(column)) IN (keys)`, or a value the database cannot fold like Rust does.
-fn folded_in(
-    backend: DbBackend,
-    column: contacts::Column,
-    name: &str,
-    keys: &[String],
-) -> sea_orm::sea_query::SimpleExpr {
-    let folded = Func::lower(Func::cust("TRIM").arg(Expr::col(column)));
-    Expr::expr(folded)
-        .is_in(keys.iter().map(|k| k.trim().to_owned()))
-        .or(Expr::cust(beyond_ascii(backend, name)))
-}
-
 impl MatchSlice {
-    fn condition(&self, backend: DbBackend) -> Condition {
+    /// The contacts whose stored keys (`sync::matching::stored_keys`) hold one of the
+    /// slice's: equality on indexed columns, so a slice reads what it finds, not the CRM.
+    fn condition(&self) -> Condition {
+        let keys = |keys: &[String]| -> Vec<String> {
+            keys.iter()
+                .map(|k| crate::sync::matching::lookup_key(k))
+                .collect()
+        };
         match self {
-            MatchSlice::Ids(ids) => Condition::all().add(contacts::Column::Id.is_in(ids.iter().copied())),
-            MatchSlice::Emails(keys) => Condition::any()
-                .add(folded_in(backend, contacts::Column::Email1, "email1", keys))
-                .add(folded_in(backend, contacts::Column::Email2, "email2", keys))
-                .add(folded_in(backend, contacts::Column::Email3, "email3", keys)),
-            // A contact saved without a full name is matched by its composed one.
-            MatchSlice::Names(keys) => Condition::any()
-                .add(folded_in(backend, contacts::Column::FullName, "full_name", keys))
-                .add(Expr::cust(
-                    "(TRIM(full_name) = '' AND (given_name <> '' OR middle_name <> '' OR surname <> ''))",
-                )),
+            MatchSlice::Ids(ids) => {
+                Condition::all().add(contacts::Column::Id.is_in(ids.iter().copied()))
+            }
+            MatchSlice::Emails(e) => {
+                let e = keys(e);
+                Condition::any()
+                    .add(contacts::Column::Email1Key.is_in(e.clone()))
+                    .add(contacts::Column::Email2Key.is_in(e.clone()))
+                    .add(contacts::Column::Email3Key.is_in(e))
+            }
+            MatchSlice::Names(n) => Condition::all().add(contacts::Column::NameKey.is_in(keys(n))),
         }
     }
 }
@@ -665,17 +650,16 @@ impl Store {
     }
 
     /// Live contacts the owner may see and no link of the mailbox holds that may match new
-    /// Exchange items: carrying one of `keys`' ids, or — compared trimmed and in lower
-    /// case — one of its e-mail addresses or full names. The database compares ASCII
-    /// only, so a value with any other character comes back too and the matcher decides:
-    /// what is read follows the new items, not the size of the owner's CRM.
+    /// Exchange items: carrying one of `keys`' ids, or — by their stored keys, trimmed and
+    /// in lower case — one of its e-mail addresses or full names; the matcher decides among
+    /// them. Every part is an index lookup (the keys; the link by mailbox and contact), so
+    /// what is read follows the new items, not the size of the owner's CRM or the links.
     pub async fn match_candidates(
         &self,
         owner: &Caller,
         mailbox_id: Uuid,
         keys: &MatchKeys,
     ) -> StoreResult<Vec<CrmRecord>> {
-        let backend = self.db.get_database_backend();
         let mut out: HashMap<Uuid, CrmRecord> = HashMap::new();
         // Bounded statements: each part of the keys is asked in slices.
         let slices = keys
@@ -693,15 +677,21 @@ impl Store {
                     .map(|n| MatchSlice::Names(n.to_vec())),
             );
         for slice in slices {
+            // NOT EXISTS, not NOT IN: SQLite would list every link of the mailbox for
+            // each statement; this probes the link index for each contact found.
             let linked = Query::select()
-                .column(contact_links::Column::CrmId)
+                .expr(Expr::val(1))
                 .from(contact_links::Entity)
                 .and_where(contact_links::Column::MailboxId.eq(mailbox_id))
+                .and_where(
+                    Expr::col((contact_links::Entity, contact_links::Column::CrmId))
+                        .equals((contacts::Entity, contacts::Column::Id)),
+                )
                 .to_owned();
             let mut q = contacts::Entity::find()
                 .filter(contacts::Column::DeletedAt.is_null())
-                .filter(Expr::col((contacts::Entity, contacts::Column::Id)).not_in_subquery(linked))
-                .filter(slice.condition(backend));
+                .filter(Expr::exists(linked).not())
+                .filter(slice.condition());
             if let Some(c) = visible(owner) {
                 q = q.filter(c);
             }

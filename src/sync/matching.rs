@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::fieldmap::{Field, MappedContact};
 use crate::domain::account::name_key;
+use crate::domain::contact::ContactFields;
 use crate::domain::profile::MatchExisting;
 
 /// A contact that a new contact on the other side may already be.
@@ -80,6 +81,22 @@ pub fn match_keys(m: &MappedContact) -> (Vec<String>, Option<String>) {
         emails(m).into_iter().collect(),
         m.get(Field::FullName).map(name_key),
     )
+}
+
+/// The keys a CRM contact is stored with for the candidates' lookup (SPEC §5): its three
+/// e-mail addresses and its full name (composed when empty), trimmed and case-folded —
+/// empty when absent. The lookup compares them with [`lookup_key`] of what a new item may
+/// match by; the matcher then decides on the candidates found, so the keys need only
+/// find every contact it could accept.
+pub fn stored_keys(fields: &ContactFields) -> ([String; 3], String) {
+    let m = MappedContact::from_crm(fields);
+    let key = |f: Field| m.get(f).map(lookup_key).unwrap_or_default();
+    (EMAILS.map(key), key(Field::FullName))
+}
+
+/// A value as [`stored_keys`] stores it: trimmed, in lower case.
+pub fn lookup_key(value: &str) -> String {
+    name_key(value)
 }
 
 impl<K: Clone> Matcher<K> {

@@ -541,6 +541,39 @@ async fn import_matches_names_and_addresses_beyond_ascii_in_any_case(p: Proto) {
     w.assert_converged().await;
 }
 
+/// Contacts written before the match keys existed (the keys NULL, as the migration
+/// leaves them) get their keys when the service starts, and a first sync finds them.
+#[tokio::test]
+async fn contacts_from_before_the_match_keys_are_matched_after_a_restart() {
+    use sea_orm::ConnectionTrait;
+    let w = World::new().await;
+    w.create_crm(json!({"full_name": "Åse Ærø", "company": "Fjord AS"}))
+        .await;
+    w.create_crm(json!({"full_name": "Pat Kim", "email1": "PAT@x.test"}))
+        .await;
+    w.app
+        .store
+        .connection()
+        .execute_unprepared(
+            "UPDATE contacts SET email1_key = NULL, email2_key = NULL, email3_key = NULL, name_key = NULL",
+        )
+        .await
+        .unwrap();
+    w.app.store.migrate().await.unwrap();
+    w.seed(
+        "contacts",
+        vec![
+            json!({"display_name": "åse ærø", "company_name": "fjord as"}),
+            person("Patricia", "Kim", "pat@x.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}})).await;
+    let counts = w.sync().await;
+    assert_eq!(counts.linked, 2, "{counts:?}");
+    assert_eq!(counts.crm_created, 0, "{counts:?}");
+    w.assert_converged().await;
+}
+
 async fn lost_sync_state_creates_no_duplicates(p: Proto) {
     let w = World::on(p).await;
     w.create_crm(json!({"full_name": "From Crm", "email1": "c@x.test"}))

@@ -39,6 +39,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    /// First-sync matching's keys (`sync::matching::stored_keys`); NULL until computed.
+    pub email1_key: Option<String>,
+    pub email2_key: Option<String>,
+    pub email3_key: Option<String>,
+    pub name_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
