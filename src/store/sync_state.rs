@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
     IntoActiveModel, QueryFilter, QuerySelect, Set, Statement,
@@ -405,6 +405,49 @@ impl Store {
 
     /// Records links as given (one per CRM contact and per item: the older rows of either
     /// go).
+    /// The ChangeKeys of items just stamped, each into its link while the link still
+    /// waits for its stamp (an empty ChangeKey, not the mark of a failed write: version
+    /// -1); a link this run wrote again since is left as it is.
+    pub async fn settle_stamps(
+        &self,
+        mailbox_id: Uuid,
+        stamped: &[(String, String)],
+    ) -> StoreResult<()> {
+        if stamped.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write_txn().await?;
+        let now = Utc::now();
+        // One statement a slice (a statement costs a trip to the database's thread).
+        for slice in stamped.chunks(200) {
+            let mut change_key = CaseStatement::new();
+            for (item_id, key) in slice {
+                change_key = change_key.case(
+                    contact_links::Column::ItemId.eq(item_id.clone()),
+                    Expr::value(key.clone()),
+                );
+            }
+            contact_links::Entity::update_many()
+                .col_expr(
+                    contact_links::Column::ChangeKey,
+                    change_key
+                        .finally(Expr::col(contact_links::Column::ChangeKey))
+                        .into(),
+                )
+                .col_expr(contact_links::Column::UpdatedAt, Expr::value(now))
+                .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+                .filter(
+                    contact_links::Column::ItemId.is_in(slice.iter().map(|(id, _)| id.clone())),
+                )
+                .filter(contact_links::Column::ChangeKey.eq(""))
+                .filter(contact_links::Column::CrmVersion.ne(-1))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     pub async fn save_links(&self, mailbox_id: Uuid, links: &[Link]) -> StoreResult<()> {
         if links.is_empty() {
             return Ok(());

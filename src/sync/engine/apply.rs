@@ -265,6 +265,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let mut creates: Vec<(usize, Uuid, MappedContact)> = Vec::new();
         let mut updates: Vec<(usize, Option<usize>, ItemUpdate)> = Vec::new();
         let mut deletes: Vec<(usize, usize, String)> = Vec::new();
+        let mut stamps_owed: Vec<(usize, ItemUpdate)> = Vec::new();
         for (wi, w) in work.iter().enumerate() {
             if w.failed {
                 continue;
@@ -297,17 +298,19 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         ..
                     } => {
                         if let Some(crm) = &w.crm_now {
-                            updates.push((
-                                wi,
-                                None,
-                                ItemUpdate {
-                                    item_id: item_id.clone(),
-                                    change_key: change_key.clone(),
-                                    changes: Changes::new(),
-                                    after: item_after(&w.pair, &Changes::new()),
-                                    stamp: Some(crm.id),
-                                },
-                            ));
+                            let stamp = ItemUpdate {
+                                item_id: item_id.clone(),
+                                change_key: change_key.clone(),
+                                changes: Changes::new(),
+                                after: item_after(&w.pair, &Changes::new()),
+                                stamp: Some(crm.id),
+                            };
+                            // Beside the run when the phase has a stamp writer (`stamps`).
+                            if self.stamps.is_some() {
+                                stamps_owed.push((wi, stamp));
+                            } else {
+                                updates.push((wi, None, stamp));
+                            }
                         }
                     }
                     Op::DeleteInExchange { item_id } => deletes.push((wi, oi, item_id.clone())),
@@ -316,6 +319,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
             }
         }
 
+        for (wi, stamp) in stamps_owed {
+            work[wi].stamp_owed = Some(stamp);
+        }
         let target = self.target_folder.clone();
         let create_batches: Vec<Vec<(Uuid, MappedContact)>> = creates
             .chunks(ITEM_BATCH)
@@ -640,7 +646,7 @@ pub(super) fn flatten<R>(
 
 /// A batch of Exchange writes, answered (the kill test may stop the process right after
 /// it, while other batches of the chunk are still out).
-async fn answered<R>(call: impl std::future::Future<Output = R>) -> R {
+pub(super) async fn answered<R>(call: impl std::future::Future<Output = R>) -> R {
     let result = call.await;
     crash_points::reach(CrashPoint::ExchangeBatch).await;
     result

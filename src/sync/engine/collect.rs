@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use futures_util::future::{join, join_all};
+use futures_util::future::{join, join_all, join3};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use super::pair::{
     Found, ItemPairing, crm_contact_planned, export_match_taken, is_echo, item_pairing, link_holds,
     new_item_pairs,
 };
-use super::{CHUNK, FEED_ITEMS_KEPT, Halt, Pair, Run};
+use super::{CHUNK, FEED_ITEMS_KEPT, Halt, Pair, Run, stamps};
 use crate::domain::profile::MatchExisting;
 use crate::domain::run::{ItemOutcome, OpKind, RunMode};
 use crate::store::sync_state::{CrmRecord, MatchKeys};
@@ -51,9 +51,22 @@ impl<T: ExchangeContacts> Run<'_, T> {
         // ids), and lives on: with more than one folder, the ids delivered are kept.
         let delivered = (folders.len() > 1).then(HashSet::new);
         let reader = read_feeds(t, sink, &mut budget, mailbox, folders, saved, sender);
-        let (_, applied) = join(reader, self.apply_feeds(pages, delivered)).await;
+        let (stamps, writer) = stamps::channel();
+        self.stamps = Some(stamps);
+        let apply = async {
+            let applied = self.apply_feeds(pages, delivered).await;
+            if let Some(stamps) = self.stamps.as_mut() {
+                stamps.close();
+            }
+            applied
+        };
+        let (_, applied, ()) = join3(reader, apply, stamps::write(t, writer)).await;
         self.pages = budget;
-        applied
+        // Every stamp is answered before the states are: a failed one holds its folder.
+        let settled = self.settle_every_stamp().await;
+        let states = applied?;
+        settled?;
+        Ok(states)
     }
 
     /// Applies the pages the feed reader hands over: upserts a chunk at a time as they
@@ -148,6 +161,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
         changes: Vec<FeedChange>,
         (upserts, deletes, delivered): &mut Sorted<'_>,
     ) -> Result<(), Halt> {
+        // Stamps written meanwhile: their echoes in this page are then known.
+        self.settle_stamps().await?;
         let ids: Vec<String> = changes
             .iter()
             .map(|c| match c {

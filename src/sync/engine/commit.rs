@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 
+use super::stamps::Owed;
 use super::{Halt, Run, Work};
 use crate::domain::profile::ImportScope;
 use crate::domain::run::{ItemOutcome, OpKind, RunMode};
@@ -10,7 +11,7 @@ use crate::store::item_failures::ItemFailure;
 use crate::store::sync_state::LinkHead;
 use crate::sync::fieldmap::{Field, MappedContact};
 use crate::sync::plan::{CrmSide, ExSide, Link, Op};
-use crate::transport::ExchangeContacts;
+use crate::transport::{ErrorKind, ExchangeContacts};
 
 impl<T: ExchangeContacts> Run<'_, T> {
     /// Keeps count of failing items across runs: retried next run, given up after five.
@@ -94,7 +95,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             item_id: ex.item_id.clone(),
                             change_key: String::new(),
                             folder_id: ex.folder_id.clone(),
-                            crm_version: -1,
+                            crm_version: super::stamps::NEVER_MERGED,
                             crm_in_export_scope: crm.in_export_scope,
                             crm_fingerprint: empty.fingerprint(),
                             ex_fingerprint: empty.fingerprint(),
@@ -121,6 +122,10 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             .or_else(|| w.pair.link.as_ref().map(ex_from_link));
                         if let (Some(crm), Some(ex)) = (crm, ex) {
                             let mut link = self.link_after(w.pair.link.as_ref(), &crm, &ex);
+                            if w.stamp_owed.is_some() {
+                                // Merged again when read before its stamp is settled.
+                                link.change_key = String::new();
+                            }
                             if let Some(old) = &w.derived_full_name {
                                 link.crm_base.set(Field::FullName, Some(old));
                                 link.crm_fingerprint = link.crm_base.fingerprint();
@@ -182,6 +187,27 @@ impl<T: ExchangeContacts> Run<'_, T> {
             }
         }
         self.store.save_links(self.req.mailbox_id, &links).await?;
+        // Only now that their links are saved may the stamps go out.
+        let owed: Vec<Owed> = work
+            .iter_mut()
+            .filter(|w| !w.failed)
+            .filter_map(|w| {
+                let folder = w.pair.ex.as_ref()?.folder_id.clone();
+                Some(Owed {
+                    folder,
+                    update: w.stamp_owed.take()?,
+                })
+            })
+            .collect();
+        if let Some(stamps) = &self.stamps
+            && let Err(unsent) = stamps.send(owed)
+        {
+            // The writer is gone (never while the phase runs): the links ask for the
+            // stamps, and the folders are read again.
+            for o in unsent {
+                self.hold(&o.folder, ErrorKind::Transient);
+            }
+        }
         for l in links {
             self.item_by_crm.insert(l.crm_id, l.item_id.clone());
             self.heads.insert(l.item_id.clone(), head_of(&l));

@@ -40,6 +40,7 @@ mod commit;
 mod feed;
 mod pair;
 mod report;
+mod stamps;
 
 pub use commit::usable_state;
 use commit::{marked_state, saved_with_links};
@@ -58,7 +59,9 @@ use crate::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest, Run
 use crate::store::Store;
 use crate::store::item_failures::ItemFailure;
 use crate::store::sync_state::{CrmRecord, LinkHead};
-use crate::transport::{ErrorKind, ExchangeContacts, ExchangeFolder, ITEM_BATCH, RemoteContact};
+use crate::transport::{
+    ErrorKind, ExchangeContacts, ExchangeFolder, ITEM_BATCH, ItemUpdate, RemoteContact,
+};
 
 /// Where the engine reports while it runs (the worker persists and publishes).
 pub trait RunSink: Send + Sync {
@@ -176,6 +179,8 @@ struct Work {
     /// The CRM write derived a new full name (from new name parts) that Exchange does not
     /// have yet: the link keeps the old one, so the next run carries it over.
     derived_full_name: Option<String>,
+    /// The stamp of an item imported by this pair, left to the stamp writer (`stamps`).
+    stamp_owed: Option<ItemUpdate>,
 }
 
 impl Work {
@@ -189,6 +194,7 @@ impl Work {
             failure: None,
             gone: false,
             derived_full_name: None,
+            stamp_owed: None,
         }
     }
 
@@ -242,6 +248,8 @@ struct Run<'a, T: ExchangeContacts> {
     held: usize,
     /// Something was written to Exchange (its echo is in the feeds).
     wrote_exchange: bool,
+    /// The stamp writer of the Exchange phase, while it runs (imported items' stamps).
+    stamps: Option<stamps::Stamps>,
     counts: RunCounts,
     seq: i64,
     /// Feed pages read so far, against the run's limits.
@@ -339,6 +347,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             failed_folders: HashSet::new(),
             held: 0,
             wrote_exchange: false,
+            stamps: None,
             pages: super::limits::PageBudget::new(job.limits),
             counts: RunCounts::default(),
             seq: 0,
