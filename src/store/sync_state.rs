@@ -436,9 +436,7 @@ impl Store {
                 )
                 .col_expr(contact_links::Column::UpdatedAt, Expr::value(now))
                 .filter(contact_links::Column::MailboxId.eq(mailbox_id))
-                .filter(
-                    contact_links::Column::ItemId.is_in(slice.iter().map(|(id, _)| id.clone())),
-                )
+                .filter(contact_links::Column::ItemId.is_in(slice.iter().map(|(id, _)| id.clone())))
                 .filter(contact_links::Column::ChangeKey.eq(""))
                 .filter(contact_links::Column::CrmVersion.ne(-1))
                 .exec(&txn)

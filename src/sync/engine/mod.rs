@@ -14,6 +14,7 @@
 //!   side by side, conflicts re-read and re-planned once;
 //! - [`commit`]: links after each chunk, feed states (marked with what the folder was to
 //!   the run), failing items counted across runs, gone folders forgotten;
+//! - [`stamps`]: imported items' `CrmContactId` stamps, written beside the Exchange phase;
 //! - [`report`]: run items and counts, by `OpKind`.
 //!
 //! Order matters for safety:
