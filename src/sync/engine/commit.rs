@@ -199,9 +199,11 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 })
             })
             .collect();
-        if let Some(stamps) = &self.stamps
-            && let Err(unsent) = stamps.send(owed)
-        {
+        let unsent = match &self.stamps {
+            Some(stamps) if !owed.is_empty() => stamps.send(owed).await.err(),
+            _ => None,
+        };
+        if let Some(unsent) = unsent {
             // The writer is gone (never while the phase runs): the links ask for the
             // stamps, and the folders are read again.
             for o in unsent {

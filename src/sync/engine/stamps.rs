@@ -27,6 +27,10 @@ use crate::transport::{
 /// Exchange's 27 concurrent requests per user (Graph's transport keeps its own 4).
 const IN_FLIGHT: usize = 8;
 
+/// Chunks of stamps that may wait for the writer: beyond it the run waits, so memory
+/// stays bounded by chunks whatever the writer's pace.
+const CHUNKS_WAITING: usize = 2;
+
 /// The `crm_version` of a link recorded for a pair whose write failed (merged again by
 /// the next run, never settled by a stamp).
 pub(super) const NEVER_MERGED: i32 = -1;
@@ -46,18 +50,18 @@ pub(super) struct Stamped {
 
 /// The run's end of the stamp writer: stamps go out, outcomes come back.
 pub(super) struct Stamps {
-    owed: Option<mpsc::UnboundedSender<Vec<Owed>>>,
+    owed: Option<mpsc::Sender<Vec<Owed>>>,
     done: mpsc::UnboundedReceiver<Stamped>,
 }
 
 /// The writer's end.
 pub(super) struct Writer {
-    owed: mpsc::UnboundedReceiver<Vec<Owed>>,
+    owed: mpsc::Receiver<Vec<Owed>>,
     done: mpsc::UnboundedSender<Stamped>,
 }
 
 pub(super) fn channel() -> (Stamps, Writer) {
-    let (owed_tx, owed_rx) = mpsc::unbounded_channel();
+    let (owed_tx, owed_rx) = mpsc::channel(CHUNKS_WAITING);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     (
         Stamps {
@@ -72,10 +76,11 @@ pub(super) fn channel() -> (Stamps, Writer) {
 }
 
 impl Stamps {
-    /// Hands stamps to the writer; false when it is closed (the caller writes them itself).
-    pub(super) fn send(&self, stamps: Vec<Owed>) -> Result<(), Vec<Owed>> {
+    /// Hands stamps to the writer (waiting while [`CHUNKS_WAITING`] chunks wait); gives
+    /// them back when it is closed.
+    pub(super) async fn send(&self, stamps: Vec<Owed>) -> Result<(), Vec<Owed>> {
         match &self.owed {
-            Some(tx) => tx.send(stamps).map_err(|e| e.0),
+            Some(tx) => tx.send(stamps).await.map_err(|e| e.0),
             None => Err(stamps),
         }
     }
@@ -103,7 +108,9 @@ pub(super) async fn write<T: ExchangeContacts>(t: &T, mut w: Writer) {
             });
         }
         tokio::select! {
-            owed = w.owed.recv(), if open => match owed {
+            // A chunk is taken only once the one before is out: the rest waits in the
+            // bounded channel, and the run with it.
+            owed = w.owed.recv(), if open && waiting.is_empty() => match owed {
                 Some(owed) => {
                     let mut owed = owed.into_iter().peekable();
                     while owed.peek().is_some() {
