@@ -11,6 +11,7 @@ mod m20261130_000006_graph_transport;
 mod m20261130_000007_run_notice;
 mod m20261130_000008_contacts_by_owner;
 mod m20261201_000009_contact_match_keys;
+mod m20261201_000010_listings_by_owner;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_run_notice::Migration),
             Box::new(m20261130_000008_contacts_by_owner::Migration),
             Box::new(m20261201_000009_contact_match_keys::Migration),
+            Box::new(m20261201_000010_listings_by_owner::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@ use chrono::Utc;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -69,14 +69,6 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Slice<Account>> {
         let mut cond = Condition::all();
-        if let Some(c) = grants::visible_condition(
-            caller,
-            RecordKind::Account,
-            accounts::Column::Id,
-            accounts::Column::OwnerId,
-        ) {
-            cond = cond.add(c);
-        }
         if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
             cond = cond.add(accounts::Column::NameKey.like(like_pattern(q)));
         }
@@ -86,12 +78,15 @@ impl Store {
         if let Some(after) = page.after {
             cond = cond.add(accounts::Column::Id.gt(after));
         }
-        let rows = accounts::Entity::find()
-            .filter(cond)
-            .order_by_asc(accounts::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
+        let rows = grants::first_visible(
+            &self.db,
+            caller,
+            RecordKind::Account,
+            (accounts::Column::Id, accounts::Column::OwnerId),
+            accounts::Entity::find().filter(cond),
+            page.limit + 1,
+        )
+        .await?;
         Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_account).await?)
     }
 

@@ -283,7 +283,6 @@ impl Store {
             (contacts::Column::Id, contacts::Column::OwnerId),
             contacts::Entity::find().filter(cond),
             page.limit + 1,
-            |m| m.id,
         )
         .await?;
         Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_contact).await?)

@@ -3,7 +3,7 @@ use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -84,18 +84,21 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Slice<ContactFolder>> {
         let mut cond = Condition::all();
-        if let Some(c) = visible(caller) {
-            cond = cond.add(c);
-        }
         if let Some(after) = page.after {
             cond = cond.add(contact_folders::Column::Id.gt(after));
         }
-        let rows = contact_folders::Entity::find()
-            .filter(cond)
-            .order_by_asc(contact_folders::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
+        let rows = grants::first_visible(
+            &self.db,
+            caller,
+            RecordKind::ContactFolder,
+            (
+                contact_folders::Column::Id,
+                contact_folders::Column::OwnerId,
+            ),
+            contact_folders::Entity::find().filter(cond),
+            page.limit + 1,
+        )
+        .await?;
         Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_folder).await?)
     }
 

@@ -227,3 +227,72 @@ async fn account_visibility_owner_grant_everyone_admin_stranger() {
     app.get(&path, &bob).await; // bob now sees it through everyone
     assert_eq!(app.delete(&path, &admin).await.status, 204);
 }
+
+#[tokio::test]
+async fn own_and_shared_accounts_interleave_in_creation_order_across_pages() {
+    let app = TestApp::spawn().await;
+    let alice = app.token("alice");
+    let bob = app.token("bob");
+    // Alice's own, Bob's shared with her, Bob's shared with everyone and Bob's private
+    // one in turn, so that every page mixes what she owns and what she is shown.
+    let mut visible = Vec::new();
+    for i in 0..5 {
+        for (token, name, grants, seen) in [
+            (&alice, format!("Own {i}"), json!([]), true),
+            (
+                &bob,
+                format!("Shared {i}"),
+                json!([{"user_id": "alice", "access": "read"}]),
+                true,
+            ),
+            (
+                &bob,
+                format!("Public {i}"),
+                json!([{"user_id": "*", "access": "read"}]),
+                true,
+            ),
+            (&bob, format!("Private {i}"), json!([]), false),
+        ] {
+            let a = app
+                .create(
+                    "/api/v1/accounts",
+                    token,
+                    json!({"name": name, "grants": grants}),
+                )
+                .await;
+            if seen {
+                visible.push(a["id"].clone());
+            }
+        }
+    }
+    for limit in [1, 2, 4, 7, 15, 50] {
+        let listed: Vec<_> = app
+            .list_all(&format!("/api/v1/accounts?limit={limit}"), &alice)
+            .await
+            .into_iter()
+            .map(|a| a["id"].clone())
+            .collect();
+        assert_eq!(listed, visible, "pages of {limit}");
+    }
+    let exact = app.get("/api/v1/accounts?limit=15", &alice).await;
+    assert_eq!(exact.body["next_cursor"], serde_json::Value::Null);
+    // Filters apply to both kinds.
+    let named: Vec<_> = app
+        .list_all("/api/v1/accounts?q=SHARED%203", &alice)
+        .await
+        .into_iter()
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(named, vec![json!("Shared 3")]);
+    assert_eq!(
+        app.list_all("/api/v1/accounts?owner_id=bob&limit=2", &alice)
+            .await
+            .len(),
+        10
+    );
+    assert_eq!(
+        app.list_all("/api/v1/accounts?limit=3", &bob).await.len(),
+        15,
+        "Bob sees his own, none of Alice's"
+    );
+}

@@ -249,3 +249,43 @@ async fn a_folder_created_without_kind_is_static() {
     assert_eq!(r.body["kind"], "static");
     assert_eq!(r.body["name"], "Customers");
 }
+
+#[tokio::test]
+async fn own_and_shared_folders_interleave_in_creation_order_across_pages() {
+    let app = TestApp::spawn().await;
+    let alice = app.token("alice");
+    let bob = app.token("bob");
+    let mut visible = Vec::new();
+    for i in 0..5 {
+        for (token, grants, seen) in [
+            (&alice, json!([]), true),
+            (&bob, json!([{"user_id": "alice", "access": "read"}]), true),
+            (&bob, json!([{"user_id": "*", "access": "read"}]), true),
+            (&bob, json!([]), false),
+        ] {
+            let f = app
+                .create(
+                    "/api/v1/contact-folders",
+                    token,
+                    json!({"name": format!("F{i}"), "kind": "static", "grants": grants}),
+                )
+                .await;
+            if seen {
+                visible.push(f["id"].clone());
+            }
+        }
+    }
+    for limit in [1, 2, 4, 7, 15, 50] {
+        let listed = ids(app
+            .list_all(&format!("/api/v1/contact-folders?limit={limit}"), &alice)
+            .await);
+        assert_eq!(listed, visible, "pages of {limit}");
+    }
+    assert_eq!(
+        app.list_all("/api/v1/contact-folders?limit=3", &bob)
+            .await
+            .len(),
+        15,
+        "Bob sees his own, none of Alice's"
+    );
+}
