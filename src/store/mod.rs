@@ -112,15 +112,28 @@ impl Store {
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            // Every statement checks a connection out of the pool, and sqlx pings each
+            // one it hands out: on SQLite a round trip to the connection's own thread
+            // (two thread switches) per statement, for a connection that cannot be cut.
+            // PostgreSQL keeps the ping: it finds the connections a database restart or
+            // a network cut left dead before a statement fails on them.
+            opts.test_before_acquire(false);
+        }
         if let Some(file) = sqlite_file(url) {
             // Created here, owner-only, before SQLite would create it with the umask's
             // permissions (its journal files take the database file's).
             crate::private_files::create_private_file_if_missing(&file)
                 .map_err(|e| DbErr::Custom(format!("creating {}: {e}", file.display())))?;
-            // WAL lets reads go on beside the single writer.
+            // WAL lets reads go on beside the single writer. A connection's statements
+            // run on its own thread, which hands rows over through a buffer: 50 by
+            // default, one short of a listing's page of 50 and the row that tells
+            // whether another page follows, so the thread would stop and be woken again
+            // for the last row of every page.
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(10))
+                    .row_buffer_size(64)
             });
         }
         if let Some(schema) = schema {
