@@ -12,7 +12,10 @@
 //! request, a `$batch` of 20 is one); `SYNC_BENCH_N` sets the contacts of every scenario
 //! (import then runs only that size, at 20 ms, or with no latency from 100k as in the
 //! full table); `SYNC_BENCH_MAILBOXES` (5000) and `SYNC_BENCH_INTERVALS` (2) size the
-//! many-mailbox scenario; `SYNC_BENCH_WORKERS` overrides the service's worker count.
+//! many-mailbox scenario; `SYNC_BENCH_WORKERS` overrides the service's worker count;
+//! `SYNC_BENCH_DATABASE=postgres://user@host:port/name` runs the service on that
+//! PostgreSQL database (created when missing, emptied before each scenario; the
+//! database sizes of `many` are SQLite's only).
 mod many;
 mod procs;
 
@@ -21,7 +24,7 @@ use std::time::Duration;
 use contactsync::domain::contact::ContactFields;
 use contactsync::domain::profile::ContactSyncProfile;
 use contactsync::store::sync_state::CrmWrite;
-use procs::{Data, RunResult, Service, Sim, rss_mib, sim_contact, transport};
+use procs::{Data, RunResult, Service, Sim, cpu_seconds, rss_mib, sim_contact, transport};
 use uuid::Uuid;
 
 /// One row of the table.
@@ -300,8 +303,17 @@ struct HeyReport {
     p50: Option<f64>,
     p99: Option<f64>,
     average: Option<f64>,
+    /// Seconds the whole load took.
+    total: Option<f64>,
     rps: String,
     statuses: String,
+}
+
+impl HeyReport {
+    /// The requests answered: the rate times the duration.
+    fn requests(&self) -> Option<f64> {
+        Some(self.rps.parse::<f64>().ok()? * self.total?)
+    }
 }
 
 fn hey_report(text: &str) -> HeyReport {
@@ -321,6 +333,7 @@ fn hey_report(text: &str) -> HeyReport {
         p50: pct("50"),
         p99: pct("99"),
         average: field("Average:").and_then(|s| s.parse().ok()),
+        total: field("Total:").and_then(|s| s.parse().ok()),
         rps: field("Requests/sec:").unwrap_or_else(|| "?".into()),
         statuses: text
             .lines()
@@ -368,6 +381,18 @@ async fn api(n: usize) -> Vec<Row> {
             .await
             .expect("account");
     }
+    for i in 0..200 {
+        data.store
+            .create_folder(
+                &reader,
+                contactsync::domain::folder::ContactFolderWrite {
+                    name: Some(format!("Folder {i}")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("folder");
+    }
     let service = Service::start(&data, workers()).await;
     let token = Service::token("reader");
     let ms = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.2} ms", s * 1000.0));
@@ -395,18 +420,25 @@ async fn api(n: usize) -> Vec<Row> {
     for (name, path) in [
         ("contacts", "/api/v1/contacts?limit=50"),
         ("accounts", "/api/v1/accounts?limit=50"),
+        ("contact-folders", "/api/v1/contact-folders?limit=50"),
     ] {
         let url = format!("{}{path}", service.base);
         // Warm up (connections, caches), then measure.
         let rate = ["-c", "10", "-q", "100"];
         hey(&url, &token, &[&rate[..], &["-z", "3s"]].concat(), true).expect("hey runs");
+        let cpu_before = cpu_seconds(service.pid());
         let load =
             hey(&url, &token, &[&rate[..], &["-z", "15s"]].concat(), true).expect("hey runs");
+        let cpu = cpu_seconds(service.pid()) - cpu_before;
         let (peak, _) = rss_mib(service.pid());
+        let cpu_per_request = load
+            .requests()
+            .filter(|n| *n > 0.0)
+            .map_or("–".into(), |n| format!("{:.2} ms", cpu / n * 1000.0));
         let r = row(
             format!("API {name}?limit=50, gzip, 1,000/s"),
             format!(
-                "p50 {} p99 {}, {} requests/s served, {}",
+                "p50 {} p99 {}, {} requests/s served, service CPU {cpu_per_request} a request, {}",
                 ms(load.p50),
                 ms(load.p99),
                 load.rps,

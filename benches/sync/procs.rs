@@ -64,6 +64,22 @@ pub fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// CPU time a process has used so far, all its threads, in seconds (Linux): with the
+/// requests served in between, the CPU one request costs, which depends far less on the
+/// machine's load than latency does.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        // The first field: nanoseconds on a CPU.
+        .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e9
+}
+
 /// `contactsync ews-sim` in its own process.
 pub struct Sim {
     child: Child,
@@ -212,14 +228,57 @@ pub struct Data {
     pub secrets: SecretBox,
 }
 
+/// `SYNC_BENCH_DATABASE=postgres://user@host:port/name`: the service's database, on
+/// PostgreSQL; SQLite in the data directory when unset.
+fn postgres_url() -> Option<String> {
+    std::env::var("SYNC_BENCH_DATABASE")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+/// Empties the PostgreSQL database at `url` (its `public` schema dropped and made
+/// again), creating it first when it does not exist, so that each scenario starts alike.
+async fn fresh_postgres(url: &str) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let (server, name) = url.rsplit_once('/').expect("postgres://host/database");
+    let admin = Store::connect(&format!("{server}/postgres"), None)
+        .await
+        .expect("PostgreSQL answers");
+    let exists = admin
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [name.into()],
+        ))
+        .await
+        .expect("database list");
+    if exists.is_none() {
+        admin
+            .connection()
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("database created");
+    }
+    let db = Store::connect(url, None).await.expect("PostgreSQL answers");
+    db.connection()
+        .execute_unprepared("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+        .await
+        .expect("database emptied");
+}
+
 impl Data {
     pub async fn new() -> Data {
         let dir = tempfile::tempdir().expect("temp dir");
         let settings = Settings {
             data_dir: dir.path().to_path_buf(),
             ews_allowed_hosts: vec!["127.0.0.1".into()],
+            database_url: postgres_url(),
             ..Settings::default()
         };
+        if let Some(url) = &settings.database_url {
+            fresh_postgres(url).await;
+        }
         let store = Store::connect(&settings.effective_database_url(), None)
             .await
             .expect("database");
@@ -263,6 +322,7 @@ impl Data {
         m.id
     }
 
+    /// The SQLite file (none on PostgreSQL: its size reads 0).
     pub fn db_file(&self) -> PathBuf {
         self.dir.path().join("contactsync.db")
     }
@@ -293,7 +353,11 @@ impl Service {
     pub async fn start(data: &Data, workers: usize) -> Service {
         let port = free_port();
         let log = std::fs::File::create(data.dir.path().join("service.log")).expect("log file");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if let Some(url) = &data.settings.database_url {
+            command.env("CONTACTSYNC_DATABASE_URL", url);
+        }
+        let child = command
             .arg("serve")
             .env("CONTACTSYNC_LISTEN", format!("127.0.0.1:{port}"))
             .env("CONTACTSYNC_DATA_DIR", data.dir.path())
