@@ -2,7 +2,7 @@
 //! build the "visible to the caller" condition shared by every listing.
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SimpleExpr, UnionType};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SimpleExpr, UnionType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, Select, Set,
@@ -66,28 +66,21 @@ pub async fn first_visible<E>(
 where
     E: EntityTrait,
 {
-    let page = |q: Select<E>| q.order_by_asc(id_col).limit(limit);
     if caller.is_admin {
-        return page(query).all(db).await;
+        return query.order_by_asc(id_col).limit(limit).all(db).await;
     }
-    let own = page(query.clone().filter(owner_col.eq(caller.user_id.clone()))).into_query();
-    let shared = page(
-        query
-            .filter(Expr::col(id_col).in_subquery(shared_with(caller, kind)))
-            .filter(owner_col.ne(caller.user_id.clone())),
-    )
-    .into_query();
-    // Each page is a subquery so that it keeps its own ORDER BY and LIMIT.
-    let both = Query::select()
-        .column(Asterisk)
-        .from_subquery(own, Alias::new("own_page"))
-        .union(
-            UnionType::All,
-            Query::select()
-                .column(Asterisk)
-                .from_subquery(shared, Alias::new("shared_page"))
-                .to_owned(),
-        )
+    let shared = query
+        .clone()
+        .filter(Expr::col(id_col).in_subquery(shared_with(caller, kind)))
+        .filter(owner_col.ne(caller.user_id.clone()))
+        .into_query();
+    // `own UNION ALL shared ORDER BY id LIMIT n`: the database reads each side in id
+    // order (the own side straight off the index) and merges them, stopping at the
+    // page's end; pages of their own inside would be sorted again after the reading.
+    let both = query
+        .filter(owner_col.eq(caller.user_id.clone()))
+        .into_query()
+        .union(UnionType::All, shared)
         .order_by(id_col, Order::Asc)
         .limit(limit)
         .to_owned();
