@@ -302,7 +302,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 item_id: item_id.clone(),
                                 change_key: change_key.clone(),
                                 changes: Changes::new(),
-                                after: item_after(&w.pair, &Changes::new()),
+                                // A stamp alone writes no field: nothing is taken from
+                                // `after`, and stamps waiting for the writer stay small.
+                                after: MappedContact::default(),
                                 stamp: Some(crm.id),
                             };
                             // Beside the run when the phase has a stamp writer (`stamps`).
