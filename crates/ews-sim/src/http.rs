@@ -43,6 +43,10 @@ pub fn start(sim: Arc<Sim>) -> std::io::Result<(actix_web::dev::Server, std::net
             .default_service(web::to(fallback))
     })
     .workers(2)
+    // IIS keeps an idle connection 120 s (Exchange's front end): actix's 5 s let a client
+    // send on a pooled connection the server was closing ("connection closed before
+    // message completed"), a race no real Exchange server offers that often.
+    .keep_alive(std::time::Duration::from_secs(120))
     // Whoever embeds the simulator decides when it stops (`run` on Ctrl-C or SIGTERM):
     // actix's own handler would stop the server and leave the process waiting.
     .disable_signals()
