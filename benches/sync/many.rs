@@ -3,7 +3,9 @@
 //! deleted). One owner holds a tenth of the mailboxes (at most 500), the others one
 //! each. Reports, per interval: runs, how late they started against their due time, run
 //! cost of the big owner against the others, EWS round trips, the most EWS requests in
-//! flight at once (the per-host cap), the service's memory and the database's size.
+//! flight at once (the per-host cap), the service's memory and the database's size, and
+//! the CPU time a run costs the service and the simulator (what the two cores can
+//! afford, whatever the load average).
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,7 @@ use contactsync::domain::profile::ContactSyncProfile;
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::Row;
-use crate::procs::{Data, Service, Sim, db_bytes, rss_mib, sim_contact};
+use crate::procs::{Data, Service, Sim, cpu_seconds, db_bytes, rss_mib, sim_contact};
 
 const INTERVAL_MINUTES: u32 = 5;
 const CONTACTS_EACH: usize = 20;
@@ -156,6 +158,16 @@ pub async fn run() -> Vec<Row> {
     sim.set_latency(20).await;
     sim.clear_stats().await;
     let service = Service::start(&data, crate::workers()).await;
+    let cpu = |service: &Service| (cpu_seconds(service.pid()), cpu_seconds(sim.pid()));
+    let cpu_note = |before: (f64, f64), after: (f64, f64), runs: usize| {
+        let per_run = |a: f64, b: f64| (b - a) * 1000.0 / runs.max(1) as f64;
+        format!(
+            "CPU per run: service {:.1} ms, simulator {:.1} ms",
+            per_run(before.0, after.0),
+            per_run(before.1, after.1)
+        )
+    };
+    let cpu_start = cpu(&service);
     let started = Utc::now();
     let clock = Instant::now();
     let mut rows = Vec::new();
@@ -189,13 +201,14 @@ pub async fn run() -> Vec<Row> {
         items: (n * CONTACTS_EACH) as u64,
         peak_rss_mib: Some(peak),
         note: format!(
-            "{} runs ({} failed), {:.0} runs/min; run mean {:.2} s (big owner) / {:.2} s (others); {} EWS requests in flight at most (cap {CAP}); RSS {rss:.0} MiB, DB {db_before:.0} MiB before, {:.0} MiB after",
+            "{} runs ({} failed), {:.0} runs/min; run mean {:.2} s (big owner) / {:.2} s (others); {} EWS requests in flight at most (cap {CAP}); {}; RSS {rss:.0} MiB, DB {db_before:.0} MiB before, {:.0} MiB after",
             w.runs,
             w.failed,
             w.runs as f64 / first_pass * 60.0,
             mean(&w.big_secs),
             mean(&w.other_secs),
             stats.max_in_flight,
+            cpu_note(cpu_start, cpu(&service), w.runs),
             db_bytes(&data.db_file()) as f64 / 1048576.0
         ),
     };
@@ -204,6 +217,7 @@ pub async fn run() -> Vec<Row> {
     for k in 1..=intervals {
         sim.clear_stats().await;
         let from = Utc::now();
+        let cpu_from = cpu(&service);
         let t = Instant::now();
         sim.churn(16, 2, 2).await;
         tokio::time::sleep(Duration::from_secs(u64::from(INTERVAL_MINUTES) * 60)).await;
@@ -220,7 +234,7 @@ pub async fn run() -> Vec<Row> {
             items: (n * 20) as u64,
             peak_rss_mib: Some(peak),
             note: format!(
-                "{} runs ({} failed), {:.0} runs/min; late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most (cap {CAP}); RSS {rss:.0} MiB, DB {:.0} MiB",
+                "{} runs ({} failed), {:.0} runs/min; late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most (cap {CAP}); {}; RSS {rss:.0} MiB, DB {:.0} MiB",
                 w.runs,
                 w.failed,
                 w.runs as f64 / (to - from).num_milliseconds().max(1) as f64 * 60_000.0,
@@ -230,6 +244,7 @@ pub async fn run() -> Vec<Row> {
                 mean(&w.big_secs),
                 mean(&w.other_secs),
                 stats.max_in_flight,
+                cpu_note(cpu_from, cpu(&service), w.runs),
                 db_bytes(&data.db_file()) as f64 / 1048576.0
             ),
         };
