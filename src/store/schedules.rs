@@ -1,5 +1,7 @@
 //! Automatic sync bookkeeping per mailbox: when the next run is due, failures in a row,
 //! suspension and resumption.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -17,6 +19,10 @@ use crate::domain::run::{Run, RunMode, RunStatus, Trigger};
 use crate::domain::schedule::{
     NotificationKind, SUSPEND_AFTER_FAILURES, SyncStatus, next_due, suspension_reason,
 };
+
+/// Due mailboxes enqueued per write transaction (see [`Store::enqueue_auto`]): a few
+/// milliseconds of the write lock, so the workers' writes never wait long behind it.
+pub const ENQUEUE_BATCH: usize = 64;
 
 async fn auto_sync_of(db: &impl ConnectionTrait, mailbox_id: Uuid) -> StoreResult<AutoSync> {
     Ok(contact_sync_profiles::Entity::find_by_id(mailbox_id)
@@ -251,30 +257,21 @@ impl Store {
             .collect())
     }
 
-    /// Enqueues an automatic run of a mailbox if it is still due (checked again under
-    /// the mailbox lock, so that two schedulers never enqueue it twice) and has no
-    /// active run. `None` when nothing was enqueued.
+    /// Enqueues an automatic run of each of these mailboxes that is still due (checked
+    /// again under the mailbox lock, so that two schedulers never enqueue one twice) and
+    /// has no active run; answers the runs enqueued. [`ENQUEUE_BATCH`] mailboxes share a
+    /// write transaction: a tick that finds thousands due (a service started after a
+    /// pause, every mailbox on one interval) commits a few times instead of once per
+    /// mailbox, which on SQLite is a flush to disk each, queued with the workers' writes.
     pub async fn enqueue_auto(
         &self,
-        mailbox_id: Uuid,
+        mailbox_ids: &[Uuid],
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<Enqueued>> {
-        let txn = self.write_txn().await?;
-        let mailbox = match lock_mailbox(&txn, None, mailbox_id).await {
-            Ok(m) => m,
-            Err(StoreError::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let auto = auto_sync_of(&txn, mailbox_id).await?;
-        let found = mailbox_schedules::Entity::find_by_id(mailbox_id)
-            .one(&txn)
-            .await?;
-        if !auto.enabled
-            || found.as_ref().is_some_and(|s| !is_due(s, now))
-            || active_run(&txn, mailbox_id).await?.is_some()
-        {
-            return Ok(None);
-        }
+    ) -> StoreResult<Vec<Enqueued>> {
+        let mut ids = mailbox_ids.to_vec();
+        // Locked in id order by every batch, so that two schedulers never deadlock.
+        ids.sort_unstable();
+        ids.dedup();
         let new = NewRun {
             mode: RunMode::TwoWay,
             dry_run: false,
@@ -283,14 +280,55 @@ impl Store {
             idempotency_key: None,
             profile: None,
         };
-        let enqueued = enqueue_locked(&txn, &mailbox, &new, now).await?;
-        let existed = found.is_some();
-        let mut s = found.unwrap_or_else(|| empty_schedule(mailbox_id));
-        // Not due again while this run is pending; its end sets the real next time.
-        s.next_due_at = Some(next_due(now, auto.interval_minutes, s.consecutive_failures));
-        save_schedule(&txn, existed, s).await?;
-        txn.commit().await?;
-        Ok(Some(enqueued))
+        let mut out = Vec::new();
+        for batch in ids.chunks(ENQUEUE_BATCH) {
+            let txn = self.write_txn().await?;
+            // Deleted meanwhile: not found, nothing to enqueue.
+            let locked = mailboxes::Entity::find()
+                .filter(mailboxes::Column::Id.is_in(batch.iter().copied()))
+                .order_by_asc(mailboxes::Column::Id)
+                .lock_exclusive()
+                .all(&txn)
+                .await?;
+            let mut autos: HashMap<Uuid, AutoSync> = contact_sync_profiles::Entity::find()
+                .filter(contact_sync_profiles::Column::MailboxId.is_in(batch.iter().copied()))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    let profile: ContactSyncProfile =
+                        serde_json::from_str(&r.profile).unwrap_or_default();
+                    (r.mailbox_id, profile.auto_sync)
+                })
+                .collect();
+            let mut schedules: HashMap<Uuid, mailbox_schedules::Model> =
+                mailbox_schedules::Entity::find()
+                    .filter(mailbox_schedules::Column::MailboxId.is_in(batch.iter().copied()))
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.mailbox_id, s))
+                    .collect();
+            for mailbox in locked {
+                let auto = autos.remove(&mailbox.id).unwrap_or_default();
+                let found = schedules.remove(&mailbox.id);
+                if !auto.enabled || found.as_ref().is_some_and(|s| !is_due(s, now)) {
+                    continue;
+                }
+                let enqueued = match enqueue_locked(&txn, &mailbox, &new, now).await {
+                    Err(StoreError::RunActive(_)) => continue,
+                    other => other?,
+                };
+                let existed = found.is_some();
+                let mut s = found.unwrap_or_else(|| empty_schedule(mailbox.id));
+                // Not due again while this run is pending; its end sets the real next time.
+                s.next_due_at = Some(next_due(now, auto.interval_minutes, s.consecutive_failures));
+                save_schedule(&txn, existed, s).await?;
+                out.push(enqueued);
+            }
+            txn.commit().await?;
+        }
+        Ok(out)
     }
 
     /// The sync status of a mailbox the caller owns (or administers).

@@ -28,12 +28,11 @@ impl Scheduler {
     /// Enqueues an `auto` run for every due mailbox without an active run; returns them.
     pub async fn tick(&self) -> StoreResult<Vec<Run>> {
         let now = self.clock.now();
+        let due = self.store.due_mailboxes(now).await?;
         let mut enqueued = Vec::new();
-        for mailbox_id in self.store.due_mailboxes(now).await? {
-            if let Some(e) = self.store.enqueue_auto(mailbox_id, now).await? {
-                tracing::info!(run = %e.run.id, mailbox = %mailbox_id, "automatic run enqueued");
-                enqueued.push(e.run);
-            }
+        for e in self.store.enqueue_auto(&due, now).await? {
+            tracing::info!(run = %e.run.id, mailbox = %e.run.mailbox_id, "automatic run enqueued");
+            enqueued.push(e.run);
         }
         if !enqueued.is_empty() {
             self.events.wake_workers();

@@ -250,3 +250,97 @@ async fn saving_the_profile_resumes_suspended_auto_sync() {
     assert_eq!(enqueued.len(), 1);
     assert_eq!(enqueued[0].mailbox_id.to_string(), mailbox);
 }
+
+/// The scheduler enqueues due mailboxes a batch per transaction: across batches, every
+/// due mailbox gets one run, a mailbox with an active run or automatic sync off none, and
+/// a second tick nothing.
+#[tokio::test]
+async fn a_tick_enqueues_each_due_mailbox_once_across_batches() {
+    use contactsync::domain::Caller;
+    use contactsync::domain::mailbox::{AuthWrite, MailboxWrite};
+    use contactsync::domain::profile::ContactSyncProfile;
+    use contactsync::store::runs::NewRun;
+    use contactsync::store::schedules::ENQUEUE_BATCH;
+
+    let app = TestApp::spawn().await;
+    let owner = Caller {
+        user_id: "fleet".into(),
+        is_admin: false,
+    };
+    let secrets = app.engine().secrets;
+    let mut auto_profile = ContactSyncProfile::default();
+    auto_profile.auto_sync.enabled = true;
+    auto_profile.auto_sync.interval_minutes = 5;
+    let n = ENQUEUE_BATCH * 2 + 3;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let m = app
+            .store
+            .create_mailbox(
+                &secrets,
+                &owner,
+                MailboxWrite {
+                    email: Some(format!("m{i}@fleet.test")),
+                    ews_url: Some("http://127.0.0.1:9/EWS/Exchange.asmx".into()),
+                    auth: Some(AuthWrite::Basic {
+                        username: Some(format!("m{i}@fleet.test")),
+                        password: Some("pw".into()),
+                    }),
+                    ..Default::default()
+                },
+                &app.settings.ews_allowed_hosts,
+                |_| u32::MAX,
+            )
+            .await
+            .unwrap();
+        // The last one keeps automatic sync off.
+        let profile = if i + 1 == n {
+            ContactSyncProfile::default()
+        } else {
+            auto_profile.clone()
+        };
+        app.store
+            .put_profile(&owner, m.id, profile, None)
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    // One mailbox in the middle of a batch has a run already.
+    let busy = ids[ENQUEUE_BATCH + 1];
+    app.store
+        .enqueue_run(
+            &owner,
+            busy,
+            NewRun {
+                mode: contactsync::domain::run::RunMode::TwoWay,
+                dry_run: false,
+                full: false,
+                trigger: contactsync::domain::run::Trigger::Manual,
+                idempotency_key: None,
+                profile: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    let clock = ManualClock::new(Utc::now() + Duration::seconds(1));
+    let scheduler = app.scheduler(Arc::new(clock.clone()));
+    let enqueued = scheduler.tick().await.unwrap();
+    let mut got: Vec<_> = enqueued.iter().map(|r| r.mailbox_id).collect();
+    got.sort();
+    let mut expected: Vec<_> = ids[..n - 1]
+        .iter()
+        .copied()
+        .filter(|id| *id != busy)
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected, "every due mailbox once, across batches");
+    assert!(
+        enqueued
+            .iter()
+            .all(|r| r.trigger == contactsync::domain::run::Trigger::Auto)
+    );
+    assert!(scheduler.tick().await.unwrap().is_empty(), "not twice");
+    assert_eq!(app.store.queued_runs().await.unwrap(), n as u64 - 1);
+}
