@@ -233,6 +233,34 @@ pub(crate) async fn enqueue_locked(
     })
 }
 
+/// Inserts item outcomes (their `seq` given by the caller) in one statement.
+async fn insert_run_items(
+    db: &impl ConnectionTrait,
+    run_id: Uuid,
+    items: &[RunItem],
+) -> StoreResult<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let rows = items.iter().map(|i| sync_run_items::ActiveModel {
+        id: Set(new_id()),
+        run_id: Set(run_id),
+        seq: Set(i.seq),
+        op: Set(i.op.as_str().to_owned()),
+        outcome: Set(outcome_str(i.outcome).to_owned()),
+        crm_id: Set(i.crm_id),
+        item_id: Set(i.item_id.clone()),
+        code: Set(i.code.clone()),
+        message: Set(i.message.clone()),
+        before: Set(i.before.as_ref().map(|b| b.to_string())),
+        created_at: Set(i.created_at),
+    });
+    sync_run_items::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// The profile a run plans against: an unsaved one a dry run previews, stored with
     /// the run, if any.
@@ -531,19 +559,27 @@ impl Store {
         })
     }
 
-    /// Saves the counts so far of a run `worker` holds.
+    /// Saves the counts so far of a run `worker` holds, with the item outcomes recorded
+    /// since the last save: one commit, not two (a run saves after each chunk).
     pub async fn record_progress(
         &self,
         run_id: Uuid,
         worker: &str,
         counts: &RunCounts,
+        items: &[RunItem],
     ) -> StoreResult<()> {
-        sync_runs::Entity::update_many()
+        let update = sync_runs::Entity::update_many()
             .col_expr(sync_runs::Column::Counts, Expr::value(counts_json(counts)))
             .filter(sync_runs::Column::Id.eq(run_id))
-            .filter(sync_runs::Column::LeaseOwner.eq(worker))
-            .exec(&self.db)
-            .await?;
+            .filter(sync_runs::Column::LeaseOwner.eq(worker));
+        if items.is_empty() {
+            update.exec(&self.db).await?;
+            return Ok(());
+        }
+        let txn = self.write_txn().await?;
+        insert_run_items(&txn, run_id, items).await?;
+        update.exec(&txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -560,26 +596,7 @@ impl Store {
 
     /// Appends item outcomes (their `seq` given by the caller) in one statement.
     pub async fn append_run_items(&self, run_id: Uuid, items: &[RunItem]) -> StoreResult<()> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        let rows = items.iter().map(|i| sync_run_items::ActiveModel {
-            id: Set(new_id()),
-            run_id: Set(run_id),
-            seq: Set(i.seq),
-            op: Set(i.op.as_str().to_owned()),
-            outcome: Set(outcome_str(i.outcome).to_owned()),
-            crm_id: Set(i.crm_id),
-            item_id: Set(i.item_id.clone()),
-            code: Set(i.code.clone()),
-            message: Set(i.message.clone()),
-            before: Set(i.before.as_ref().map(|b| b.to_string())),
-            created_at: Set(i.created_at),
-        });
-        sync_run_items::Entity::insert_many(rows)
-            .exec_without_returning(&self.db)
-            .await?;
-        Ok(())
+        insert_run_items(&self.db, run_id, items).await
     }
 
     /// Gives the lease up (graceful shutdown): the run stays `running` with an expired

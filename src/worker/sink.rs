@@ -141,18 +141,20 @@ impl RunRecorder {
     }
 
     async fn record_progress(&self, counts: RunCounts) {
-        if let Err(e) = self.flush().await {
-            tracing::warn!(run = %self.run_id, error = %e, "could not record run items");
-        }
         let total = self.total(&counts);
-        self.pending.lock().await.counts = counts;
+        // The items recorded since the last save go with the counts, in one commit; the
+        // lock is held across it, so items are written in the order they were recorded.
+        let mut p = self.pending.lock().await;
+        p.counts = counts;
+        let items = std::mem::take(&mut p.items);
         if let Err(e) = self
             .store
-            .record_progress(self.run_id, &self.worker, &total)
+            .record_progress(self.run_id, &self.worker, &total, &items)
             .await
         {
             tracing::warn!(run = %self.run_id, error = %e, "could not record run progress");
         }
+        drop(p);
         self.events.publish(self.run_id, RunEvent::Progress(total));
     }
 
