@@ -257,7 +257,9 @@ impl Store {
     }
 
     /// CRM ids of a mailbox's live, in-scope links whose contacts the owner no longer
-    /// sees (unshared or purged).
+    /// sees (unshared or purged). Each link's contact is looked up by its id (`NOT
+    /// EXISTS`): a `NOT IN` list of what the owner sees would read every contact of the
+    /// owner, or of the whole CRM for an administrator, in every run.
     pub async fn links_gone_from_view(
         &self,
         owner: &Caller,
@@ -271,7 +273,7 @@ impl Store {
         let sql = format!(
             "SELECT l.crm_id AS crm_id FROM contact_links l WHERE l.mailbox_id = {m} \
              AND l.detached = FALSE AND l.crm_in_export_scope = TRUE \
-             AND l.crm_id NOT IN (SELECT c.id FROM contacts c WHERE {visible})"
+             AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = l.crm_id AND {visible})"
         );
         let rows = self
             .db
