@@ -91,6 +91,57 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// Most OAuth2 token caches kept at once; beyond it, those no client holds are dropped.
+const MAX_SHARED_CACHES: usize = 4096;
+
+/// The token cache of OAuth2 client credentials reached through `pins`: shared by every
+/// client of the same token endpoint, app, secret and scope, so that a run per mailbox
+/// every few minutes does not fetch a token each time (an app-only token is the app's,
+/// not the mailbox's). Keyed by a digest, so the map holds no secret; a changed secret is
+/// another key, and so are other checked addresses. `None` for other kinds of auth.
+pub(crate) fn shared_tokens(
+    auth: &Auth,
+    pins: &[(String, Vec<std::net::SocketAddr>)],
+) -> Option<std::sync::Arc<TokenCache>> {
+    use sha2::Digest;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHES: OnceLock<Mutex<HashMap<Vec<u8>, Arc<TokenCache>>>> = OnceLock::new();
+    let Auth::OAuth2ClientCredentials {
+        token_url,
+        client_id,
+        client_secret,
+        scope,
+    } = auth
+    else {
+        return None;
+    };
+    let mut digest = sha2::Sha256::new();
+    for part in [token_url, client_id, client_secret, scope] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    let mut pins: Vec<String> = pins
+        .iter()
+        .map(|(host, addrs)| {
+            let mut addrs = addrs.clone();
+            addrs.sort_unstable();
+            format!("{}={addrs:?}", host.to_ascii_lowercase())
+        })
+        .collect();
+    pins.sort();
+    digest.update(pins.join(";").as_bytes());
+    let key = digest.finalize().to_vec();
+    let mut caches = CACHES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if caches.len() >= MAX_SHARED_CACHES && !caches.contains_key(&key) {
+        caches.retain(|_, cache| Arc::strong_count(cache) > 1);
+    }
+    Some(caches.entry(key).or_default().clone())
+}
+
 /// A cached OAuth2 access token.
 #[derive(Default)]
 pub(crate) struct TokenCache {

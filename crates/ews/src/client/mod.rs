@@ -105,7 +105,9 @@ struct Inner {
     url: reqwest::Url,
     http: reqwest::Client,
     permits: Arc<Semaphore>,
-    tokens: auth::TokenCache,
+    /// OAuth2: the app's token, shared with the other clients of the app
+    /// (`auth::shared_tokens`).
+    tokens: Arc<auth::TokenCache>,
     /// NTLM authenticates a connection: one request at a time on it, handshake once.
     ntlm: Option<tokio::sync::Mutex<bool>>,
     /// The `ServerVersionInfo` of the last answer, for diagnostics.
@@ -173,7 +175,7 @@ impl EwsClient {
                 url,
                 http,
                 permits,
-                tokens: auth::TokenCache::default(),
+                tokens: auth::shared_tokens(&config.auth, &config.resolved).unwrap_or_default(),
                 ntlm: is_ntlm.then(|| tokio::sync::Mutex::new(false)),
                 server_version: std::sync::Mutex::new(None),
                 config,

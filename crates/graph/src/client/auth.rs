@@ -138,6 +138,59 @@ fn refresh_at(now: Instant, lifetime_secs: u64) -> Instant {
     now + Duration::from_secs(lifetime - margin)
 }
 
+/// Most app token caches kept at once; beyond it, those no client holds are dropped.
+const MAX_SHARED_CACHES: usize = 4096;
+
+/// The token cache of an app as `req` names it, reached through `pins`: shared by every
+/// client of the same token endpoint, app, scope and credential, so that a run per
+/// mailbox every few minutes does not fetch a token each time (a token is the app's, not
+/// the mailbox's). Keyed by a digest, so the map holds no secret; a changed secret or
+/// certificate is another key, and so are other checked addresses.
+pub(crate) fn shared_tokens(
+    req: &TokenRequest,
+    pins: &[(String, Vec<std::net::SocketAddr>)],
+) -> std::sync::Arc<TokenCache> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHES: OnceLock<Mutex<HashMap<Vec<u8>, Arc<TokenCache>>>> = OnceLock::new();
+    let mut digest = sha2::Sha256::new();
+    for part in [&req.token_url, &req.client_id, &req.scope] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    match &req.credential {
+        Credential::Secret(secret) => digest.update(secret.as_bytes()),
+        Credential::Certificate {
+            certificate_pem,
+            private_key_pem,
+        } => {
+            digest.update(certificate_pem.as_bytes());
+            digest.update([0]);
+            digest.update(private_key_pem.as_bytes());
+        }
+    }
+    let mut pins: Vec<String> = pins
+        .iter()
+        .map(|(host, addrs)| {
+            let mut addrs = addrs.clone();
+            addrs.sort_unstable();
+            format!("{}={addrs:?}", host.to_ascii_lowercase())
+        })
+        .collect();
+    pins.sort();
+    digest.update([0]);
+    digest.update(pins.join(";").as_bytes());
+    let key = digest.finalize().to_vec();
+    let mut caches = CACHES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if caches.len() >= MAX_SHARED_CACHES && !caches.contains_key(&key) {
+        caches.retain(|_, cache| Arc::strong_count(cache) > 1);
+    }
+    caches.entry(key).or_default().clone()
+}
+
 /// A cached access token, refreshed shortly before it expires.
 #[derive(Default)]
 pub(crate) struct TokenCache {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod batch;
+mod http;
 mod limits;
 mod methods;
 
@@ -163,7 +164,8 @@ struct Inner {
     base: reqwest::Url,
     http: reqwest::Client,
     token_request: auth::TokenRequest,
-    tokens: auth::TokenCache,
+    /// The app's token, shared with the other clients of the app (`auth::shared_tokens`).
+    tokens: Arc<auth::TokenCache>,
     limits: Arc<limits::MailboxLimits>,
 }
 
@@ -284,18 +286,7 @@ impl GraphClient {
             ));
         }
         config.credential.validate()?;
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .user_agent(concat!("contactsync-graph/", env!("CARGO_PKG_VERSION")))
-            // Redirects would carry the token to another host.
-            .redirect(reqwest::redirect::Policy::none());
-        for (host, addrs) in &config.resolved {
-            builder = builder.resolve_to_addrs(host, addrs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let http = http::client_for(&config)?;
         let mut base = base;
         let trimmed = base.path().trim_end_matches('/').to_owned();
         base.set_path(&trimmed);
@@ -314,6 +305,7 @@ impl GraphClient {
             config.client_id.trim(),
             config.user.trim()
         );
+        let tokens = auth::shared_tokens(&token_request, &config.resolved);
         let limits =
             limits::mailbox_limits(&key, config.max_concurrency, config.budget_per_10_minutes);
         Ok(Self {
@@ -321,7 +313,7 @@ impl GraphClient {
                 base,
                 http,
                 token_request,
-                tokens: auth::TokenCache::default(),
+                tokens,
                 limits,
                 config,
             }),
