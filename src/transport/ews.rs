@@ -125,25 +125,24 @@ impl EwsTransport {
 
 impl ExchangeContacts for EwsTransport {
     async fn contact_folders(&self) -> Result<Vec<ExchangeFolder>, TransportError> {
-        let contacts = self.client.get_folder(BaseFolderId::contacts()).await?;
-        let found = self
-            .client
-            .find_folders(
+        // Three requests side by side: every run starts with the tree, so it costs one
+        // round trip of latency instead of three.
+        let (contacts, found, bin) = tokio::join!(
+            self.client.get_folder(BaseFolderId::contacts()),
+            self.client.find_folders(
                 BaseFolderId::msgfolderroot(),
                 FolderTraversal::Deep,
                 Some(Restriction::is_equal_to(
                     PropertyPath::field("folder:FolderClass"),
                     "IPF.Contact",
                 )),
-            )
-            .await?;
+            ),
+            self.client
+                .get_folder(BaseFolderId::distinguished("deleteditems")),
+        );
+        let (contacts, found) = (contacts?, found?);
         // Folders under Deleted Items are deleted folders, never sync folders (SPEC §5).
-        let bin = self
-            .client
-            .get_folder(BaseFolderId::distinguished("deleteditems"))
-            .await
-            .ok()
-            .map(|f| flat_folder(f).id);
+        let bin = bin.ok().map(|f| flat_folder(f).id);
         let mut contacts = flat_folder(contacts);
         // We asked for it by its well-known name, whatever the shape returned.
         contacts.distinguished = Some("contacts".into());

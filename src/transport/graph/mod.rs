@@ -255,7 +255,13 @@ fn flat_folder(f: graph::types::ContactFolder) -> ExchangeFolder {
 
 impl ExchangeContacts for GraphTransport {
     async fn contact_folders(&self) -> Result<Vec<ExchangeFolder>, TransportError> {
-        let root = self.client.contact_folder("contacts").await?;
+        // The default folder and the first listing side by side: every run starts with
+        // the tree, so it costs one round trip of latency instead of two.
+        let (root, top) = tokio::join!(
+            self.client.contact_folder("contacts"),
+            self.client.list_folders(None)
+        );
+        let (root, top) = (root?, top?);
         let mut contacts = flat_folder(root);
         // Asked for by its well-known name: it is the default Contacts folder.
         contacts.distinguished = Some("contacts".into());
@@ -264,8 +270,13 @@ impl ExchangeContacts for GraphTransport {
         // Breadth first, one listing per folder that has children; the tree itself is
         // built (and capped) without recursion.
         let mut queue: std::collections::VecDeque<Option<String>> = [None].into();
+        let mut top = Some(top);
         while let Some(parent) = queue.pop_front() {
-            for f in self.client.list_folders(parent.as_deref()).await? {
+            let listed = match top.take() {
+                Some(listed) => listed,
+                None => self.client.list_folders(parent.as_deref()).await?,
+            };
+            for f in listed {
                 if f.child_folder_count != Some(0) {
                     queue.push_back(Some(f.id.clone()));
                 }
