@@ -81,28 +81,6 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 }
 
 /// `contactsync ews-sim` in its own process.
-/// CPU seconds (user + system) a process has used so far: what a run costs whatever the
-/// load average, unlike its wall time.
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which may hold spaces, in parentheses.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat(5), 11 and 12 after the name and state.
-    // /proc counts in USER_HZ, 100 on every Linux.
-    let hz = 100.0;
-    (ticks(11) + ticks(12)) / hz
-}
-
 pub struct Sim {
     child: Child,
     pub http: reqwest::Client,
