@@ -440,7 +440,7 @@ impl Store {
                 .filter(contact_links::Column::MailboxId.eq(mailbox_id))
                 .filter(contact_links::Column::ItemId.is_in(slice.iter().map(|(id, _)| id.clone())))
                 .filter(contact_links::Column::ChangeKey.eq(""))
-                .filter(contact_links::Column::CrmVersion.ne(-1))
+                .filter(contact_links::Column::CrmVersion.ne(Link::NEVER_MERGED))
                 .exec(&txn)
                 .await?;
         }

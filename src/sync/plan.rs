@@ -85,6 +85,10 @@ pub struct Link {
 }
 
 impl Link {
+    /// The `crm_version` of a link recorded for a pair whose write failed: merged again by
+    /// the next run, never settled by a stamp.
+    pub const NEVER_MERGED: i32 = -1;
+
     /// The link of a pair whose sides are now as given (after the plan's writes).
     pub fn new(crm: &CrmSide, ex: &ExSide) -> Link {
         Link {

@@ -95,7 +95,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             item_id: ex.item_id.clone(),
                             change_key: String::new(),
                             folder_id: ex.folder_id.clone(),
-                            crm_version: super::stamps::NEVER_MERGED,
+                            crm_version: Link::NEVER_MERGED,
                             crm_in_export_scope: crm.in_export_scope,
                             crm_fingerprint: empty.fingerprint(),
                             ex_fingerprint: empty.fingerprint(),

@@ -12,6 +12,8 @@
 //! (`Store::settle_stamps`: a later read of the item in this run may have moved it on) —
 //! so the stamp's echo in the feed costs no read. The phase waits for every stamp before
 //! it answers its feed states.
+use std::collections::VecDeque;
+
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
@@ -19,6 +21,7 @@ use tokio::sync::mpsc;
 use super::apply::answered;
 use super::{Halt, Run};
 use crate::domain::run::{ItemOutcome, OpKind};
+use crate::sync::plan::Link;
 use crate::transport::{
     ErrorKind, ExchangeContacts, ITEM_BATCH, ItemUpdate, TransportError, Written,
 };
@@ -30,10 +33,6 @@ const IN_FLIGHT: usize = 8;
 /// Chunks of stamps that may wait for the writer: beyond it the run waits, so memory
 /// stays bounded by chunks whatever the writer's pace.
 const CHUNKS_WAITING: usize = 2;
-
-/// The `crm_version` of a link recorded for a pair whose write failed (merged again by
-/// the next run, never settled by a stamp).
-pub(super) const NEVER_MERGED: i32 = -1;
 
 /// A stamp to write: the update, and the folder whose state waits for it.
 pub(super) struct Owed {
@@ -95,11 +94,11 @@ impl Stamps {
 /// once, until the run closes its end and every batch is answered.
 pub(super) async fn write<T: ExchangeContacts>(t: &T, mut w: Writer) {
     let mut out = FuturesUnordered::new();
-    let mut waiting: Vec<Vec<Owed>> = Vec::new();
+    let mut waiting: VecDeque<Vec<Owed>> = VecDeque::new();
     let mut open = true;
     loop {
         while out.len() < IN_FLIGHT
-            && let Some(batch) = waiting.pop()
+            && let Some(batch) = waiting.pop_front()
         {
             out.push(async move {
                 let updates: Vec<ItemUpdate> = batch.iter().map(|o| o.update.clone()).collect();
@@ -114,7 +113,7 @@ pub(super) async fn write<T: ExchangeContacts>(t: &T, mut w: Writer) {
                 Some(owed) => {
                     let mut owed = owed.into_iter().peekable();
                     while owed.peek().is_some() {
-                        waiting.insert(0, owed.by_ref().take(ITEM_BATCH).collect());
+                        waiting.push_back(owed.by_ref().take(ITEM_BATCH).collect());
                     }
                 }
                 None => open = false,
@@ -191,7 +190,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             for (item_id, change_key) in written {
                 if let Some(head) = self.heads.get_mut(&item_id)
                     && head.change_key.is_empty()
-                    && head.crm_version != NEVER_MERGED
+                    && head.crm_version != Link::NEVER_MERGED
                 {
                     head.change_key = change_key;
                 }
