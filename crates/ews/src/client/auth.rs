@@ -1,9 +1,11 @@
 //! Credentials (never printed), the OAuth2 token cache and the NTLM handshake.
 
 use std::fmt;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use base64::prelude::{BASE64_STANDARD, Engine};
+use client_sharing::CacheRegistry;
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -99,14 +101,10 @@ const MAX_SHARED_CACHES: usize = 4096;
 /// every few minutes does not fetch a token each time (an app-only token is the app's,
 /// not the mailbox's). Keyed by a digest, so the map holds no secret; a changed secret is
 /// another key, and so are other checked addresses. `None` for other kinds of auth.
-pub(crate) fn shared_tokens(
-    auth: &Auth,
-    pins: &[(String, Vec<std::net::SocketAddr>)],
-) -> Option<std::sync::Arc<TokenCache>> {
+pub(crate) fn shared_tokens(auth: &Auth, pins: &client_sharing::Pins) -> Option<Arc<TokenCache>> {
     use sha2::Digest;
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static CACHES: OnceLock<Mutex<HashMap<Vec<u8>, Arc<TokenCache>>>> = OnceLock::new();
+    static CACHES: LazyLock<CacheRegistry<TokenCache>> =
+        LazyLock::new(|| CacheRegistry::new(MAX_SHARED_CACHES));
     let Auth::OAuth2ClientCredentials {
         token_url,
         client_id,
@@ -121,25 +119,8 @@ pub(crate) fn shared_tokens(
         digest.update(part.as_bytes());
         digest.update([0]);
     }
-    let mut pins: Vec<String> = pins
-        .iter()
-        .map(|(host, addrs)| {
-            let mut addrs = addrs.clone();
-            addrs.sort_unstable();
-            format!("{}={addrs:?}", host.to_ascii_lowercase())
-        })
-        .collect();
-    pins.sort();
-    digest.update(pins.join(";").as_bytes());
-    let key = digest.finalize().to_vec();
-    let mut caches = CACHES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if caches.len() >= MAX_SHARED_CACHES && !caches.contains_key(&key) {
-        caches.retain(|_, cache| Arc::strong_count(cache) > 1);
-    }
-    Some(caches.entry(key).or_default().clone())
+    digest.update(client_sharing::pins_text(pins).as_bytes());
+    Some(CACHES.cache(digest.finalize().to_vec()))
 }
 
 /// A cached OAuth2 access token.

@@ -8,10 +8,12 @@
 //! keeps the property because the pins are the key: a client is only ever handed to a
 //! mailbox whose hosts were checked to the very same addresses. NTLM authenticates a
 //! connection, not a request, so NTLM clients are never shared.
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+//!
+//! The key and the eviction are `client_sharing`'s; the registry instance and the builder
+//! are this crate's own.
+use std::sync::LazyLock;
+
+use client_sharing::{ClientKey, ClientRegistry};
 
 use super::ClientConfig;
 use crate::error::Error;
@@ -20,46 +22,9 @@ use crate::error::Error;
 /// still held by a mailbox lives on with it).
 const MAX_SHARED: usize = 256;
 
-/// What a shared client is built from: the pins, host by host with sorted addresses, and
-/// the timeouts.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Key {
-    pins: Vec<(String, Vec<SocketAddr>)>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-}
-
-impl Key {
-    fn of(config: &ClientConfig) -> Key {
-        let mut pins: Vec<(String, Vec<SocketAddr>)> = config
-            .resolved
-            .iter()
-            .map(|(host, addrs)| {
-                let mut addrs = addrs.clone();
-                addrs.sort_unstable();
-                addrs.dedup();
-                (host.to_ascii_lowercase(), addrs)
-            })
-            .collect();
-        pins.sort();
-        Key {
-            pins,
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-        }
-    }
-}
-
-#[derive(Default)]
-struct Registry {
-    clients: HashMap<Key, (reqwest::Client, u64)>,
-    uses: u64,
-}
-
-fn registry() -> &'static Mutex<Registry> {
-    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
-}
+/// EWS clients only: Graph keeps its own registry, since its clients are built otherwise
+/// (user agent, no NTLM) and one protocol's client must never serve the other.
+static SHARED: LazyLock<ClientRegistry> = LazyLock::new(|| ClientRegistry::new(MAX_SHARED));
 
 /// The HTTP client for `config`: shared with every other client of the same pins and
 /// timeouts, or, for NTLM, a client of its own.
@@ -67,26 +32,12 @@ pub(super) fn client_for(config: &ClientConfig) -> Result<reqwest::Client, Error
     if matches!(config.auth, super::Auth::Ntlm { .. }) {
         return build(config, true);
     }
-    let key = Key::of(config);
-    let mut registry = registry().lock().unwrap_or_else(|p| p.into_inner());
-    registry.uses += 1;
-    let now = registry.uses;
-    if let Some((client, last_use)) = registry.clients.get_mut(&key) {
-        *last_use = now;
-        return Ok(client.clone());
-    }
-    let client = build(config, false)?;
-    if registry.clients.len() >= MAX_SHARED
-        && let Some(oldest) = registry
-            .clients
-            .iter()
-            .min_by_key(|(_, (_, last_use))| *last_use)
-            .map(|(k, _)| k.clone())
-    {
-        registry.clients.remove(&oldest);
-    }
-    registry.clients.insert(key, (client.clone(), now));
-    Ok(client)
+    let key = ClientKey::new(
+        &config.resolved,
+        config.connect_timeout,
+        config.request_timeout,
+    );
+    SHARED.client(key, || build(config, false))
 }
 
 fn build(config: &ClientConfig, ntlm: bool) -> Result<reqwest::Client, Error> {

@@ -1,10 +1,12 @@
 //! App credentials (never printed), the signed client assertion, and the token cache.
 
 use std::fmt;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::prelude::{BASE64_STANDARD, BASE64_URL_SAFE_NO_PAD};
+use client_sharing::CacheRegistry;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -146,13 +148,9 @@ const MAX_SHARED_CACHES: usize = 4096;
 /// mailbox every few minutes does not fetch a token each time (a token is the app's, not
 /// the mailbox's). Keyed by a digest, so the map holds no secret; a changed secret or
 /// certificate is another key, and so are other checked addresses.
-pub(crate) fn shared_tokens(
-    req: &TokenRequest,
-    pins: &[(String, Vec<std::net::SocketAddr>)],
-) -> std::sync::Arc<TokenCache> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static CACHES: OnceLock<Mutex<HashMap<Vec<u8>, Arc<TokenCache>>>> = OnceLock::new();
+pub(crate) fn shared_tokens(req: &TokenRequest, pins: &client_sharing::Pins) -> Arc<TokenCache> {
+    static CACHES: LazyLock<CacheRegistry<TokenCache>> =
+        LazyLock::new(|| CacheRegistry::new(MAX_SHARED_CACHES));
     let mut digest = sha2::Sha256::new();
     for part in [&req.token_url, &req.client_id, &req.scope] {
         digest.update(part.as_bytes());
@@ -169,26 +167,9 @@ pub(crate) fn shared_tokens(
             digest.update(private_key_pem.as_bytes());
         }
     }
-    let mut pins: Vec<String> = pins
-        .iter()
-        .map(|(host, addrs)| {
-            let mut addrs = addrs.clone();
-            addrs.sort_unstable();
-            format!("{}={addrs:?}", host.to_ascii_lowercase())
-        })
-        .collect();
-    pins.sort();
     digest.update([0]);
-    digest.update(pins.join(";").as_bytes());
-    let key = digest.finalize().to_vec();
-    let mut caches = CACHES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if caches.len() >= MAX_SHARED_CACHES && !caches.contains_key(&key) {
-        caches.retain(|_, cache| Arc::strong_count(cache) > 1);
-    }
-    caches.entry(key).or_default().clone()
+    digest.update(client_sharing::pins_text(pins).as_bytes());
+    CACHES.cache(digest.finalize().to_vec())
 }
 
 /// A cached access token, refreshed shortly before it expires.
