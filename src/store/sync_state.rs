@@ -454,18 +454,19 @@ impl Store {
         }
         let txn = self.write_txn().await?;
         for chunk in links.chunks(200) {
-            contact_links::Entity::delete_many()
-                .filter(contact_links::Column::MailboxId.eq(mailbox_id))
-                .filter(
-                    Condition::any()
-                        .add(contact_links::Column::CrmId.is_in(chunk.iter().map(|l| l.crm_id)))
-                        .add(
-                            contact_links::Column::ItemId
-                                .is_in(chunk.iter().map(|l| l.item_id.clone())),
-                        ),
-                )
-                .exec(&txn)
-                .await?;
+            // Two statements, one per unique index: with `crm_id IN (..) OR item_id IN (..)`
+            // SQLite read every link of the mailbox for each chunk.
+            let older = [
+                contact_links::Column::CrmId.is_in(chunk.iter().map(|l| l.crm_id)),
+                contact_links::Column::ItemId.is_in(chunk.iter().map(|l| l.item_id.clone())),
+            ];
+            for held_by_either in older {
+                contact_links::Entity::delete_many()
+                    .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+                    .filter(held_by_either)
+                    .exec(&txn)
+                    .await?;
+            }
             let now = Utc::now();
             let rows = chunk.iter().map(|l| contact_links::ActiveModel {
                 id: Set(new_id()),
@@ -703,7 +704,7 @@ impl Store {
         mailbox_id: Uuid,
         keys: &MatchKeys,
     ) -> StoreResult<Vec<CrmRecord>> {
-        let mut out: HashMap<Uuid, CrmRecord> = HashMap::new();
+        let mut out: HashMap<Uuid, contacts::Model> = HashMap::new();
         // Bounded statements: each part of the keys is asked in slices.
         let slices = keys
             .crm_ids
@@ -731,18 +732,33 @@ impl Store {
                         .equals((contacts::Entity, contacts::Column::Id)),
                 )
                 .to_owned();
-            let mut q = contacts::Entity::find()
+            // Who may see them is asked of the few contacts found, not in the statement:
+            // with `owner = me OR id IN (shared)` beside a long list of keys, SQLite
+            // chose to read every contact of the owner and test its keys.
+            let found = contacts::Entity::find()
                 .filter(contacts::Column::DeletedAt.is_null())
                 .filter(Expr::exists(linked).not())
-                .filter(slice.condition());
-            if let Some(c) = visible(owner) {
-                q = q.filter(c);
-            }
-            for m in q.all(&self.db).await? {
-                out.entry(m.id).or_insert_with(|| record(m));
+                .filter(slice.condition())
+                .all(&self.db)
+                .await?;
+            for m in found {
+                out.entry(m.id).or_insert(m);
             }
         }
-        Ok(out.into_values().collect())
+        let others: Vec<Uuid> = out
+            .values()
+            .filter(|m| !owner.is_admin && m.owner_id != owner.user_id)
+            .map(|m| m.id)
+            .collect();
+        let shares = grants::of_records(&self.db, &others).await?;
+        Ok(out
+            .into_values()
+            .filter(|m| {
+                let list = shares.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
+                crate::domain::access::access_of(owner, &m.owner_id, list).is_some()
+            })
+            .map(record)
+            .collect())
     }
 
     /// Accounts whose name matches one of `companies` (trimmed, case-insensitive), with

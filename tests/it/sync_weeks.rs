@@ -134,6 +134,53 @@ async fn full_name_follows_a_surname_changed_in_outlook() {
 }
 
 #[tokio::test]
+async fn first_import_matches_a_contact_shared_with_the_owner_never_one_hidden_from_her() {
+    let w = World::new().await;
+    let bob = w.app.token("bob");
+    // Bob's contacts carry the addresses of alice's Outlook items; one is shared with her.
+    let shared = w
+        .app
+        .create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"given_name": "Sh", "surname": "Ared", "email1": "shared@x.test",
+                   "grants": [{"user_id": "alice", "access": "edit"}]}),
+        )
+        .await;
+    let hidden = w
+        .app
+        .create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"given_name": "Hi", "surname": "Dden", "email1": "hidden@x.test"}),
+        )
+        .await;
+    w.seed(
+        "contacts",
+        vec![
+            person("Sh", "Ared", "shared@x.test", None),
+            person("Hi", "Dden", "hidden@x.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}})).await;
+    let counts = w.sync().await;
+    assert_eq!(
+        counts.crm_created, 1,
+        "only the hidden one's item is new to alice: {counts:?}"
+    );
+    let mine: Vec<String> = w
+        .crm_contacts()
+        .await
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert!(mine.contains(&shared["id"].as_str().unwrap().to_owned()));
+    assert!(!mine.contains(&hidden["id"].as_str().unwrap().to_owned()));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
 async fn import_never_links_an_account_the_owner_cannot_see() {
     let w = World::new().await;
     let admin = w.app.admin_token("root");
