@@ -503,25 +503,29 @@ impl Store {
             .collect())
     }
 
-    /// Saves (or, with `None`, forgets) a folder's sync state.
-    pub async fn save_sync_state(
+    /// Saves the sync states of some folders of a mailbox (`(folder, state)`), in one
+    /// transaction: a commit is a flush to disk, and a run saves every folder it read.
+    pub async fn save_sync_states(
         &self,
         mailbox_id: Uuid,
-        folder_id: &str,
-        state: Option<&str>,
+        states: &[(String, String)],
     ) -> StoreResult<()> {
+        if states.is_empty() {
+            return Ok(());
+        }
         let txn = self.write_txn().await?;
-        folder_sync_states::Entity::delete_many()
-            .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
-            .filter(folder_sync_states::Column::FolderId.eq(folder_id))
-            .exec(&txn)
-            .await?;
-        if let Some(state) = state {
+        let now = Utc::now();
+        for (folder_id, state) in states {
+            folder_sync_states::Entity::delete_many()
+                .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
+                .filter(folder_sync_states::Column::FolderId.eq(folder_id.as_str()))
+                .exec(&txn)
+                .await?;
             folder_sync_states::Entity::insert(folder_sync_states::ActiveModel {
                 mailbox_id: Set(mailbox_id),
-                folder_id: Set(folder_id.to_owned()),
-                sync_state: Set(state.to_owned()),
-                updated_at: Set(Utc::now()),
+                folder_id: Set(folder_id.clone()),
+                sync_state: Set(state.clone()),
+                updated_at: Set(now),
             })
             .exec_without_returning(&txn)
             .await?;

@@ -57,6 +57,8 @@ struct Pending {
     next_seq: i64,
     items: Vec<RunItem>,
     counts: RunCounts,
+    /// The run's counts as last saved (at the claim, those of earlier attempts).
+    saved: RunCounts,
 }
 
 /// Records one attempt of a run for the worker holding its lease.
@@ -90,6 +92,7 @@ impl RunRecorder {
             base: claim.counts,
             pending: tokio::sync::Mutex::new(Pending {
                 next_seq: claim.next_seq,
+                saved: claim.counts,
                 ..Pending::default()
             }),
             shutdown,
@@ -146,13 +149,19 @@ impl RunRecorder {
         // lock is held across it, so items are written in the order they were recorded.
         let mut p = self.pending.lock().await;
         p.counts = counts;
-        let items = std::mem::take(&mut p.items);
-        if let Err(e) = self
-            .store
-            .record_progress(self.run_id, &self.worker, &total, &items)
-            .await
-        {
-            tracing::warn!(run = %self.run_id, error = %e, "could not record run progress");
+        // Nothing new to save (a run with nothing to do): no commit, which is a flush.
+        if total != p.saved || !p.items.is_empty() {
+            let items = std::mem::take(&mut p.items);
+            match self
+                .store
+                .record_progress(self.run_id, &self.worker, &total, &items)
+                .await
+            {
+                Ok(()) => p.saved = total,
+                Err(e) => {
+                    tracing::warn!(run = %self.run_id, error = %e, "could not record run progress")
+                }
+            }
         }
         drop(p);
         self.events.publish(self.run_id, RunEvent::Progress(total));

@@ -1030,6 +1030,29 @@ over_both_transports!(
     a_permanently_failing_item_does_not_hold_its_folder_back,
 );
 
+/// A run with nothing to do writes no feed state (a commit is a flush to disk); a run
+/// that reads a change saves its folder's new state.
+#[tokio::test]
+async fn a_run_with_nothing_to_do_saves_no_feed_state() {
+    let w = World::new().await;
+    let ids = w.seed("contacts", vec![person("Ann", "Lee", "ann@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    w.sync().await;
+    let saved = w.feed_states().await;
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    w.assert_converged().await;
+    assert_eq!(
+        w.feed_states().await,
+        saved,
+        "nothing to do, nothing written"
+    );
+    w.edit(&ids[0], json!({"job_title": "Edited"}));
+    assert_eq!(w.sync().await.crm_updated, 1);
+    let after = w.feed_states().await;
+    assert_ne!(after[0].1, saved[0].1, "the state moved past the edit");
+}
+
 /// Throttling is waited out where the server says (EWS's back-off, Graph's `Retry-After`,
 /// also inside a `$batch`), and the run succeeds.
 async fn throttling_is_waited_out_and_the_run_succeeds(p: Proto) {

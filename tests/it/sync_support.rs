@@ -245,6 +245,33 @@ impl World {
         .unwrap();
     }
 
+    /// Alice's saved feed states: folder, state and when each was written.
+    pub async fn feed_states(&self) -> Vec<(String, String, String)> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = self.app.store.connection();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!(
+                    "SELECT folder_id, sync_state, CAST(updated_at AS TEXT) AS written \
+                     FROM folder_sync_states \
+                     WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE email = '{ALICE}') \
+                     ORDER BY folder_id"
+                ),
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| {
+                (
+                    r.try_get("", "folder_id").unwrap(),
+                    r.try_get("", "sync_state").unwrap(),
+                    r.try_get("", "written").unwrap(),
+                )
+            })
+            .collect()
+    }
+
     /// The server forgets the feed state: the next feed request with a state answers
     /// EWS's `ErrorInvalidSyncStateData` or Graph's 410 Gone.
     pub fn expire_feed_state(&self) {

@@ -1,6 +1,8 @@
 //! Committing: links after each chunk, feed states marked with what the folder was to the
 //! run, failing items counted across runs, gone folders forgotten.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 
 use super::stamps::Owed;
@@ -31,6 +33,31 @@ impl<T: ExchangeContacts> Run<'_, T> {
         if given_up > 0 {
             tracing::warn!(mailbox = %self.req.mailbox_id, given_up, "items given up after failing in five runs");
         }
+        Ok(())
+    }
+
+    /// Saves the new state of each folder read to its end, marked with what the folder
+    /// was to the run, but not for a folder one of whose items failed (the next run reads
+    /// those changes again), nor a state that did not move: a commit is a flush to disk,
+    /// and a run with nothing to do has nothing to save.
+    pub(super) async fn save_feed_states(
+        &mut self,
+        states: HashMap<String, String>,
+        stored: &HashMap<String, String>,
+    ) -> Result<(), Halt> {
+        let linked = self.store.has_links(self.req.mailbox_id).await?;
+        let moved: Vec<(String, String)> = states
+            .into_iter()
+            .filter(|(folder, _)| !self.failed_folders.contains(folder))
+            .map(|(folder, state)| {
+                let marked = marked_state(&state, self.import_folders.contains(&folder), linked);
+                (folder, marked)
+            })
+            .filter(|(folder, marked)| stored.get(folder) != Some(marked))
+            .collect();
+        self.store
+            .save_sync_states(self.req.mailbox_id, &moved)
+            .await?;
         Ok(())
     }
 

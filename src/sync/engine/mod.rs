@@ -43,8 +43,8 @@ mod pair;
 mod report;
 mod stamps;
 
+use commit::saved_with_links;
 pub use commit::usable_state;
-use commit::{marked_state, saved_with_links};
 
 use std::collections::{HashMap, HashSet};
 
@@ -413,10 +413,10 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         } else {
             let import = &self.import_folders;
             stored
-                .into_iter()
+                .iter()
                 .filter_map(|(folder, state)| {
-                    let state = usable_state(&state, import.contains(&folder))?;
-                    Some((folder, state.to_owned()))
+                    let state = usable_state(state, import.contains(folder))?;
+                    Some((folder.clone(), state.to_owned()))
                 })
                 .collect()
         };
@@ -441,15 +441,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // import are read again by the next run.
         if !self.req.dry_run && self.mode != RunMode::ExportOnly {
             crate::crash_points::reach(crate::crash_points::CrashPoint::BeforeFeedStates).await;
-            let linked = store.has_links(self.req.mailbox_id).await?;
-            for (folder, state) in states {
-                if !self.failed_folders.contains(&folder) {
-                    let state = marked_state(&state, self.import_folders.contains(&folder), linked);
-                    store
-                        .save_sync_state(self.req.mailbox_id, &folder, Some(&state))
-                        .await?;
-                }
-            }
+            self.save_feed_states(states, &stored).await?;
         }
         if !self.req.dry_run {
             self.record_failures().await?;
