@@ -12,6 +12,7 @@ mod m20261130_000007_run_notice;
 mod m20261130_000008_contacts_by_owner;
 mod m20261201_000009_contact_match_keys;
 mod m20261201_000010_listings_by_owner;
+mod m20261201_000011_links_by_folder;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_contacts_by_owner::Migration),
             Box::new(m20261201_000009_contact_match_keys::Migration),
             Box::new(m20261201_000010_listings_by_owner::Migration),
+            Box::new(m20261201_000011_links_by_folder::Migration),
         ]
     }
 }

@@ -284,7 +284,8 @@ impl Store {
             .collect()
     }
 
-    /// The folders that hold the mailbox's live linked items.
+    /// The folders that hold the mailbox's live linked items (off the index of links by
+    /// mailbox, detached and folder: no link row is read).
     pub async fn linked_folders(&self, mailbox_id: Uuid) -> StoreResult<Vec<String>> {
         Ok(contact_links::Entity::find()
             .select_only()
