@@ -355,6 +355,17 @@ pub struct RunResult {
 
 impl Service {
     pub async fn start(data: &Data, workers: usize) -> Service {
+        if postgres_url().is_some() {
+            // What was seeded straight into the tables has no planner statistics yet (a
+            // service's autovacuum gathers them within a minute or so): without them
+            // PostgreSQL reads every contact of the owner for a listing page.
+            use sea_orm::ConnectionTrait;
+            data.store
+                .connection()
+                .execute_unprepared("ANALYZE")
+                .await
+                .expect("statistics gathered");
+        }
         let port = free_port();
         let log = std::fs::File::create(data.dir.path().join("service.log")).expect("log file");
         let mut command = Command::new(binary());
