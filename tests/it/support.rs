@@ -162,6 +162,10 @@ impl TestApp {
             base: format!("http://{}", running.addr),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                // The server drops a keep-alive connection idle for 5 s (actix's
+                // default); a request sent on it just then fails as an incomplete
+                // message. Idle connections are let go well before that.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()
                 .unwrap(),
             store,
