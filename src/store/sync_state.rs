@@ -110,24 +110,26 @@ pub struct CrmMove {
     pub link: Option<(i32, bool, bool)>,
 }
 
-/// The SQL of "visible to the owner" over `contacts c`, and its parameters.
-fn visible_sql(
-    owner: &Caller,
-    backend: DbBackend,
-    next: &mut usize,
-) -> (String, Vec<sea_orm::Value>) {
-    if owner.is_admin {
-        return ("1 = 1".into(), Vec::new());
+/// The indexes a run's comparisons read instead of rows (migration
+/// `m20261202_000012_sync_state_indexes`).
+const LINKS_BY_CRM_STATE: &str = "ix_links_mailbox_crm_state";
+const CONTACTS_BY_OWNER_STATE: &str = "ix_contacts_owner_state";
+
+/// `INDEXED BY` an index on SQLite, whose planner takes the unique `(mailbox_id, crm_id)`
+/// index for a link looked up by both and then reads the link row, snapshots and all;
+/// PostgreSQL chooses by its statistics.
+fn indexed_by(backend: DbBackend, index: &str) -> String {
+    match backend {
+        DbBackend::Sqlite => format!(" INDEXED BY {index}"),
+        _ => String::new(),
     }
-    let a = placeholder(backend, next);
-    let sql = format!(
-        "(c.owner_id = {a} OR c.id IN (SELECT g.record_id FROM grants g \
-         WHERE g.record_kind = 'contact' AND (g.grantee = {a2} OR g.grantee = '*')))",
-        a2 = placeholder(backend, next)
-    );
-    (
-        sql,
-        vec![owner.user_id.clone().into(), owner.user_id.clone().into()],
+}
+
+/// Contacts shared with the caller (their ids), over `grants g`.
+fn shared_ids_sql(user: &str) -> String {
+    format!(
+        "SELECT g.record_id FROM grants g WHERE g.record_kind = 'contact' \
+         AND (g.grantee = {user} OR g.grantee = '*')"
     )
 }
 
@@ -201,9 +203,6 @@ impl Store {
         new_ones: bool,
     ) -> StoreResult<Vec<CrmMove>> {
         let backend = self.db.get_database_backend();
-        let mut next = 0;
-        let m = placeholder(backend, &mut next);
-        let (visible, mut values) = visible_sql(owner, backend, &mut next);
         // An unlinked pair whose contact had left the export scope may come back into it.
         let back = "(l.detached = TRUE AND l.crm_in_export_scope = FALSE AND c.deleted_at IS NULL)";
         let linked_moved = if scope_all {
@@ -214,22 +213,52 @@ impl Store {
         let (join, filter) = if new_ones {
             (
                 "LEFT JOIN",
-                format!("((l.id IS NULL AND c.deleted_at IS NULL) OR {linked_moved} OR {back})"),
+                format!(
+                    "((l.crm_id IS NULL AND c.deleted_at IS NULL) OR {linked_moved} OR {back})"
+                ),
             )
         } else {
             ("JOIN", linked_moved.to_owned())
         };
-        let sql = format!(
-            "SELECT c.id AS id, c.version AS version, \
-             CASE WHEN c.deleted_at IS NULL THEN 0 ELSE 1 END AS deleted, \
-             l.crm_version AS l_version, \
-             CASE WHEN l.crm_in_export_scope THEN 1 ELSE 0 END AS l_scope, \
-             CASE WHEN l.detached THEN 1 ELSE 0 END AS l_detached, \
-             CASE WHEN l.id IS NULL THEN 0 ELSE 1 END AS linked \
-             FROM contacts c {join} contact_links l ON l.crm_id = c.id AND l.mailbox_id = {m} \
-             WHERE {visible} AND {filter}"
-        );
-        values.insert(0, mailbox_id.into());
+        let links = indexed_by(backend, LINKS_BY_CRM_STATE);
+        let mut next = 0;
+        let mut values: Vec<sea_orm::Value> = Vec::new();
+        // Only columns of the two indexes: no contact row, no link row is read.
+        let select = |next: &mut usize, values: &mut Vec<sea_orm::Value>| {
+            let m = placeholder(backend, next);
+            values.push(mailbox_id.into());
+            format!(
+                "SELECT c.id AS id, c.version AS version, \
+                 CASE WHEN c.deleted_at IS NULL THEN 0 ELSE 1 END AS deleted, \
+                 l.crm_version AS l_version, \
+                 CASE WHEN l.crm_in_export_scope THEN 1 ELSE 0 END AS l_scope, \
+                 CASE WHEN l.detached THEN 1 ELSE 0 END AS l_detached, \
+                 CASE WHEN l.crm_id IS NULL THEN 0 ELSE 1 END AS linked \
+                 FROM contacts c {join} contact_links l{links} \
+                 ON l.crm_id = c.id AND l.mailbox_id = {m}"
+            )
+        };
+        let sql = if owner.is_admin {
+            format!("{} WHERE {filter}", select(&mut next, &mut values))
+        } else {
+            // The owner's own contacts off the owner's index, and those shared with the
+            // owner by their grants: each side reads what it finds, and an `OR` of the
+            // two would read every contact of the CRM.
+            let own = select(&mut next, &mut values);
+            let me = placeholder(backend, &mut next);
+            values.push(owner.user_id.clone().into());
+            let shared = select(&mut next, &mut values);
+            let not_me = placeholder(backend, &mut next);
+            let grantee = placeholder(backend, &mut next);
+            values.push(owner.user_id.clone().into());
+            values.push(owner.user_id.clone().into());
+            format!(
+                "{own} WHERE c.owner_id = {me} AND {filter} \
+                 UNION ALL {shared} WHERE c.owner_id <> {not_me} \
+                 AND c.id IN ({}) AND {filter}",
+                shared_ids_sql(&grantee)
+            )
+        };
         let rows = self
             .db
             .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
@@ -259,7 +288,9 @@ impl Store {
     /// CRM ids of a mailbox's live, in-scope links whose contacts the owner no longer
     /// sees (unshared or purged). Each link's contact is looked up by its id (`NOT
     /// EXISTS`): a `NOT IN` list of what the owner sees would read every contact of the
-    /// owner, or of the whole CRM for an administrator, in every run.
+    /// owner, or of the whole CRM for an administrator, in every run. The links and the
+    /// owner's contacts are read off their indexes; grants are looked up only for the
+    /// links whose contact is not the owner's.
     pub async fn links_gone_from_view(
         &self,
         owner: &Caller,
@@ -268,12 +299,27 @@ impl Store {
         let backend = self.db.get_database_backend();
         let mut next = 0;
         let m = placeholder(backend, &mut next);
-        let (visible, mut values) = visible_sql(owner, backend, &mut next);
-        values.insert(0, mailbox_id.into());
+        let mut values: Vec<sea_orm::Value> = vec![mailbox_id.into()];
+        let gone = if owner.is_admin {
+            "NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = l.crm_id)".to_owned()
+        } else {
+            let me = placeholder(backend, &mut next);
+            let grantee = placeholder(backend, &mut next);
+            values.push(owner.user_id.clone().into());
+            values.push(owner.user_id.clone().into());
+            format!(
+                "NOT EXISTS (SELECT 1 FROM contacts c{} WHERE c.owner_id = {me} \
+                 AND c.id = l.crm_id) \
+                 AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = l.crm_id \
+                 AND c.id IN ({}))",
+                indexed_by(backend, CONTACTS_BY_OWNER_STATE),
+                shared_ids_sql(&grantee)
+            )
+        };
         let sql = format!(
-            "SELECT l.crm_id AS crm_id FROM contact_links l WHERE l.mailbox_id = {m} \
-             AND l.detached = FALSE AND l.crm_in_export_scope = TRUE \
-             AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = l.crm_id AND {visible})"
+            "SELECT l.crm_id AS crm_id FROM contact_links l{} WHERE l.mailbox_id = {m} \
+             AND l.detached = FALSE AND l.crm_in_export_scope = TRUE AND {gone}",
+            indexed_by(backend, LINKS_BY_CRM_STATE)
         );
         let rows = self
             .db

@@ -696,3 +696,75 @@ async fn a_deleted_export_target_falls_back_to_contacts_and_the_run_succeeds() {
     );
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn an_administrators_mailbox_exports_every_users_contacts_and_follows_their_edits_and_purges()
+{
+    let w = World::new().await;
+    let bob = w.app.token("bob");
+    let bo = w
+        .app
+        .create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"given_name": "Bo", "surname": "Bee", "email1": "bo@b.test"}),
+        )
+        .await;
+    let cy = w
+        .app
+        .create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"given_name": "Cy", "surname": "Sea", "email1": "cy@b.test"}),
+        )
+        .await;
+    w.profile(json!({"export": {"enabled": true, "scope": "all"},
+                     "on_crm_delete": "delete_in_exchange"}))
+        .await;
+    // Alice's role is the one her last request carried: from now on, an administrator,
+    // who sees every user's contacts.
+    let admin = w.app.admin_token("alice");
+    let all = w.app.list_all("/api/v1/contacts", &admin).await;
+    assert_eq!(all.len(), 2);
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_created, 2, "{counts:?}");
+    assert_eq!(surnames(&w, "contacts"), ["Bee", "Sea"]);
+    w.assert_converged().await;
+
+    // Bob edits one and deletes the other, whose tombstone is then purged before the next
+    // run: the edit goes out, and the purged contact's item goes as a deletion would.
+    let bo_id = bo["id"].as_str().unwrap();
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{bo_id}"),
+            &bob,
+            json!({"surname": "Bee-Edited"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let cy_id = cy["id"].as_str().unwrap();
+    let r = w
+        .app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/contacts/{cy_id}"),
+            Some(&bob),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let purged = w
+        .app
+        .store
+        .purge_tombstones(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_updated, 1, "{counts:?}");
+    assert_eq!(counts.exchange_deleted, 1, "{counts:?}");
+    assert_eq!(surnames(&w, "contacts"), ["Bee-Edited"]);
+    w.assert_converged().await;
+}
