@@ -345,10 +345,17 @@ async fn two_way(n: usize) -> Vec<Row> {
 async fn crm_ids(data: &Data, owner: &str, n: usize) -> Vec<Uuid> {
     use sea_orm::{ConnectionTrait, Statement};
     let db = data.store.connection();
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT id FROM contacts WHERE owner_id = $1 ORDER BY id LIMIT $2"
+        }
+        _ => "SELECT id FROM contacts WHERE owner_id = ? ORDER BY id LIMIT ?",
+    };
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "SELECT id FROM contacts WHERE owner_id = ? ORDER BY id LIMIT ?",
+            backend,
+            sql,
             [owner.into(), (n as i64).into()],
         ))
         .await
