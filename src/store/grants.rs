@@ -102,8 +102,11 @@ where
         .await
 }
 
-/// Ids of the records of `kind` shared with the caller or with everyone.
-fn shared_with(caller: &Caller, kind: RecordKind) -> sea_orm::sea_query::SelectStatement {
+/// The ids of the records of `kind` shared with the caller or with everyone.
+pub(crate) fn shared_with(
+    caller: &Caller,
+    kind: RecordKind,
+) -> sea_orm::sea_query::SelectStatement {
     Query::select()
         .column(grants::Column::RecordId)
         .from(grants::Entity)

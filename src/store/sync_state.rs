@@ -165,26 +165,35 @@ enum MatchSlice {
 
 impl MatchSlice {
     /// The contacts whose stored keys (`sync::matching::stored_keys`) hold one of the
-    /// slice's: equality on indexed columns, so a slice reads what it finds, not the CRM.
-    fn condition(&self) -> Condition {
+    /// slice's, one condition per key column: each is answered by its own index (with the
+    /// owner, by the `(key, owner_id)` indexes), so a statement reads what it finds, not
+    /// the CRM.
+    fn conditions(&self) -> Vec<Condition> {
         let keys = |keys: &[String]| -> Vec<String> {
             keys.iter()
                 .map(|k| crate::sync::matching::lookup_key(k))
                 .collect()
         };
+        let one = |c: sea_orm::sea_query::SimpleExpr| Condition::all().add(c);
         match self {
-            MatchSlice::Ids(ids) => {
-                Condition::all().add(contacts::Column::Id.is_in(ids.iter().copied()))
-            }
+            MatchSlice::Ids(ids) => vec![one(contacts::Column::Id.is_in(ids.iter().copied()))],
             MatchSlice::Emails(e) => {
                 let e = keys(e);
-                Condition::any()
-                    .add(contacts::Column::Email1Key.is_in(e.clone()))
-                    .add(contacts::Column::Email2Key.is_in(e.clone()))
-                    .add(contacts::Column::Email3Key.is_in(e))
+                vec![
+                    one(contacts::Column::Email1Key.is_in(e.clone())),
+                    one(contacts::Column::Email2Key.is_in(e.clone())),
+                    one(contacts::Column::Email3Key.is_in(e)),
+                ]
             }
-            MatchSlice::Names(n) => Condition::all().add(contacts::Column::NameKey.is_in(keys(n))),
+            MatchSlice::Names(n) => vec![one(contacts::Column::NameKey.is_in(keys(n)))],
         }
+    }
+
+    /// Any of [`MatchSlice::conditions`].
+    fn condition(&self) -> Condition {
+        self.conditions()
+            .into_iter()
+            .fold(Condition::any(), |any, c| any.add(c))
     }
 }
 
@@ -771,9 +780,9 @@ impl Store {
                     .chunks(500)
                     .map(|n| MatchSlice::Names(n.to_vec())),
             );
-        for slice in slices {
-            // NOT EXISTS, not NOT IN: SQLite would list every link of the mailbox for
-            // each statement; this probes the link index for each contact found.
+        // NOT EXISTS, not NOT IN: SQLite would list every link of the mailbox for each
+        // statement; this probes the link index for each contact found.
+        let unlinked = || {
             let linked = Query::select()
                 .expr(Expr::val(1))
                 .from(contact_links::Entity)
@@ -783,33 +792,44 @@ impl Store {
                         .equals((contacts::Entity, contacts::Column::Id)),
                 )
                 .to_owned();
-            // Who may see them is asked of the few contacts found, not in the statement:
-            // with `owner = me OR id IN (shared)` beside a long list of keys, SQLite
-            // chose to read every contact of the owner and test its keys.
-            let found = contacts::Entity::find()
+            contacts::Entity::find()
                 .filter(contacts::Column::DeletedAt.is_null())
                 .filter(Expr::exists(linked).not())
-                .filter(slice.condition())
-                .all(&self.db)
-                .await?;
-            for m in found {
-                out.entry(m.id).or_insert(m);
+        };
+        for slice in slices {
+            let mut statements = Vec::new();
+            if owner.is_admin {
+                // Every contact is the administrator's to match: the keys alone.
+                statements.push(unlinked().filter(slice.condition()));
+            } else {
+                // The owner's own, by key and owner, one key column at a time: beside an
+                // `OR` of the three address columns SQLite would read every contact of the
+                // owner instead.
+                for c in slice.conditions() {
+                    statements.push(
+                        unlinked()
+                            .filter(contacts::Column::OwnerId.eq(owner.user_id.clone()))
+                            .filter(c),
+                    );
+                }
+                // Those shared with the owner, from the owner's grants.
+                statements.push(
+                    unlinked()
+                        .filter(
+                            Expr::col((contacts::Entity, contacts::Column::Id))
+                                .in_subquery(grants::shared_with(owner, RecordKind::Contact)),
+                        )
+                        .filter(contacts::Column::OwnerId.ne(owner.user_id.clone()))
+                        .filter(slice.condition()),
+                );
+            }
+            for statement in statements {
+                for m in statement.all(&self.db).await? {
+                    out.entry(m.id).or_insert(m);
+                }
             }
         }
-        let others: Vec<Uuid> = out
-            .values()
-            .filter(|m| !owner.is_admin && m.owner_id != owner.user_id)
-            .map(|m| m.id)
-            .collect();
-        let shares = grants::of_records(&self.db, &others).await?;
-        Ok(out
-            .into_values()
-            .filter(|m| {
-                let list = shares.get(&m.id).map(Vec::as_slice).unwrap_or(&[]);
-                crate::domain::access::access_of(owner, &m.owner_id, list).is_some()
-            })
-            .map(record)
-            .collect())
+        Ok(out.into_values().map(record).collect())
     }
 
     /// Accounts whose name matches one of `companies` (trimmed, case-insensitive), with
