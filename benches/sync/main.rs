@@ -138,7 +138,12 @@ async fn measure(
         service.run(owner, mailbox).await;
     }
     sim.clear_stats().await;
+    let (service_cpu, sim_cpu) = (cpu_seconds(service.pid()), cpu_seconds(sim.pid()));
     let run = service.run(owner, mailbox).await;
+    let (service_cpu, sim_cpu) = (
+        cpu_seconds(service.pid()) - service_cpu,
+        cpu_seconds(sim.pid()) - sim_cpu,
+    );
     let stats = sim.stats().await;
     let (peak, _) = rss_mib(service.pid());
     service.stop();
@@ -151,7 +156,7 @@ async fn measure(
         items: run.items,
         peak_rss_mib: Some(peak),
         note: if run.status == "succeeded" {
-            String::new()
+            format!("CPU s: service {service_cpu:.2}, simulator {sim_cpu:.2}")
         } else {
             format!("status {}", run.status)
         },
