@@ -345,13 +345,10 @@ impl MappedContact {
     /// A stable fingerprint: FNV-1a (64 bit) over the canonical JSON, as 16 hex digits.
     /// The JSON is canonical because the map is ordered by `Field`.
     pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_vec(self).expect("a map of strings always serializes");
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in json {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        format!("{hash:016x}")
+        // The JSON is hashed as it is written, never held whole.
+        let mut hash = Fnv1a(0xcbf2_9ce4_8422_2325);
+        serde_json::to_writer(&mut hash, self).expect("a map of strings always serializes");
+        format!("{:016x}", hash.0)
     }
 
     /// The fields whose value differs in `other`, with `other`'s value.
@@ -361,6 +358,23 @@ impl MappedContact {
             .filter(|f| self.get(*f) != other.get(*f))
             .map(|f| (f, other.get(f).map(str::to_owned)))
             .collect()
+    }
+}
+
+/// FNV-1a (64 bit) over the bytes written to it.
+struct Fnv1a(u64);
+
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use ews::types::{MessageXml, MessageXmlValue};
 /// A fault envelope; `message_xml` carries BackOffMilliseconds or the violation.
 pub fn fault(code: &str, message: &str, message_xml: Option<MessageXml>) -> String {
     let body = Body::Fault(Fault::ews(code, message, message_xml));
-    ews::envelope::to_xml(&Header::default(), &body).unwrap_or_else(|e| {
+    ews::envelope::to_xml_compact(&Header::default(), &body).unwrap_or_else(|e| {
         // Serializing these plain strings cannot fail; keep a valid answer anyway.
         format!("<!-- {e} -->")
     })

@@ -368,6 +368,49 @@ fn golden_requests_match_serializer_and_schema() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// What the client sends (`request_xml`, straight from the request) is the golden text,
+/// byte for byte, whatever the operation.
+#[test]
+fn request_xml_writes_what_the_body_writes() {
+    fn same<O: Operation>(name: &str, header: &Header, op: &O, body: &Body) {
+        let direct = envelope::request_xml(header, op).unwrap();
+        assert_eq!(direct, envelope::to_xml(header, body).unwrap(), "{name}");
+    }
+    for (name, header, body) in golden_requests() {
+        match &body {
+            Body::GetFolder(op) => same(name, &header, op, &body),
+            Body::FindFolder(op) => same(name, &header, op, &body),
+            Body::CreateFolder(op) => same(name, &header, op, &body),
+            Body::DeleteFolder(op) => same(name, &header, op, &body),
+            Body::SyncFolderItems(op) => same(name, &header, op, &body),
+            Body::GetItem(op) => same(name, &header, op, &body),
+            Body::FindItem(op) => same(name, &header, op, &body),
+            Body::CreateItem(op) => same(name, &header, op, &body),
+            Body::UpdateItem(op) => same(name, &header, op, &body),
+            Body::DeleteItem(op) => same(name, &header, op, &body),
+            other => panic!("{name}: {} is not a request", other.name()),
+        }
+    }
+}
+
+/// The compact form (the simulator's answers) reads back the same as the indented one.
+#[test]
+fn compact_xml_reads_back_the_same() {
+    for (name, header, body) in golden_requests() {
+        let compact = envelope::to_xml_compact(&header, &body).unwrap();
+        assert!(compact.lines().count() == 2, "{name}: {compact}");
+        assert_eq!(envelope::parse(&compact).unwrap(), (header, body), "{name}");
+    }
+    for name in files("samples") {
+        let (header, body) = envelope::parse(&read("samples", &name)).unwrap();
+        let compact = envelope::to_xml_compact(&header, &body).unwrap();
+        let (h2, b2) = envelope::parse(&compact).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let indented = envelope::to_xml(&header, &body).unwrap();
+        let (h3, b3) = envelope::parse(&indented).unwrap();
+        assert_eq!((h2, b2), (h3, b3), "{name}");
+    }
+}
+
 fn sample(name: &str) -> Body {
     envelope::parse(&read("samples", name))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -846,4 +889,36 @@ fn client_request_samples_read_as_the_simulator_needs() {
 fn dtd_is_refused() {
     let evil = r#"<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x "boom">]><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#;
     assert!(envelope::parse(evil).is_err());
+}
+
+#[test]
+fn declarations_are_refused_in_any_case_and_place() {
+    for evil in [
+        "<?xml version=\"1.0\"?><!doctype s><s/>",
+        "<s><![CDATA[x]]><!Entity x \"boom\"></s>",
+        "<s>text<!DocType",
+    ] {
+        assert!(envelope::check_no_dtd(evil).is_err(), "{evil}");
+    }
+    for fine in [
+        "<s><!-- a comment --><![CDATA[<!DOCTYP]]>DOCTYPE ENTITY</s>",
+        "<s>ends with <!",
+        "",
+    ] {
+        assert!(envelope::check_no_dtd(fine).is_ok(), "{fine}");
+    }
+    // The parser refuses a DTD wherever it stands, in any case.
+    let ok = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><s:Body><m:DeleteFolderResponse><m:ResponseMessages/></m:DeleteFolderResponse></s:Body></s:Envelope>"#;
+    assert!(envelope::parse(ok).is_ok());
+    for evil in [
+        format!("<!doctype s [<!ENTITY x \"boom\">]>{ok}"),
+        ok.replace("<s:Body>", "<!DOCTYPE b><s:Body>"),
+        ok.replace(
+            "<m:ResponseMessages/>",
+            "<m:ResponseMessages><!DocType r></m:ResponseMessages>",
+        ),
+    ] {
+        let e = envelope::parse(&evil).expect_err(&evil);
+        assert!(e.0.contains("DTD"), "{evil}: {e}");
+    }
 }

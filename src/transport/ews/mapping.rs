@@ -1,6 +1,9 @@
 //! The EWS shape of the field map (SPEC §6): which EWS element or MAPI property holds each
 //! synchronized field, the `CrmContactId` stamp, and conversions between an EWS `Contact`
 //! and the protocol-free `MappedContact` of `sync::fieldmap`.
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use ews::ops::update_item::ItemUpdate;
 use ews::types::{
     AddressKey, AddressPart, Contact, EmailKey, ExtendedFieldUri, PhoneKey, PhysicalAddress,
@@ -26,19 +29,27 @@ pub const SALUTATION_TAG: u16 = 0x3A45;
 /// MAPI tag of the gender (PidTagGender), a Short: 0 unspecified, 1 female, 2 male.
 pub const GENDER_TAG: u16 = 0x3A4D;
 
+/// The three extended property paths, built once: every contact read looks them up.
+static CRM_CONTACT_ID_URI: LazyLock<ExtendedFieldUri> =
+    LazyLock::new(|| ExtendedFieldUri::named(PROPERTY_SET_ID, CRM_CONTACT_ID_NAME, "String"));
+static SALUTATION_URI: LazyLock<ExtendedFieldUri> =
+    LazyLock::new(|| ExtendedFieldUri::tag(SALUTATION_TAG, "String"));
+static GENDER_URI: LazyLock<ExtendedFieldUri> =
+    LazyLock::new(|| ExtendedFieldUri::tag(GENDER_TAG, "Short"));
+
 /// The `CrmContactId` extended property path.
 pub fn crm_contact_id_uri() -> ExtendedFieldUri {
-    ExtendedFieldUri::named(PROPERTY_SET_ID, CRM_CONTACT_ID_NAME, "String")
+    CRM_CONTACT_ID_URI.clone()
 }
 
 /// The salutation extended property path.
 pub fn salutation_uri() -> ExtendedFieldUri {
-    ExtendedFieldUri::tag(SALUTATION_TAG, "String")
+    SALUTATION_URI.clone()
 }
 
 /// The gender extended property path.
 pub fn gender_uri() -> ExtendedFieldUri {
-    ExtendedFieldUri::tag(GENDER_TAG, "Short")
+    GENDER_URI.clone()
 }
 
 /// The extended properties a GetItem must ask for so that `from_exchange` sees them.
@@ -53,7 +64,7 @@ pub fn extended_paths() -> Vec<PropertyPath> {
 /// The `CrmContactId` stamp of an Exchange item, if it carries a valid one.
 pub fn crm_contact_id(contact: &Contact) -> Option<Uuid> {
     contact
-        .extended_property(&crm_contact_id_uri())
+        .extended_property(&CRM_CONTACT_ID_URI)
         .and_then(|v| Uuid::parse_str(v.trim()).ok())
 }
 
@@ -115,31 +126,33 @@ fn exchange(field: Field) -> ExField {
 pub fn from_exchange(c: &Contact) -> MappedContact {
     let mut m = MappedContact::default();
     for f in Field::ALL {
-        let value = match exchange(f) {
-            ExField::Plain(uri) => plain(c, uri).map(str::to_owned),
-            ExField::Email(k) => c.email(k).map(str::to_owned),
-            ExField::Phone(k) => c.phone(k).map(str::to_owned),
-            ExField::Address(k, p) => c.address(k).and_then(|a| a.part(p)).map(str::to_owned),
-            ExField::Salutation => c.extended_property(&salutation_uri()).map(str::to_owned),
-            ExField::Gender => match c.extended_property(&gender_uri()).map(str::trim) {
-                Some("1") => Some("female".to_owned()),
-                Some("2") => Some("male".to_owned()),
+        // Borrowed from the contact where it can be: `set` makes the one copy it keeps.
+        let value: Option<Cow<'_, str>> = match exchange(f) {
+            ExField::Plain(uri) => plain(c, uri).map(Cow::Borrowed),
+            ExField::Email(k) => c.email(k).map(Cow::Borrowed),
+            ExField::Phone(k) => c.phone(k).map(Cow::Borrowed),
+            ExField::Address(k, p) => c.address(k).and_then(|a| a.part(p)).map(Cow::Borrowed),
+            ExField::Salutation => c.extended_property(&SALUTATION_URI).map(Cow::Borrowed),
+            ExField::Gender => match c.extended_property(&GENDER_URI).map(str::trim) {
+                Some("1") => Some(Cow::Borrowed("female")),
+                Some("2") => Some(Cow::Borrowed("male")),
                 _ => None,
             },
-            ExField::Birthday => c.birthday.map(|d| d.format(BIRTHDAY_FORMAT).to_string()),
+            ExField::Birthday => c
+                .birthday
+                .map(|d| Cow::Owned(d.format(BIRTHDAY_FORMAT).to_string())),
             ExField::FullName => match c
                 .display_name
                 .as_deref()
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
-                .map(str::to_owned)
             {
-                Some(name) => Some(name),
-                None => Some(compose([
+                Some(name) => Some(Cow::Borrowed(name)),
+                None => Some(Cow::Owned(compose([
                     c.given_name.as_deref(),
                     c.middle_name.as_deref(),
                     c.surname.as_deref(),
-                ])),
+                ]))),
             },
         };
         m.set(f, value.as_deref());

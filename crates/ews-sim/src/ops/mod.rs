@@ -156,9 +156,10 @@ fn server_version() -> ServerVersionInfo {
     }
 }
 
-/// Writes a response body as a whole envelope with ServerVersionInfo.
+/// Writes a response body as a whole envelope with ServerVersionInfo, unindented as
+/// Exchange writes it (indentation made a third of a GetItem answer's bytes).
 fn respond(body: Body, outcome: String) -> Result<OpOutput, OpError> {
-    let xml = ews::envelope::to_xml(&Header::response(server_version()), &body)
+    let xml = ews::envelope::to_xml_compact(&Header::response(server_version()), &body)
         .map_err(|e| OpError::Fault(EwsError::new("ErrorInternalServerError", &e.0)))?;
     Ok(OpOutput { body: xml, outcome })
 }

@@ -207,7 +207,7 @@ impl EwsClient {
     ///
     /// The whole call is retried on HTTP/transport failures and when *every* response
     /// message is throttled (so nothing was done and a retry can't duplicate a write).
-    pub async fn call<O: Operation + Clone>(&self, op: &O) -> Result<O::Response, Error> {
+    pub async fn call<O: Operation>(&self, op: &O) -> Result<O::Response, Error> {
         let xml =
             envelope::request_xml(&self.request_header(), op).map_err(|e| Error::Permanent {
                 code: "ClientSerialization".into(),
@@ -466,7 +466,11 @@ pub(crate) async fn read_limited_bytes(
     {
         return Err(Error::ResponseTooLarge { limit });
     }
-    let mut body = Vec::new();
+    // Sized once when the server says how much comes (the limit was checked above; a
+    // length past a few MB is not taken on trust before the bytes arrive).
+    const TRUSTED_LENGTH: u64 = 4 * 1024 * 1024;
+    let announced = response.content_length().unwrap_or(0).min(TRUSTED_LENGTH);
+    let mut body = Vec::with_capacity(announced as usize);
     while let Some(chunk) = response
         .chunk()
         .await

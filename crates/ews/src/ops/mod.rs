@@ -55,6 +55,8 @@ pub enum DeleteType {
 pub trait Operation: Serialize + Into<Body> {
     /// The operation (root element local name), e.g. `GetItem`.
     const NAME: &'static str;
+    /// The request element as written, e.g. `m:GetItem`.
+    const ELEMENT: &'static str;
     /// Whether sending it twice does no more than sending it once. A request that is not
     /// (CreateItem, CreateFolder) is retried only when it surely did not run: a lost answer
     /// to an executed create must not become a second item.
@@ -83,6 +85,7 @@ macro_rules! operation {
     ($req:ident, $resp:ident, $msg:ident, idempotent = $idempotent:literal) => {
         impl $crate::ops::Operation for $req {
             const NAME: &'static str = stringify!($req);
+            const ELEMENT: &'static str = concat!("m:", stringify!($req));
             const IDEMPOTENT: bool = $idempotent;
             type Response = $resp;
         }
