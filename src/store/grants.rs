@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SimpleExpr, UnionType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 
@@ -69,37 +69,44 @@ where
     if caller.is_admin {
         return query.order_by_asc(id_col).limit(limit).all(db).await;
     }
-    // Each side is a page of its own, limited inside: PostgreSQL does not push the outer
-    // LIMIT into a UNION's sides, and read and sorted every record of the owner (3.4 ms
-    // a page of 10k contacts). The outer sort then merges at most two pages.
-    let page = |side: Select<E>, name: &str| {
-        Query::select()
-            .column(Asterisk)
-            .from_subquery(
-                side.order_by_asc(id_col).limit(limit).into_query(),
-                Alias::new(name),
-            )
+    let backend = db.get_database_backend();
+    let own = query.clone().filter(owner_col.eq(caller.user_id.clone()));
+    let shared = query
+        .filter(Expr::col(id_col).in_subquery(shared_with(caller, kind)))
+        .filter(owner_col.ne(caller.user_id.clone()));
+    let both = if backend == DbBackend::Sqlite {
+        // SQLite merges the two sides of a compound SELECT in the order it asks for,
+        // each read in id order (the `(owner, id)` index; the shared ids' list) and
+        // stopped at the outer LIMIT. A side limited inside its own subquery is a
+        // subquery it cannot merge as it reads: it copied both pages into temporary
+        // B-trees to sort them again, a temporary database each, opened and sized
+        // per page (a tenth of the service's CPU on a page of 50 contacts).
+        own.into_query()
+            .union(UnionType::All, shared.into_query())
+            .order_by(id_col, Order::Asc)
+            .limit(limit)
+            .to_owned()
+    } else {
+        // Each side is a page of its own, limited inside: PostgreSQL does not push the
+        // outer LIMIT into a UNION's sides, and read and sorted every record of the
+        // owner (3.4 ms a page of 10k contacts). The outer sort then merges at most
+        // two pages.
+        let page = |side: Select<E>, name: &str| {
+            Query::select()
+                .column(Asterisk)
+                .from_subquery(
+                    side.order_by_asc(id_col).limit(limit).into_query(),
+                    Alias::new(name),
+                )
+                .to_owned()
+        };
+        page(own, "own_page")
+            .union(UnionType::All, page(shared, "shared_page"))
+            .order_by(id_col, Order::Asc)
+            .limit(limit)
             .to_owned()
     };
-    let shared = page(
-        query
-            .clone()
-            .filter(Expr::col(id_col).in_subquery(shared_with(caller, kind)))
-            .filter(owner_col.ne(caller.user_id.clone())),
-        "shared_page",
-    );
-    let both = page(
-        query.filter(owner_col.eq(caller.user_id.clone())),
-        "own_page",
-    )
-    .union(UnionType::All, shared)
-    .order_by(id_col, Order::Asc)
-    .limit(limit)
-    .to_owned();
-    E::find()
-        .from_raw_sql(db.get_database_backend().build(&both))
-        .all(db)
-        .await
+    E::find().from_raw_sql(backend.build(&both)).all(db).await
 }
 
 /// The ids of the records of `kind` shared with the caller or with everyone.

@@ -12,6 +12,7 @@ pub mod notifications;
 mod run_retention;
 pub mod runs;
 pub mod schedules;
+mod sqlite_tuning;
 pub mod sync_state;
 pub mod users;
 
@@ -119,6 +120,10 @@ impl Store {
             // PostgreSQL keeps the ping: it finds the connections a database restart or
             // a network cut left dead before a statement fails on them.
             opts.test_before_acquire(false);
+            sqlite_tuning::configure_library();
+            opts.map_sqlx_sqlite_pool_opts(|pool| {
+                pool.after_connect(|conn, _| Box::pin(sqlite_tuning::configure_connection(conn)))
+            });
         }
         if let Some(file) = sqlite_file(url) {
             // Created here, owner-only, before SQLite would create it with the umask's
