@@ -87,7 +87,12 @@ impl Store {
             page.limit + 1,
         )
         .await?;
-        Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_account).await?)
+        Ok(grants::page_with_grants(
+            rows,
+            page.limit,
+            |m| m.id,
+            to_account,
+        ))
     }
 
     /// One visible account.

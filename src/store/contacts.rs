@@ -362,7 +362,12 @@ impl Store {
             page.limit + 1,
         )
         .await?;
-        Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_contact).await?)
+        Ok(grants::page_with_grants(
+            rows,
+            page.limit,
+            |m| m.id,
+            to_contact,
+        ))
     }
 
     /// One visible, live contact.

@@ -99,7 +99,12 @@ impl Store {
             page.limit + 1,
         )
         .await?;
-        Ok(grants::page_with_grants(&self.db, rows, page.limit, |m| m.id, to_folder).await?)
+        Ok(grants::page_with_grants(
+            rows,
+            page.limit,
+            |m| m.id,
+            to_folder,
+        ))
     }
 
     /// One visible folder.

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SimpleExpr, UnionType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 
@@ -48,9 +48,31 @@ pub fn visible_condition<C: ColumnTrait>(
     )
 }
 
-/// The first `limit` rows of `query` the caller may see, in id order. A non-admin's
-/// rows are read as two keyset pages, its own (by the `(owner, id)` index: the read
-/// stops at the page's end) and those shared with it, rather than as one
+/// A listed record with its grants.
+pub type WithGrants<M> = (M, Vec<Grant>);
+
+/// The column a listing row carries its record's grants in: a JSON array of
+/// `[grantee, access]` pairs.
+const GRANTS_COLUMN: &str = "grants_json";
+
+/// The grants of the row's record (`table.id`), as [`GRANTS_COLUMN`] holds them: read
+/// with the row, by the grants' `(record_id, grantee)` key, rather than by a second
+/// statement for the whole page (on SQLite another round trip to the connection's thread
+/// and its release, and a temporary index for the page's 50 ids; on PostgreSQL another
+/// round trip and the pool's ping).
+fn grants_of_row(backend: DbBackend, table: &str, id: &str) -> SimpleExpr {
+    let pairs = match backend {
+        DbBackend::Postgres => "CAST(json_agg(json_build_array(\"grantee\", \"access\")) AS text)",
+        _ => "json_group_array(json_array(\"grantee\", \"access\"))",
+    };
+    Expr::cust(format!(
+        "(SELECT {pairs} FROM \"grants\" WHERE \"grants\".\"record_id\" = \"{table}\".\"{id}\")"
+    ))
+}
+
+/// The first `limit` rows of `query` the caller may see, in id order, each with its
+/// grants. A non-admin's rows are read as two keyset pages, its own (by the `(owner, id)`
+/// index: the read stops at the page's end) and those shared with it, rather than as one
 /// `owner = me OR id IN (...)` query, which databases answer by reading every row of
 /// either kind and sorting them: a page would cost as much as the owner's whole CRM.
 /// Both pages are one statement (`UNION ALL`), so a listing costs one round trip to the
@@ -62,14 +84,21 @@ pub async fn first_visible<E>(
     (id_col, owner_col): (E::Column, E::Column),
     query: Select<E>,
     limit: u64,
-) -> Result<Vec<E::Model>, DbErr>
+) -> Result<Vec<WithGrants<E::Model>>, DbErr>
 where
     E: EntityTrait,
 {
-    if caller.is_admin {
-        return query.order_by_asc(id_col).limit(limit).all(db).await;
-    }
     let backend = db.get_database_backend();
+    let table = E::default().table_name().to_owned();
+    let id = id_col.as_str().to_owned();
+    if caller.is_admin {
+        let all = query
+            .expr_as(grants_of_row(backend, &table, &id), GRANTS_COLUMN)
+            .order_by_asc(id_col)
+            .limit(limit)
+            .into_query();
+        return with_grants::<E>(db.query_all_raw(backend.build(&all)).await?);
+    }
     let own = query.clone().filter(owner_col.eq(caller.user_id.clone()));
     let shared = query
         .filter(Expr::col(id_col).in_subquery(shared_with(caller, kind)))
@@ -80,9 +109,14 @@ where
         // stopped at the outer LIMIT. A side limited inside its own subquery is a
         // subquery it cannot merge as it reads: it copied both pages into temporary
         // B-trees to sort them again, a temporary database each, opened and sized
-        // per page (a tenth of the service's CPU on a page of 50 contacts).
-        own.into_query()
-            .union(UnionType::All, shared.into_query())
+        // per page.
+        let grants = || grants_of_row(backend, &table, &id);
+        own.expr_as(grants(), GRANTS_COLUMN)
+            .into_query()
+            .union(
+                UnionType::All,
+                shared.expr_as(grants(), GRANTS_COLUMN).into_query(),
+            )
             .order_by(id_col, Order::Asc)
             .limit(limit)
             .to_owned()
@@ -94,6 +128,7 @@ where
         let page = |side: Select<E>, name: &str| {
             Query::select()
                 .column(Asterisk)
+                .expr_as(grants_of_row(backend, name, &id), Alias::new(GRANTS_COLUMN))
                 .from_subquery(
                     side.order_by_asc(id_col).limit(limit).into_query(),
                     Alias::new(name),
@@ -106,7 +141,31 @@ where
             .limit(limit)
             .to_owned()
     };
-    E::find().from_raw_sql(backend.build(&both)).all(db).await
+    with_grants::<E>(db.query_all_raw(backend.build(&both)).await?)
+}
+
+/// The models of `rows` with the grants of [`GRANTS_COLUMN`].
+fn with_grants<E: EntityTrait>(rows: Vec<QueryResult>) -> Result<Vec<WithGrants<E::Model>>, DbErr> {
+    rows.iter()
+        .map(|row| {
+            let model = E::Model::from_query_result(row, "")?;
+            let pairs: Vec<(String, String)> =
+                match row.try_get::<Option<String>>("", GRANTS_COLUMN)? {
+                    Some(json) => serde_json::from_str(&json)
+                        .map_err(|e| DbErr::Type(format!("grants of a listed record: {e}")))?,
+                    // PostgreSQL aggregates no rows to NULL.
+                    None => Vec::new(),
+                };
+            let list = pairs
+                .into_iter()
+                .map(|(user_id, access)| Grant {
+                    user_id,
+                    access: Access::parse(&access).unwrap_or(Access::Read),
+                })
+                .collect();
+            Ok((model, sorted(list)))
+        })
+        .collect()
 }
 
 /// The ids of the records of `kind` shared with the caller or with everyone.
@@ -153,29 +212,23 @@ pub async fn of_records(
         .collect())
 }
 
-/// A page of rows with each record's grants attached (one query for the whole page):
-/// `rows` is a `limit + 1` fetch ordered by id.
-pub async fn page_with_grants<M, T>(
-    db: &impl ConnectionTrait,
-    rows: Vec<M>,
+/// A page of rows with their grants (as [`first_visible`] reads them): `rows` is a
+/// `limit + 1` fetch ordered by id.
+pub fn page_with_grants<M, T>(
+    rows: Vec<WithGrants<M>>,
     limit: u64,
     id_of: impl Fn(&M) -> Uuid,
     build: impl Fn(M, Vec<Grant>) -> T,
-) -> Result<super::Slice<T>, DbErr> {
-    let slice = super::Slice::from_overfetch(rows, limit, &id_of);
-    let ids: Vec<Uuid> = slice.items.iter().map(&id_of).collect();
-    let mut shares = of_records(db, &ids).await?;
-    Ok(super::Slice {
+) -> super::Slice<T> {
+    let slice = super::Slice::from_overfetch(rows, limit, |(m, _)| id_of(m));
+    super::Slice {
         items: slice
             .items
             .into_iter()
-            .map(|m| {
-                let list = shares.remove(&id_of(&m)).unwrap_or_default();
-                build(m, list)
-            })
+            .map(|(m, list)| build(m, list))
             .collect(),
         next_after: slice.next_after,
-    })
+    }
 }
 
 /// Grants in the order listings return them (by grantee).
