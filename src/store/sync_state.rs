@@ -56,7 +56,7 @@ fn record(m: contacts::Model) -> CrmRecord {
         version: m.version,
         updated_at: m.updated_at,
         deleted: m.deleted_at.is_some(),
-        fields: super::contacts::fields_of(&m),
+        fields: super::contacts::into_fields(m),
     }
 }
 
