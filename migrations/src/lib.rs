@@ -15,6 +15,7 @@ mod m20261201_000010_listings_by_owner;
 mod m20261201_000011_links_by_folder;
 mod m20261202_000012_sync_state_indexes;
 mod m20261202_000013_match_keys_by_owner;
+mod m20261203_000014_crm_views;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_links_by_folder::Migration),
             Box::new(m20261202_000012_sync_state_indexes::Migration),
             Box::new(m20261202_000013_match_keys_by_owner::Migration),
+            Box::new(m20261203_000014_crm_views::Migration),
         ]
     }
 }

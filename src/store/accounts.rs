@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::crm_views::Touched;
 use super::entities::{accounts, contacts};
 use super::grants::{self, RecordKind};
 use super::{
@@ -170,9 +171,11 @@ impl Store {
         let version = m.version + 1;
         let old_name = m.name.clone();
         let mut am = m.into_active_model();
-        if name != old_name {
-            rename_in_contacts(&txn, id, &old_name, &name).await?;
-        }
+        let touched = if name != old_name {
+            Some(rename_in_contacts(&txn, id, &old_name, &name).await?)
+        } else {
+            None
+        };
         am.name_key = Set(name_key(&name));
         am.name = Set(name);
         am.website = Set(website);
@@ -185,6 +188,9 @@ impl Store {
         let list =
             grants::replace_if_given(&txn, RecordKind::Account, id, w.grants, current_grants)
                 .await?;
+        if let Some(touched) = touched {
+            touched.write(&txn).await?;
+        }
         txn.commit().await?;
         Ok(to_account(m, list))
     }
@@ -205,6 +211,8 @@ impl Store {
         }
         check_version(if_match, m.version)?;
         // Linked contacts change (their account goes), so they get a new version for sync.
+        let mut touched = Touched::contacts();
+        touched.of_account_contacts(&txn, id).await?;
         contacts::Entity::update_many()
             .col_expr(
                 contacts::Column::AccountId,
@@ -223,6 +231,7 @@ impl Store {
             .await?;
         accounts::Entity::delete_by_id(id).exec(&txn).await?;
         grants::remove_all(&txn, id).await?;
+        touched.write(&txn).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -236,8 +245,10 @@ async fn rename_in_contacts(
     account_id: Uuid,
     old_name: &str,
     new_name: &str,
-) -> StoreResult<()> {
+) -> StoreResult<Touched> {
     use sea_orm::sea_query::Expr;
+    let mut touched = Touched::contacts();
+    touched.of_account_contacts(txn, account_id).await?;
     contacts::Entity::update_many()
         .col_expr(contacts::Column::Company, Expr::value(new_name.to_owned()))
         .col_expr(
@@ -250,5 +261,5 @@ async fn rename_in_contacts(
         .filter(contacts::Column::DeletedAt.is_null())
         .exec(txn)
         .await?;
-    Ok(())
+    Ok(touched)
 }

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::crm_views::Touched;
 use super::entities::{contact_folder_members, contact_types, contacts};
 use super::grants::{self, RecordKind};
 use super::{
@@ -335,6 +336,12 @@ impl Store {
             .exec_with_returning(&txn)
             .await?;
         let list = grants::replace(&txn, RecordKind::Contact, m.id, grant_list).await?;
+        let mut touched = Touched::contacts();
+        touched.user(&m.owner_id);
+        for g in &list {
+            touched.user(&g.user_id);
+        }
+        touched.write(&txn).await?;
         txn.commit().await?;
         Ok(to_contact(m, list))
     }
@@ -379,6 +386,12 @@ impl Store {
             txn.commit().await?;
             return Ok(to_contact(m, current_grants));
         }
+        // Seen before by the old owner and grantees, now by the new ones.
+        let mut touched = Touched::contacts();
+        touched.user(&m.owner_id);
+        for g in current_grants.iter().chain(new_grants.iter().flatten()) {
+            touched.user(&g.user_id);
+        }
         let version = m.version + 1;
         let mut am = m.into_active_model();
         set_fields(&mut am, fields);
@@ -388,9 +401,11 @@ impl Store {
         am.version = Set(version);
         am.updated_at = Set(Utc::now());
         let m = am.update(&txn).await?;
+        touched.user(&m.owner_id);
         let list =
             grants::replace_if_given(&txn, RecordKind::Contact, id, new_grants, current_grants)
                 .await?;
+        touched.write(&txn).await?;
         txn.commit().await?;
         Ok(to_contact(m, list))
     }
@@ -409,6 +424,11 @@ impl Store {
             return Err(StoreError::Forbidden("read-only access to this contact"));
         }
         check_version(if_match, m.version)?;
+        let mut touched = Touched::contacts();
+        touched.user(&m.owner_id);
+        for g in &current_grants {
+            touched.user(&g.user_id);
+        }
         let version = m.version + 1;
         let now = Utc::now();
         let mut am = m.into_active_model();
@@ -420,6 +440,7 @@ impl Store {
             .filter(contact_folder_members::Column::ContactId.eq(id))
             .exec(&txn)
             .await?;
+        touched.write(&txn).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -434,12 +455,18 @@ impl Store {
             .into_tuple()
             .all(&txn)
             .await?;
+        // A purged contact leaves its owners' and grantees' views (its links go with it).
+        let mut touched = Touched::contacts();
+        touched.of_contacts(&txn, &ids).await?;
         for chunk in ids.chunks(500) {
             grants::remove_for_records(&txn, chunk).await?;
             contacts::Entity::delete_many()
                 .filter(contacts::Column::Id.is_in(chunk.iter().copied()))
                 .exec(&txn)
                 .await?;
+        }
+        if !ids.is_empty() {
+            touched.write(&txn).await?;
         }
         txn.commit().await?;
         Ok(ids.len() as u64)

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::crm_views::Touched;
 use super::entities::{contact_folder_members, contact_folders, contacts};
 use super::grants::{self, RecordKind};
 use super::{PageRequest, Slice, Store, StoreError, StoreResult, check_version, new_id};
@@ -216,6 +217,8 @@ impl Store {
             current_grants,
         )
         .await?;
+        // Exports of chosen CRM folders see other members, or none.
+        Touched::folder_scope().write(&txn).await?;
         txn.commit().await?;
         Ok(to_folder(m, list))
     }
@@ -241,6 +244,8 @@ impl Store {
             .await?;
         contact_folders::Entity::delete_by_id(id).exec(&txn).await?;
         grants::remove_all(&txn, id).await?;
+        // Exports of chosen CRM folders see other members, or none.
+        Touched::folder_scope().write(&txn).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -316,6 +321,8 @@ impl Store {
             )
             .exec_without_returning(&txn)
             .await?;
+        // Exports of chosen CRM folders see other members, or none.
+        Touched::folder_scope().write(&txn).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -337,6 +344,8 @@ impl Store {
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound);
         }
+        // Exports of chosen CRM folders see other members, or none.
+        Touched::folder_scope().write(&txn).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -630,6 +630,7 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        super::crm_views::forget_mark(&txn, mailbox_id).await?;
         // Feed states are per protocol: the new one reads every folder from the start.
         folder_sync_states::Entity::delete_many()
             .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
@@ -664,6 +665,8 @@ async fn save_profile(
         .await?;
     let json = serde_json::to_string(profile).expect("profile serializes");
     let now = Utc::now();
+    // The engine's mark holds for the profile it was made with only.
+    super::crm_views::forget_mark(txn, mailbox_id).await?;
     let version = match current {
         Some(r) => {
             let version = r.version + 1;

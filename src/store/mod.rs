@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod contact_types;
 pub mod contacts;
+pub(crate) mod crm_views;
 pub(crate) mod entities;
 pub mod folders;
 mod grants;

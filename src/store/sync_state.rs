@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::crm_views::Touched;
 use super::entities::{
     accounts, contact_folder_members, contact_folders, contact_links, contact_sync_profiles,
     contacts, folder_sync_states,
@@ -952,8 +953,20 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        // Imported contacts are the owner's; those changed are seen by their owners and
+        // grantees (sync changes neither).
+        let changed: Vec<Uuid> = out
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|rec| rec.id))
+            .collect();
+        let mut touched = Touched::contacts();
+        touched.user(owner_id);
+        touched.of_contacts(&txn, &changed).await?;
         for (i, _, rec) in creates {
             out[i] = Ok(rec);
+        }
+        if !out.is_empty() {
+            touched.write(&txn).await?;
         }
         crate::crash_points::reach(crate::crash_points::CrashPoint::CrmTransaction).await;
         txn.commit().await?;

@@ -245,6 +245,11 @@ impl World {
         .unwrap();
     }
 
+    /// The mark alice's mailbox keeps of its last comparison that found nothing to do.
+    pub async fn crm_mark(&self) -> Option<String> {
+        self.app.store.crm_mark(self.mailbox).await.unwrap()
+    }
+
     /// Alice's saved feed states: folder, state and when each was written.
     pub async fn feed_states(&self) -> Vec<(String, String, String)> {
         use sea_orm::{ConnectionTrait, Statement};

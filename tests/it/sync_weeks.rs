@@ -768,3 +768,141 @@ async fn an_administrators_mailbox_exports_every_users_contacts_and_follows_thei
     assert_eq!(surnames(&w, "contacts"), ["Bee-Edited"]);
     w.assert_converged().await;
 }
+
+/// A run with nothing to do skips comparing every contact with its link while nothing
+/// that comparison reads has changed; each kind of change it reads brings it back: a
+/// contact shared with everyone, a CRM folder's members, a renamed account, an unshare,
+/// a profile saved.
+#[tokio::test]
+async fn a_quiet_run_skips_the_comparison_until_something_it_reads_changes() {
+    let w = World::new().await;
+    let bob = w.app.token("bob");
+    let acme = w
+        .app
+        .create("/api/v1/accounts", &bob, json!({"name": "Acme"}))
+        .await;
+    let bo = w
+        .app
+        .create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"given_name": "Bo", "surname": "Bee", "email1": "bo@b.test",
+                   "account_id": acme["id"]}),
+        )
+        .await;
+    let bo_id = bo["id"].as_str().unwrap();
+    let al = w
+        .create_crm(json!({"given_name": "Al", "surname": "Ay", "email1": "al@a.test"}))
+        .await;
+    let folder = w
+        .app
+        .create(
+            "/api/v1/contact-folders",
+            &w.token,
+            json!({"name": "Export", "kind": "static"}),
+        )
+        .await;
+    let members = format!(
+        "/api/v1/contact-folders/{}/members",
+        folder["id"].as_str().unwrap()
+    );
+    let r = w
+        .app
+        .post(&members, &w.token, json!({"contact_ids": [al["id"]]}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    w.profile(json!({"export": {"enabled": true, "scope": "specific",
+                                "folder_ids": [folder["id"]]},
+                     "on_crm_delete": "delete_in_exchange"}))
+        .await;
+    w.sync().await;
+    assert_eq!(surnames(&w, "contacts"), ["Ay"]);
+    assert_eq!(w.crm_mark().await, None, "a run that wrote leaves no mark");
+    w.assert_converged().await;
+    let mark = w
+        .crm_mark()
+        .await
+        .expect("a comparison that found nothing is marked");
+    w.assert_converged().await;
+    assert_eq!(
+        w.crm_mark().await.as_ref(),
+        Some(&mark),
+        "a skipped comparison keeps its mark"
+    );
+
+    // Bob shares his contact with everyone: alice sees it, but it is in no folder of hers.
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{bo_id}"),
+            &bob,
+            json!({"grants": [{"user_id": "*", "access": "read"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    w.assert_converged().await;
+    assert_ne!(
+        w.crm_mark().await.as_ref(),
+        Some(&mark),
+        "the share moved alice's view"
+    );
+
+    // Alice puts it in her export folder: it goes out.
+    let r = w
+        .app
+        .post(&members, &w.token, json!({"contact_ids": [bo_id]}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_created, 1, "{counts:?}");
+    assert_eq!(surnames(&w, "contacts"), ["Ay", "Bee"]);
+    w.assert_converged().await;
+    assert!(w.crm_mark().await.is_some());
+
+    // Bob renames the account: the company of its contact follows, in Outlook too.
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/accounts/{}", acme["id"].as_str().unwrap()),
+            &bob,
+            json!({"name": "Acme Two"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_updated, 1, "{counts:?}");
+    let companies: Vec<Option<String>> = w
+        .exchange("contacts")
+        .into_iter()
+        .map(|i| i.data.company_name)
+        .collect();
+    assert!(
+        companies.contains(&Some("Acme Two".into())),
+        "{companies:?}"
+    );
+    w.assert_converged().await;
+
+    // Bob stops sharing it: it leaves alice's view, and her Outlook.
+    let r = w
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{bo_id}"),
+            &bob,
+            json!({"grants": []}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_deleted, 1, "{counts:?}");
+    assert_eq!(surnames(&w, "contacts"), ["Ay"]);
+    w.assert_converged().await;
+
+    // A profile saved removes the mark: the next run compares again.
+    assert!(w.crm_mark().await.is_some());
+    w.profile(json!({"export": {"enabled": true, "scope": "all"},
+                     "on_crm_delete": "delete_in_exchange"}))
+        .await;
+    assert_eq!(w.crm_mark().await, None);
+    w.assert_converged().await;
+    assert!(w.crm_mark().await.is_some());
+}

@@ -65,6 +65,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 self.sink.progress(self.counts).await;
                 return Ok(());
             }
+            if !planned.is_empty() {
+                self.wrote().await?;
+            }
             let mut work: Vec<Work> = planned
                 .into_iter()
                 .map(|(pair, ops)| Work::new(pair, ops))

@@ -566,6 +566,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
     }
 
     pub(super) async fn crm_phase(&mut self) -> Result<(), Halt> {
+        // Nothing the comparison reads changed since it last found nothing (see `mark`).
+        let mark = self.comparison_mark().await?;
+        if self.comparison_needless(&mark) {
+            metrics::counter!("contactsync_sync_crm_comparisons_total", "result" => "skipped")
+                .increment(1);
+            return Ok(());
+        }
+        metrics::counter!("contactsync_sync_crm_comparisons_total", "result" => "made")
+            .increment(1);
         // The database finds what moved; a run with nothing to do reads no contact.
         let scope_all = self.specific.is_none();
         let export_new = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
@@ -574,15 +583,18 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .crm_moves(&self.owner, self.req.mailbox_id, scope_all, export_new)
             .await?;
         let mut moved: Vec<Uuid> = Vec::new();
+        // Contacts planned by this run's Exchange phase count: the next run may have more
+        // to do with them (a derived full name to carry over).
+        let mut any_planned = false;
         for v in &moves {
             // Every row is a contact the owner sees.
             self.visible.insert(v.id);
-            if self.done_crm.contains(&v.id) {
-                continue;
-            }
             let in_scope = self.in_export_scope(v.id);
             if crm_contact_planned(v, in_scope, export_new) {
-                moved.push(v.id);
+                any_planned = true;
+                if !self.done_crm.contains(&v.id) {
+                    moved.push(v.id);
+                }
             }
         }
         // Linked contacts the owner no longer sees (unshared or purged).
@@ -591,6 +603,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .links_gone_from_view(&self.owner, self.req.mailbox_id)
             .await?
         {
+            any_planned = true;
             if !self.done_crm.contains(&crm_id) {
                 moved.push(crm_id);
             }
@@ -599,6 +612,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
             if !self.done_crm.contains(&id) && !moved.contains(&id) {
                 moved.push(id);
             }
+        }
+        if !any_planned && moved.is_empty() {
+            self.found_nothing(mark);
+        }
+        if moved.is_empty() {
+            return Ok(());
         }
         self.note_request_budget(moved.len()).await;
         self.load_heads(&[], &moved).await?;

@@ -89,6 +89,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             return Ok(());
         }
         for folder in gone {
+            self.wrote().await?;
             let unlinked = self
                 .store
                 .forget_gone_folder(self.req.mailbox_id, &self.owner.user_id, &folder)

@@ -15,6 +15,8 @@
 //! - [`commit`]: links after each chunk, feed states (marked with what the folder was to
 //!   the run), failing items counted across runs, gone folders forgotten;
 //! - [`stamps`]: imported items' `CrmContactId` stamps, written beside the Exchange phase;
+//! - [`mark`]: when the CRM phase's comparison may be skipped (nothing it reads changed
+//!   since it last found nothing to do);
 //! - [`report`]: run items and counts, by `OpKind`.
 //!
 //! Order matters for safety:
@@ -39,6 +41,7 @@ mod apply;
 mod collect;
 mod commit;
 mod feed;
+mod mark;
 mod pair;
 mod report;
 mod stamps;
@@ -275,6 +278,13 @@ struct Run<'a, T: ExchangeContacts> {
     /// Keys of every item with failures on record, given up or not (what a success may
     /// forget).
     failures_on_record: HashSet<String>,
+    /// The mark of the mailbox's last comparison that found nothing to do (see
+    /// [`mark`]); gone once this run writes.
+    mark: Option<String>,
+    /// Writes of this run to the CRM or the links so far.
+    writes: u32,
+    /// This run's comparison found nothing to do: its mark, and the writes made before it.
+    quiet: Option<(String, u32)>,
 }
 
 fn all_ids(folders: &[ExchangeFolder]) -> Vec<String> {
@@ -361,6 +371,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             failed_keys: HashMap::new(),
             ok_keys: HashSet::new(),
             failures_on_record: HashSet::new(),
+            mark: None,
+            writes: 0,
+            quiet: None,
         }
     }
 
@@ -398,6 +411,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // found again before any CRM contact is exported a second time.
         let has_links = store.has_links(self.req.mailbox_id).await?;
         self.no_links = !has_links;
+        self.mark = store.crm_mark(self.req.mailbox_id).await?;
         let links_lost = !has_links && stored.values().any(|s| saved_with_links(s));
         if links_lost {
             // Stamped items may be in any folder (one that was an import folder before a
@@ -445,6 +459,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         }
         if !self.req.dry_run {
             self.record_failures().await?;
+            self.save_mark().await?;
         }
         self.sink.progress(self.counts).await;
         Ok(())

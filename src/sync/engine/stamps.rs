@@ -184,6 +184,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             }
         }
         if !written.is_empty() {
+            self.wrote().await?;
             self.store
                 .settle_stamps(self.req.mailbox_id, &written)
                 .await?;
