@@ -340,18 +340,38 @@ impl Store {
             .collect()
     }
 
-    /// The folders that hold the mailbox's live linked items (off the index of links by
-    /// mailbox, detached and folder: no link row is read).
+    /// The folders that hold the mailbox's live linked items, one index seek per folder
+    /// (`ix_links_mailbox_folder`: mailbox, detached, folder): each step takes the least
+    /// folder after the one before. A `DISTINCT` read every link's entry, 19–30 ms at
+    /// 100,000 links on SQLite, in every run.
     pub async fn linked_folders(&self, mailbox_id: Uuid) -> StoreResult<Vec<String>> {
-        Ok(contact_links::Entity::find()
-            .select_only()
-            .column(contact_links::Column::FolderId)
-            .distinct()
-            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
-            .filter(contact_links::Column::Detached.eq(false))
-            .into_tuple()
-            .all(&self.db)
-            .await?)
+        let backend = self.db.get_database_backend();
+        let mut next = 0;
+        let first = placeholder(backend, &mut next);
+        let then = placeholder(backend, &mut next);
+        let sql = format!(
+            "WITH RECURSIVE f(folder_id) AS ( \
+               SELECT MIN(folder_id) FROM contact_links \
+               WHERE mailbox_id = {first} AND detached = FALSE \
+               UNION ALL \
+               SELECT (SELECT MIN(l.folder_id) FROM contact_links l \
+                       WHERE l.mailbox_id = {then} AND l.detached = FALSE \
+                       AND l.folder_id > f.folder_id) \
+               FROM f WHERE f.folder_id IS NOT NULL) \
+             SELECT folder_id FROM f WHERE folder_id IS NOT NULL"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [mailbox_id.into(), mailbox_id.into()],
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.try_get::<String>("", "folder_id"))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Which of these contacts the owner may change (owner, edit grant, or administrator).
