@@ -192,6 +192,14 @@ impl<K: Clone> Matcher<K> {
         v
     }
 
+    fn never_stamped(&self, among: &[usize]) -> Vec<usize> {
+        among
+            .iter()
+            .copied()
+            .filter(|i| self.candidates[*i].crm_id.is_none())
+            .collect()
+    }
+
     fn pick(
         &self,
         fields: &MappedContact,
@@ -226,7 +234,15 @@ impl<K: Clone> Matcher<K> {
                     .collect();
                 return match same_name.as_slice() {
                     [one] => Some((*one, MatchedBy::Email)),
-                    _ => None,
+                    [] => None,
+                    // One person's items: one never stamped is the person's own, those
+                    // stamped for another contact were that contact's (a deleted one's,
+                    // left unlinked). Without it, two CRM contacts of one person each
+                    // found both and made two items more.
+                    alike => match self.never_stamped(alike).as_slice() {
+                        [one] => Some((*one, MatchedBy::Email)),
+                        _ => None,
+                    },
                 };
             }
         }
@@ -373,6 +389,28 @@ mod tests {
         // Name + company settles which of the e-mail matches it is.
         let ann = contact("ann lee", "ACME ", &["team@acme.example"]);
         assert_eq!(m.find(&ann, None, EMAIL_THEN_NAME).unwrap().key, "a");
+    }
+
+    #[test]
+    fn among_one_persons_items_the_one_never_stamped_is_taken_first() {
+        let gone = Uuid::from_u128(9);
+        let ann = || contact("Ann Lee", "Acme", &["ann@acme.test"]);
+        let mut m = Matcher::new(vec![
+            cand("stamped-for-a-deleted-contact", Some(gone), ann()),
+            cand("never-stamped", None, ann()),
+        ]);
+        assert_eq!(
+            m.find(&ann(), None, EMAIL_THEN_NAME).unwrap().key,
+            "never-stamped"
+        );
+        // A second contact of the same person takes the other one.
+        assert_eq!(
+            m.find(&ann(), None, EMAIL_THEN_NAME).unwrap().key,
+            "stamped-for-a-deleted-contact"
+        );
+        // Two never stamped stay ambiguous.
+        let mut m = Matcher::new(vec![cand("a", None, ann()), cand("b", None, ann())]);
+        assert_eq!(m.find(&ann(), None, EMAIL_THEN_NAME), None);
     }
 
     #[test]
