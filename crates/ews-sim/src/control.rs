@@ -233,7 +233,7 @@ async fn add_mailbox(sim: web::Data<Sim>, body: web::Json<NewMailbox>) -> HttpRe
 
 fn folder_json(
     mb: &Mailbox,
-    counts: &std::collections::HashMap<&str, usize>,
+    counts: &std::collections::HashMap<String, usize>,
     f: &crate::store::Folder,
 ) -> serde_json::Value {
     json!({

@@ -294,7 +294,7 @@ pub fn contact_view(item: &store::Item, base: BaseShape, extra: &[PropertyPath])
 pub fn folder_view(
     mb: &store::Mailbox,
     f: &store::Folder,
-    counts: &std::collections::HashMap<&str, usize>,
+    counts: &std::collections::HashMap<String, usize>,
     base: BaseShape,
     extra: &[PropertyPath],
 ) -> ews::types::Folder {

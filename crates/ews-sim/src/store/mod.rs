@@ -201,6 +201,30 @@ pub struct Mailbox {
     pub folders: BTreeMap<String, Folder>,
     /// Items by ItemId.
     pub items: HashMap<String, Item>,
+    /// Item counts per folder, as of the write counter and item count they were made at.
+    #[serde(skip)]
+    counts: CountsCache,
+}
+
+/// Item counts per folder, counted again only after a write: every run asks for the
+/// folder tree with each folder's `TotalCount`, which Exchange keeps stored; counting
+/// 100,000 items at each request made the simulator the slowest part of a run with
+/// nothing to do.
+#[derive(Default)]
+struct CountsCache(std::sync::Mutex<Option<CountsAt>>);
+
+type CountsAt = ((u64, usize), std::sync::Arc<HashMap<String, usize>>);
+
+impl Clone for CountsCache {
+    fn clone(&self) -> Self {
+        CountsCache::default()
+    }
+}
+
+impl std::fmt::Debug for CountsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CountsCache")
+    }
 }
 
 fn now() -> DateTime<Utc> {
@@ -218,6 +242,7 @@ impl Mailbox {
             seq: 0,
             folders: BTreeMap::new(),
             items: HashMap::new(),
+            counts: CountsCache::default(),
         };
         for (name, display, class, parent) in WELL_KNOWN {
             let parent_id = parent.map(|p| mb.distinguished_id(p).expect("parent first"));
@@ -329,13 +354,23 @@ impl Mailbox {
         out
     }
 
-    /// Item counts per folder id.
-    pub fn counts(&self) -> HashMap<&str, usize> {
+    /// Item counts per folder id. Every write moves `seq` (or the number of items), so
+    /// counts made at the same pair still hold.
+    pub fn counts(&self) -> std::sync::Arc<HashMap<String, usize>> {
+        let at = (self.seq, self.items.len());
+        let mut cache = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((made_at, counts)) = cache.as_ref()
+            && *made_at == at
+        {
+            return counts.clone();
+        }
         let mut m = HashMap::new();
         for it in self.items.values() {
-            *m.entry(it.folder_id.as_str()).or_insert(0) += 1;
+            *m.entry(it.folder_id.clone()).or_insert(0) += 1;
         }
-        m
+        let counts = std::sync::Arc::new(m);
+        *cache = Some((at, counts.clone()));
+        counts
     }
 
     /// CreateFolder: a subfolder of `parent` (names are unique among siblings).
