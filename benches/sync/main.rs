@@ -305,32 +305,13 @@ async fn two_way(n: usize) -> Vec<Row> {
             .set_crm_mark(mailbox, None)
             .await
             .expect("mark removed");
-        rows.push(
-            measured_run(
-                &data,
-                &sim,
-                "owner",
-                mailbox,
-                "nothing to do, first quiet run (compares every pair)".into(),
-                n,
-                latency,
-            )
-            .await
-            .0,
-        );
-        rows.push(
-            measured_run(
-                &data,
-                &sim,
-                "owner",
-                mailbox,
-                "nothing to do".into(),
-                n,
-                latency,
-            )
-            .await
-            .0,
-        );
+        for scenario in [
+            "nothing to do, first quiet run (compares every pair)",
+            "nothing to do",
+        ] {
+            let row = measured_run(&data, &sim, "owner", mailbox, scenario.into(), n, latency);
+            rows.push(row.await.0);
+        }
         let warm = Measured {
             scenario: "nothing to do, service warm".into(),
             contacts: n,
