@@ -337,10 +337,7 @@ impl Store {
             .await?;
         let list = grants::replace(&txn, RecordKind::Contact, m.id, grant_list).await?;
         let mut touched = Touched::contacts();
-        touched.user(&m.owner_id);
-        for g in &list {
-            touched.user(&g.user_id);
-        }
+        touched.contact(&m.owner_id, &list);
         touched.write(&txn).await?;
         txn.commit().await?;
         Ok(to_contact(m, list))
@@ -388,10 +385,10 @@ impl Store {
         }
         // Seen before by the old owner and grantees, now by the new ones.
         let mut touched = Touched::contacts();
-        touched.user(&m.owner_id);
-        for g in current_grants.iter().chain(new_grants.iter().flatten()) {
-            touched.user(&g.user_id);
-        }
+        touched.contact(
+            &m.owner_id,
+            current_grants.iter().chain(new_grants.iter().flatten()),
+        );
         let version = m.version + 1;
         let mut am = m.into_active_model();
         set_fields(&mut am, fields);
@@ -425,10 +422,7 @@ impl Store {
         }
         check_version(if_match, m.version)?;
         let mut touched = Touched::contacts();
-        touched.user(&m.owner_id);
-        for g in &current_grants {
-            touched.user(&g.user_id);
-        }
+        touched.contact(&m.owner_id, &current_grants);
         let version = m.version + 1;
         let now = Utc::now();
         let mut am = m.into_active_model();

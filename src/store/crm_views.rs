@@ -17,10 +17,11 @@
 //! other in a circle).
 use std::collections::BTreeSet;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 use uuid::Uuid;
 
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, placeholder, placeholders};
+use crate::domain::Grant;
 use crate::domain::access::{Caller, EVERYONE};
 
 /// An administrator's view: every contact.
@@ -54,17 +55,30 @@ impl Touched {
         self
     }
 
+    /// The views of one contact's owner and grantees.
+    pub fn contact<'g>(
+        &mut self,
+        owner: &str,
+        grants: impl IntoIterator<Item = &'g Grant>,
+    ) -> &mut Self {
+        self.user(owner);
+        for g in grants {
+            self.user(&g.user_id);
+        }
+        self
+    }
+
     /// The views of the owners and grantees of these contacts, as they are now.
     pub async fn of_contacts(
         &mut self,
         db: &impl ConnectionTrait,
         ids: &[Uuid],
     ) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
         for chunk in ids.chunks(400) {
-            let backend = db.get_database_backend();
             let mut next = 0;
-            let owners = in_list(backend, &mut next, chunk.len());
-            let grantees = in_list(backend, &mut next, chunk.len());
+            let owners = placeholders(backend, &mut next, chunk.len());
+            let grantees = placeholders(backend, &mut next, chunk.len());
             let values: Vec<Value> = chunk.iter().chain(chunk).map(|id| (*id).into()).collect();
             let sql = format!(
                 "SELECT owner_id AS k FROM contacts WHERE id IN ({owners}) \
@@ -85,8 +99,8 @@ impl Touched {
     ) -> Result<(), DbErr> {
         let backend = db.get_database_backend();
         let mut next = 0;
-        let a = in_list(backend, &mut next, 1);
-        let b = in_list(backend, &mut next, 1);
+        let a = placeholders(backend, &mut next, 1);
+        let b = placeholders(backend, &mut next, 1);
         let sql = format!(
             "SELECT owner_id AS k FROM contacts WHERE account_id = {a} \
              UNION SELECT grantee AS k FROM grants WHERE record_kind = 'contact' \
@@ -130,21 +144,6 @@ impl Touched {
     }
 }
 
-fn placeholder(backend: DbBackend, next: &mut usize) -> String {
-    *next += 1;
-    match backend {
-        DbBackend::Postgres => format!("${next}"),
-        _ => "?".into(),
-    }
-}
-
-fn in_list(backend: DbBackend, next: &mut usize, n: usize) -> String {
-    (0..n)
-        .map(|_| placeholder(backend, next))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
     /// Where the owner's view of the CRM stands: equal tokens mean that no contact the
     /// owner sees was written in between (nor, with `by_folder`, any CRM folder's members).
@@ -161,7 +160,7 @@ impl Store {
         let mut next = 0;
         let sql = format!(
             "SELECT view_key, epoch FROM crm_views WHERE view_key IN ({})",
-            in_list(backend, &mut next, keys.len())
+            placeholders(backend, &mut next, keys.len())
         );
         let values: Vec<Value> = keys.iter().cloned().map(Value::from).collect();
         let rows = self
@@ -201,22 +200,24 @@ impl Store {
 
     /// Sets (or, with `None`, removes) a mailbox's mark.
     pub async fn set_crm_mark(&self, mailbox_id: Uuid, mark: Option<&str>) -> StoreResult<()> {
+        let Some(mark) = mark else {
+            return Ok(forget_mark(&self.db, mailbox_id).await?);
+        };
         let backend = self.db.get_database_backend();
         let mut next = 0;
-        let st = match mark {
-            Some(mark) => Statement::from_sql_and_values(
+        let sql = format!(
+            "INSERT INTO mailbox_crm_marks (mailbox_id, mark) VALUES ({}, {}) \
+             ON CONFLICT (mailbox_id) DO UPDATE SET mark = excluded.mark",
+            placeholder(backend, &mut next),
+            placeholder(backend, &mut next)
+        );
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
                 backend,
-                format!(
-                    "INSERT INTO mailbox_crm_marks (mailbox_id, mark) VALUES ({}, {}) \
-                     ON CONFLICT (mailbox_id) DO UPDATE SET mark = excluded.mark",
-                    placeholder(backend, &mut next),
-                    placeholder(backend, &mut next)
-                ),
+                sql,
                 [mailbox_id.into(), mark.into()],
-            ),
-            None => return Ok(forget_mark(&self.db, mailbox_id).await?),
-        };
-        self.db.execute_raw(st).await?;
+            ))
+            .await?;
         Ok(())
     }
 }

@@ -183,6 +183,24 @@ impl Store {
     }
 }
 
+/// The next positional parameter of the backend's SQL dialect (for the statements written
+/// as SQL text).
+pub(crate) fn placeholder(backend: DbBackend, next: &mut usize) -> String {
+    *next += 1;
+    match backend {
+        DbBackend::Postgres => format!("${next}"),
+        _ => "?".into(),
+    }
+}
+
+/// `n` of them, comma-separated: the inside of an `IN (...)`.
+pub(crate) fn placeholders(backend: DbBackend, next: &mut usize, n: usize) -> String {
+    (0..n)
+        .map(|_| placeholder(backend, next))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// New ids are UUIDv7: time-ordered, so keyset pagination by id follows creation order.
 pub(crate) fn new_id() -> Uuid {
     Uuid::now_v7()

@@ -16,7 +16,7 @@ use super::entities::{
     contacts, folder_sync_states,
 };
 use super::grants::{self, RecordKind};
-use super::{Store, StoreError, StoreResult, new_id};
+use super::{Store, StoreError, StoreResult, new_id, placeholder};
 use crate::domain::access::Caller;
 use crate::domain::account::name_key;
 use crate::domain::contact::ContactFields;
@@ -132,15 +132,6 @@ fn shared_ids_sql(user: &str) -> String {
         "SELECT g.record_id FROM grants g WHERE g.record_kind = 'contact' \
          AND (g.grantee = {user} OR g.grantee = '*')"
     )
-}
-
-/// The next positional parameter of the backend's SQL dialect.
-fn placeholder(backend: DbBackend, next: &mut usize) -> String {
-    *next += 1;
-    match backend {
-        DbBackend::Postgres => format!("${next}"),
-        _ => "?".into(),
-    }
 }
 
 /// What new Exchange items may be matched by (see [`Store::match_candidates`]): CRM ids
