@@ -15,7 +15,9 @@
 //! many-mailbox scenario; `SYNC_BENCH_WORKERS` overrides the service's worker count;
 //! `SYNC_BENCH_DATABASE=postgres://user@host:port/name` runs the service on that
 //! PostgreSQL database (created when missing, emptied before each scenario; the
-//! database sizes of `many` are SQLite's only).
+//! database sizes of `many` are SQLite's only); `SYNC_BENCH_REQUEST_LOG=dir` writes the
+//! simulator's request log of each measured run there, a file a scenario (arrival and duration of each
+//! request: where a run's wall time goes).
 mod many;
 mod procs;
 
@@ -145,6 +147,16 @@ async fn measure(
         cpu_seconds(sim.pid()) - sim_cpu,
     );
     let stats = sim.stats().await;
+    if let Ok(dir) = std::env::var("SYNC_BENCH_REQUEST_LOG") {
+        // Where a run's wall time goes: each request's arrival and duration, in order.
+        let log = serde_json::to_string_pretty(&sim.requests().await).expect("request log");
+        let name: String = (what.scenario.chars())
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        std::fs::create_dir_all(&dir).expect("request log folder");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.json")), log)
+            .expect("request log written");
+    }
     let (peak, _) = rss_mib(service.pid());
     service.stop();
     let row = Row {

@@ -199,6 +199,11 @@ impl Sim {
         self.send(self.http.delete(self.control("/requests"))).await;
     }
 
+    /// The simulator's request log (the last 10,000 requests), as JSON.
+    pub async fn requests(&self) -> Value {
+        self.send(self.http.get(self.control("/requests"))).await
+    }
+
     pub async fn stats(&self) -> ews_sim::RequestStats {
         serde_json::from_value(self.send(self.http.get(self.control("/stats"))).await)
             .expect("stats")

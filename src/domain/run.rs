@@ -197,12 +197,12 @@ pub struct RunCounts {
 impl RunCounts {
     /// Writes to either side.
     pub fn writes(&self) -> u64 {
-        self.crm_created
-            + self.crm_updated
-            + self.crm_deleted
-            + self.exchange_created
-            + self.exchange_updated
-            + self.exchange_deleted
+        self.crm_created + self.crm_updated + self.crm_deleted + self.exchange_writes()
+    }
+
+    /// Writes to Exchange.
+    pub fn exchange_writes(&self) -> u64 {
+        self.exchange_created + self.exchange_updated + self.exchange_deleted
     }
 
     /// Counts one more operation done (a failure is counted with `failed` instead; a

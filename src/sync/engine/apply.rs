@@ -73,9 +73,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 .map(|(pair, ops)| Work::new(pair, ops))
                 .collect();
             let mut conflicts = self.apply_crm(&mut work).await?;
+            let exchange_writes = self.counts.exchange_writes();
             conflicts.extend(self.apply_exchange(&mut work).await?);
             crash_points::reach(CrashPoint::BeforeLinks).await;
             self.apply_links(&mut work).await?;
+            if let Some(links_saved) = &self.links_saved
+                && self.counts.exchange_writes() > exchange_writes
+            {
+                links_saved.saved();
+            }
             self.sink.progress(self.counts).await;
             if !conflicts.is_empty() {
                 self.replan_conflicts(conflicts, retry).await?;

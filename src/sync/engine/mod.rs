@@ -15,6 +15,8 @@
 //! - [`commit`]: links after each chunk, feed states (marked with what the folder was to
 //!   the run), failing items counted across runs, gone folders forgotten;
 //! - [`stamps`]: imported items' `CrmContactId` stamps, written beside the Exchange phase;
+//! - [`echoes`]: the feed walked behind the CRM phase's Exchange writes, past our own
+//!   echoes, so that the walk after the phase has little or nothing left to read;
 //! - [`mark`]: when the CRM phase's comparison may be skipped (nothing it reads changed
 //!   since it last found nothing to do);
 //! - [`report`]: run items and counts, by `OpKind`.
@@ -40,6 +42,7 @@
 mod apply;
 mod collect;
 mod commit;
+mod echoes;
 mod feed;
 mod mark;
 mod pair;
@@ -254,6 +257,9 @@ struct Run<'a, T: ExchangeContacts> {
     wrote_exchange: bool,
     /// The stamp writer of the Exchange phase, while it runs (imported items' stamps).
     stamps: Option<stamps::Stamps>,
+    /// Tells the walk ahead of our echoes, while the CRM phase runs, that a chunk's
+    /// Exchange writes have their links saved.
+    links_saved: Option<echoes::LinksSaved>,
     counts: RunCounts,
     seq: i64,
     /// Feed pages read so far, against the run's limits.
@@ -359,6 +365,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             held: 0,
             wrote_exchange: false,
             stamps: None,
+            links_saved: None,
             pages: super::limits::PageBudget::new(job.limits),
             counts: RunCounts::default(),
             seq: 0,
@@ -442,8 +449,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .collect();
         let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
         self.forget_gone_folders(gone).await?;
-        self.crm_phase().await?;
-        if self.wrote_exchange {
+        let past_our_writes = self.crm_phase_walking_ahead(&mut states).await?;
+        if self.wrote_exchange && !past_our_writes {
             // Read past our own writes now, so the saved state is after them: an item we
             // created that the user deletes before the next run would otherwise cancel
             // out in the feed (create + delete) and the deletion go unseen. Echoes are
@@ -463,6 +470,44 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         }
         self.sink.progress(self.counts).await;
         Ok(())
+    }
+
+    /// The CRM phase, with the feed of the one folder read to its end walked behind its
+    /// Exchange writes (see [`echoes`]): that folder's state moves past the echoes seen.
+    /// Answers whether the state is past every write of the phase.
+    async fn crm_phase_walking_ahead(
+        &mut self,
+        states: &mut HashMap<String, String>,
+    ) -> Result<bool, Halt> {
+        let folder = match (self.req.dry_run, states.len()) {
+            (false, 1) => states.keys().next().cloned(),
+            _ => None,
+        };
+        let Some(folder) = folder else {
+            self.crm_phase().await?;
+            return Ok(false);
+        };
+        let (links_saved, progress) = echoes::channel();
+        self.links_saved = Some(links_saved);
+        let (t, store, mailbox) = (self.t, self.store, self.req.mailbox_id);
+        let walk = echoes::read_past(
+            t,
+            store,
+            mailbox,
+            &folder,
+            states[&folder].clone(),
+            self.pages.clone(),
+            progress,
+        );
+        let phase = async {
+            let done = self.crm_phase().await;
+            self.links_saved = None;
+            done
+        };
+        let (done, walked) = futures_util::future::join(phase, walk).await;
+        self.pages = walked.budget;
+        states.insert(folder, walked.state);
+        done.map(|()| walked.past_every_write)
     }
 
     fn in_export_scope(&self, id: Uuid) -> bool {

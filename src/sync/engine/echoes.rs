@@ -1,0 +1,147 @@
+//! Reading past our own echoes while the CRM phase still writes.
+//!
+//! A run that wrote to Exchange reads its feeds once more, so that the state it saves is
+//! after its own writes (see `execute`). Read only at the end, that walk is one page per
+//! 512 writes, one after the other: after an export of 10,000 contacts, 20 sequential
+//! round trips that nothing overlaps. So while the CRM phase writes, a reader walks the
+//! feed behind it, and keeps the pages made only of our echoes; the walk at the end
+//! starts where it stopped, and reads the last chunk's echoes and whatever it could not
+//! tell apart.
+//!
+//! A page is judged only once the links of every write it may show are saved: after the
+//! first chunk that wrote to Exchange ends after the page was read (the chunk in play
+//! when it was read). A page with anything but echoes (a user's change, a deletion, an
+//! item with no link) ends the walk before it: the walk at the end reads that page again
+//! and applies it as always. Only one folder is walked ahead: with several, a move
+//! between watched folders needs both feeds read in the same walk.
+use std::collections::VecDeque;
+
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::pair::is_echo;
+use crate::store::Store;
+use crate::sync::limits::PageBudget;
+use crate::transport::{ExchangeContacts, FeedChange, FeedPage};
+
+/// The CRM phase's side: says when a chunk's Exchange writes have their links saved.
+pub(super) struct LinksSaved(watch::Sender<u64>);
+
+impl LinksSaved {
+    /// A chunk that wrote to Exchange has saved its links.
+    pub(super) fn saved(&self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+}
+
+/// The CRM phase's signal and the reader's end of it. Dropping [`LinksSaved`] tells the
+/// reader the phase is over.
+pub(super) fn channel() -> (LinksSaved, watch::Receiver<u64>) {
+    let (tx, rx) = watch::channel(0);
+    (LinksSaved(tx), rx)
+}
+
+/// Where the walk ahead stopped: the state after the last page of echoes it read, and
+/// the budget with its pages spent.
+pub(super) struct WalkedAhead {
+    pub(super) state: String,
+    pub(super) budget: PageBudget,
+    /// The state is past every write of the phase: its page was the feed's last and was
+    /// read once the last write's link was saved. The walk at the end is then needless.
+    pub(super) past_every_write: bool,
+}
+
+/// Pages read ahead of their judgement: the feed keeps paging while the chunk in play
+/// saves its links.
+const PAGES_PENDING: usize = 4;
+
+/// Walks `folder`'s feed from `state` behind the CRM phase's writes, until the phase is
+/// over or a page holds something else than our echoes. A failing read ends the walk
+/// quietly: the walk at the end reads the same pages and reports what fails.
+pub(super) async fn read_past<T: ExchangeContacts>(
+    t: &T,
+    store: &Store,
+    mailbox: Uuid,
+    folder: &str,
+    state: String,
+    budget: PageBudget,
+    mut links_saved: watch::Receiver<u64>,
+) -> WalkedAhead {
+    let mut walked = WalkedAhead {
+        state,
+        budget,
+        past_every_write: false,
+    };
+    let mut feed_pages = 0;
+    // Pages read, each with the chunks saved when it was read, waiting for their
+    // judgement; and the state the next page is read from.
+    let mut pending: VecDeque<(FeedPage, u64)> = VecDeque::new();
+    let mut next_state = walked.state.clone();
+    // The feed was read to its end before the phase: nothing to read before a write.
+    let mut caught_up = true;
+    let mut phase_over = false;
+    loop {
+        let saved = *links_saved.borrow_and_update();
+        while let Some((_, read_at)) = pending.front() {
+            if !phase_over && saved <= *read_at {
+                break;
+            }
+            let (page, read_at) = pending.pop_front().expect("a pending page");
+            if !only_our_echoes(store, mailbox, &page).await {
+                return walked;
+            }
+            walked.state = page.sync_state;
+            walked.past_every_write = phase_over && page.done && read_at == saved;
+        }
+        if phase_over {
+            return walked;
+        }
+        if caught_up || pending.len() >= PAGES_PENDING {
+            phase_over = links_saved.changed().await.is_err();
+            caught_up = false;
+            continue;
+        }
+        if walked.budget.take(&mut feed_pages, folder).is_err() {
+            return walked;
+        }
+        let Ok(page) = t.changes(folder, Some(&next_state)).await else {
+            return walked;
+        };
+        next_state = page.sync_state.clone();
+        caught_up = page.done;
+        // Every write this page may show has its link saved once the chunk in play now
+        // is done: the page is judged after the next signal.
+        pending.push_back((page, *links_saved.borrow()));
+    }
+}
+
+/// Every change of the page is an upsert whose ChangeKey its item's link holds.
+async fn only_our_echoes(store: &Store, mailbox: Uuid, page: &FeedPage) -> bool {
+    let mut ids = Vec::with_capacity(page.changes.len());
+    let mut keys = Vec::with_capacity(page.changes.len());
+    for change in &page.changes {
+        match change {
+            FeedChange::Upsert {
+                item_id,
+                change_key,
+                ..
+            } => {
+                ids.push(item_id.clone());
+                keys.push((item_id.as_str(), change_key.as_str()));
+            }
+            FeedChange::Delete { .. } => return false,
+        }
+    }
+    if ids.is_empty() {
+        return true;
+    }
+    let Ok(heads) = store.link_heads_of(mailbox, &ids, &[]).await else {
+        return false;
+    };
+    let linked: std::collections::HashMap<&str, &str> = heads
+        .iter()
+        .map(|h| (h.item_id.as_str(), h.change_key.as_str()))
+        .collect();
+    keys.iter()
+        .all(|(id, key)| is_echo(linked.get(id).copied(), key))
+}
