@@ -51,6 +51,13 @@ pub(super) struct WalkedAhead {
     pub(super) past_every_write: bool,
 }
 
+/// The signals a page's reader had seen when it asked for the page and when the answer
+/// came.
+struct Asked {
+    sent: u64,
+    answered: u64,
+}
+
 /// Pages read ahead of their judgement: the feed keeps paging while the chunk in play
 /// saves its links.
 const PAGES_PENDING: usize = 4;
@@ -73,25 +80,27 @@ pub(super) async fn read_past<T: ExchangeContacts>(
         past_every_write: false,
     };
     let mut feed_pages = 0;
-    // Pages read, each with the chunks saved when it was read, waiting for their
-    // judgement; and the state the next page is read from.
-    let mut pending: VecDeque<(FeedPage, u64)> = VecDeque::new();
+    // Pages read, each with the signals seen when it was asked for and when it was
+    // answered, waiting for their judgement; and the state the next page is read from.
+    let mut pending: VecDeque<(FeedPage, Asked)> = VecDeque::new();
     let mut next_state = walked.state.clone();
     // The feed was read to its end before the phase: nothing to read before a write.
     let mut caught_up = true;
     let mut phase_over = false;
     loop {
         let saved = *links_saved.borrow_and_update();
-        while let Some((_, read_at)) = pending.front() {
-            if !phase_over && saved <= *read_at {
+        while let Some((_, asked)) = pending.front() {
+            if !phase_over && saved <= asked.answered {
                 break;
             }
-            let (page, read_at) = pending.pop_front().expect("a pending page");
+            let (page, asked) = pending.pop_front().expect("a pending page");
             if !only_our_echoes(store, mailbox, &page).await {
                 return walked;
             }
             walked.state = page.sync_state;
-            walked.past_every_write = phase_over && page.done && read_at == saved;
+            // Asked for after the last signal: the server made the page after every
+            // write of the phase.
+            walked.past_every_write = phase_over && page.done && asked.sent == saved;
         }
         if phase_over {
             return walked;
@@ -104,14 +113,17 @@ pub(super) async fn read_past<T: ExchangeContacts>(
         if walked.budget.take(&mut feed_pages, folder).is_err() {
             return walked;
         }
+        let sent = *links_saved.borrow();
         let Ok(page) = t.changes(folder, Some(&next_state)).await else {
             return walked;
         };
         next_state = page.sync_state.clone();
         caught_up = page.done;
-        // Every write this page may show has its link saved once the chunk in play now
-        // is done: the page is judged after the next signal.
-        pending.push_back((page, *links_saved.borrow()));
+        // Every write this page may show was made before its answer, and has its link
+        // saved once the chunk in play now is done: the page is judged after the next
+        // signal.
+        let answered = *links_saved.borrow();
+        pending.push_back((page, Asked { sent, answered }));
     }
 }
 
