@@ -47,7 +47,8 @@ pub(super) struct WalkedAhead {
     pub(super) state: String,
     pub(super) budget: PageBudget,
     /// The state is past every write of the phase: its page was the feed's last and was
-    /// read once the last write's link was saved. The walk at the end is then needless.
+    /// asked for once the last write's link was saved. The walk at the end is then
+    /// needless.
     pub(super) past_every_write: bool,
 }
 
