@@ -16,8 +16,8 @@
 //! `SYNC_BENCH_DATABASE=postgres://user@host:port/name` runs the service on that
 //! PostgreSQL database (created when missing, emptied before each scenario; the
 //! database sizes of `many` are SQLite's only); `SYNC_BENCH_REQUEST_LOG=dir` writes the
-//! simulator's request log of each measured run there, a file a scenario (arrival and duration of each
-//! request: where a run's wall time goes).
+//! simulator's request log of each measured run there, a file a scenario (arrival and
+//! duration of each request: where a run's wall time goes).
 mod many;
 mod procs;
 

@@ -64,8 +64,9 @@ struct Asked {
 const PAGES_PENDING: usize = 4;
 
 /// Walks `folder`'s feed from `state` behind the CRM phase's writes, until the phase is
-/// over or a page holds something else than our echoes. A failing read ends the walk
-/// quietly: the walk at the end reads the same pages and reports what fails.
+/// over or a page holds something else than our echoes. A failing read (of the feed or
+/// of the links) ends the walk quietly: the walk at the end reads the same pages and
+/// reports what fails.
 pub(super) async fn read_past<T: ExchangeContacts>(
     t: &T,
     store: &Store,

@@ -489,11 +489,10 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         };
         let (links_saved, progress) = echoes::channel();
         self.links_saved = Some(links_saved);
-        let (t, store, mailbox) = (self.t, self.store, self.req.mailbox_id);
         let walk = echoes::read_past(
-            t,
-            store,
-            mailbox,
+            self.t,
+            self.store,
+            self.req.mailbox_id,
             &folder,
             states[&folder].clone(),
             self.pages.clone(),

@@ -450,7 +450,6 @@ fn all_throttled_is_error<R: OperationResponse>(response: R) -> Result<R, Error>
 /// Largest body read from the token endpoint or an NTLM challenge: they are a few KB.
 pub(crate) const MAX_AUTH_BODY_BYTES: usize = 64 * 1024;
 
-/// Reads the body, refusing more than `limit` bytes (checked while streaming).
 /// Responses from this size on are parsed on a blocking thread rather than by the task
 /// that awaits them. A GetItem of 100 contacts is some 10 ms of parsing: on the awaiting
 /// task (a run's engine, which meanwhile pairs and applies the chunk read before) it
@@ -474,6 +473,7 @@ async fn parse_beside(body: String) -> (String, Result<(Header, Body), envelope:
     }
 }
 
+/// Reads the body, refusing more than `limit` bytes (checked while streaming).
 async fn read_limited(response: reqwest::Response, limit: usize) -> Result<String, Error> {
     let body = read_limited_bytes(response, limit, "EWS response body").await?;
     String::from_utf8(body).map_err(|_| Error::MalformedResponse("response is not UTF-8".into()))
