@@ -280,6 +280,16 @@ fn pair(crm: Option<&CrmSide>, ex: Option<&ExSide>, link: Option<&Link>, a: &All
             ops.push(Op::DeleteInExchange {
                 item_id: item_id.clone(),
             });
+        } else if let Some(e) = ex.filter(|e| e.crm_contact_id != Some(crm_id)) {
+            // The item stays: it keeps the stamp of the contact it was paired with, as it
+            // would had the run that linked them not died before stamping it. A contact
+            // back in scope finds it by that stamp, and an import never takes it for new.
+            ops.push(Op::UpdateExchange {
+                item_id: item_id.clone(),
+                change_key: e.change_key.clone(),
+                changes: Changes::new(),
+                stamp: Some(crm_id),
+            });
         }
         ops.extend(unlink());
         return ops;
@@ -934,6 +944,33 @@ mod tests {
                 unlinked()
             ]
         );
+    }
+
+    #[test]
+    fn an_unstamped_item_unlinked_from_a_contact_gone_from_scope_is_stamped() {
+        let mut c = crm(base(), 2, 5);
+        c.in_export_scope = false;
+        let mut l = link();
+        // The run that imported the item died before stamping it.
+        l.change_key = String::new();
+        let mut e = ex(base(), "ck1", 0);
+        e.crm_contact_id = None;
+        let stamp = Op::UpdateExchange {
+            item_id: ITEM.into(),
+            change_key: "ck1".into(),
+            changes: Changes::new(),
+            stamp: Some(CRM_ID),
+        };
+        assert_eq!(
+            two_way(Some(&c), Some(&e), Some(&l)),
+            [stamp.clone(), unlinked()]
+        );
+        c.in_export_scope = true;
+        c.deleted = true;
+        assert_eq!(two_way(Some(&c), Some(&e), Some(&l)), [stamp, unlinked()]);
+        // Stamped already: only unlinked.
+        e.crm_contact_id = Some(CRM_ID);
+        assert_eq!(two_way(Some(&c), Some(&e), Some(&l)), [unlinked()]);
     }
 
     #[test]

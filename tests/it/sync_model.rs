@@ -1389,6 +1389,7 @@ fn model_regressions() {
             LoseStates,
             ExCreate(1, 2),
         ],
+        vec![ExCreate(0, 0), Crash(4, false), Profile(3)],
     ];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -172,9 +172,16 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 .crm
                                 .as_ref()
                                 .is_some_and(|c| c.in_export_scope && !c.deleted);
+                            // A stamp written with the unlink moved the item on: its
+                            // echo is then known.
+                            let change_key = w
+                                .ex_now
+                                .as_ref()
+                                .map_or_else(|| l.change_key.clone(), |e| e.change_key.clone());
                             links.push(Link {
                                 detached: true,
                                 crm_in_export_scope: in_scope,
+                                change_key,
                                 ..l.clone()
                             });
                             self.count_and_record(op, &w.pair, ItemOutcome::Applied, None, None)
