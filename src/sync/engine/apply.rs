@@ -73,15 +73,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 .map(|(pair, ops)| Work::new(pair, ops))
                 .collect();
             let mut conflicts = self.apply_crm(&mut work).await?;
-            let exchange_writes = self.counts.exchange_writes();
+            // The walk ahead of our echoes learns when this chunk's writes have their links.
+            let chunk = self
+                .links_saved
+                .as_ref()
+                .filter(|_| work.iter().any(Work::writes_exchange))
+                .map(|l| (l.clone(), l.writing()));
             conflicts.extend(self.apply_exchange(&mut work).await?);
             crash_points::reach(CrashPoint::BeforeLinks).await;
-            self.apply_links(&mut work).await?;
-            if let Some(links_saved) = &self.links_saved
-                && self.counts.exchange_writes() > exchange_writes
-            {
-                links_saved.saved();
-            }
+            self.apply_links(&mut work, chunk).await?;
             self.sink.progress(self.counts).await;
             if !conflicts.is_empty() {
                 self.replan_conflicts(conflicts, retry).await?;

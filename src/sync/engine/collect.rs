@@ -630,17 +630,31 @@ impl<T: ExchangeContacts> Run<'_, T> {
         if export_new && unlinked_new {
             self.list_target_folder().await?;
         }
-        for chunk in moved.chunks(CHUNK) {
+        self.links_behind = true;
+        let done = self.crm_chunks(&moved).await;
+        self.links_behind = false;
+        let written = self.links_written().await;
+        done.and(written)
+    }
+
+    /// The CRM phase's contacts, a chunk at a time: each chunk's contacts are read while
+    /// the chunk before writes (what a chunk writes is its own contacts, and a contact
+    /// edited after the read is never overwritten: CRM writes are conditional on its
+    /// version), and its links are saved while the next chunk is prepared and writes.
+    async fn crm_chunks(&mut self, moved: &[Uuid]) -> Result<(), Halt> {
+        let store = self.store;
+        let chunks: Vec<&[Uuid]> = moved.chunks(CHUNK).collect();
+        let mut read_ahead = None;
+        for (n, &chunk) in chunks.iter().enumerate() {
             self.stop_requested().await?;
             self.links_by_item.clear();
             self.load_links(chunk).await?;
-            let mut records: HashMap<Uuid, CrmRecord> = self
-                .store
-                .contacts_for_sync(chunk)
-                .await?
-                .into_iter()
-                .map(|r| (r.id, r))
-                .collect();
+            let records = match read_ahead.take() {
+                Some(records) => records,
+                None => store.contacts_for_sync(chunk).await,
+            };
+            let mut records: HashMap<Uuid, CrmRecord> =
+                records?.into_iter().map(|r| (r.id, r)).collect();
             // Matched against every unlinked item of the target folder: by stamp always,
             // then as `match_existing` says.
             let mut matcher = (!self.unlinked_items.is_empty()).then(|| {
@@ -728,7 +742,18 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     link,
                 });
             }
-            self.apply(pairs, true).await?;
+            match chunks.get(n + 1) {
+                Some(next) => {
+                    let (applied, next_records) = futures_util::future::join(
+                        self.apply(pairs, true),
+                        store.contacts_for_sync(next),
+                    )
+                    .await;
+                    applied?;
+                    read_ahead = Some(next_records);
+                }
+                None => self.apply(pairs, true).await?,
+            }
         }
         Ok(())
     }
@@ -877,6 +902,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         if items.is_empty() && crms.is_empty() {
             return Ok(());
         }
+        self.links_written().await?;
         for head in self
             .store
             .link_heads_of(self.req.mailbox_id, &items, &crms)
@@ -902,6 +928,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         if missing.is_empty() {
             return Ok(());
         }
+        self.links_written().await?;
         for link in self.store.links_for(self.req.mailbox_id, &missing).await? {
             self.links_by_item.insert(link.item_id.clone(), link);
         }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 
+use super::echoes::LinksSaved;
 use super::stamps::Owed;
 use super::{Halt, Run, Work};
 use crate::domain::profile::ImportScope;
@@ -100,7 +101,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(())
     }
 
-    pub(super) async fn apply_links(&mut self, work: &mut [Work]) -> Result<(), Halt> {
+    /// Saves the links of a chunk's pairs (`chunk`: the walk ahead's signal and the
+    /// chunk's number, when it wrote to Exchange). In the CRM phase's chunks the save runs
+    /// behind the run, while the next chunk is prepared and writes: the links of one
+    /// chunk at a time, in order. That is safe because every item we create carries its
+    /// CRM id, found again by a run that lost the link (as after a crash between a
+    /// chunk's writes and its links).
+    pub(super) async fn apply_links(
+        &mut self,
+        work: &mut [Work],
+        chunk: Option<(LinksSaved, u64)>,
+    ) -> Result<(), Halt> {
         let mut links = Vec::new();
         for w in work.iter() {
             if w.failed {
@@ -221,7 +232,25 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 }
             }
         }
-        self.store.save_links(self.req.mailbox_id, &links).await?;
+        // The chunk before's links first: saved in order.
+        self.links_written().await?;
+        let stamps_owed = work.iter().any(|w| w.stamp_owed.is_some() && !w.failed);
+        if self.links_behind && !stamps_owed && !links.is_empty() {
+            let (store, mailbox) = (self.store.clone(), self.req.mailbox_id);
+            let saving = links.clone();
+            self.links_saving = Some(tokio::spawn(async move {
+                store.save_links(mailbox, &saving).await?;
+                if let Some((signal, number)) = chunk {
+                    signal.saved(number);
+                }
+                Ok(())
+            }));
+        } else {
+            self.store.save_links(self.req.mailbox_id, &links).await?;
+            if let Some((signal, number)) = chunk {
+                signal.saved(number);
+            }
+        }
         // Only now that their links are saved may the stamps go out.
         let owed: Vec<Owed> = work
             .iter_mut()
@@ -249,6 +278,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
             self.item_by_crm.insert(l.crm_id, l.item_id.clone());
             self.heads.insert(l.item_id.clone(), head_of(&l));
             self.links_by_item.insert(l.item_id.clone(), l);
+        }
+        Ok(())
+    }
+
+    /// Waits for the links saved behind the run (see `apply_links`): before links are
+    /// read from the database, and before the CRM phase ends.
+    pub(super) async fn links_written(&mut self) -> Result<(), Halt> {
+        if let Some(saving) = self.links_saving.take() {
+            saving
+                .await
+                .map_err(|e| Halt::Failed(format!("saving links: {e}")))??;
         }
         Ok(())
     }

@@ -8,13 +8,15 @@
 //! starts where it stopped, and reads the last chunk's echoes and whatever it could not
 //! tell apart.
 //!
-//! A page is judged only once the links of every write it may show are saved: after the
-//! first chunk that wrote to Exchange ends after the page was read (the chunk in play
-//! when it was read). A page with anything but echoes (a user's change, a deletion, an
-//! item with no link) ends the walk before it: the walk at the end reads that page again
-//! and applies it as always. Only one folder is walked ahead: with several, a move
-//! between watched folders needs both feeds read in the same walk.
+//! A page is judged only once the links of every write it may show are saved: those of
+//! every chunk whose Exchange writes had begun when the page was answered. (Chunks
+//! overlap: a chunk's writes go out while the links of the chunk before are still being
+//! saved.) A page with anything but echoes (a user's change, a deletion, an item with no
+//! link) ends the walk before it: the walk at the end reads that page again and applies
+//! it as always. Only one folder is walked ahead: with several, a move between watched
+//! folders needs both feeds read in the same walk.
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -24,21 +26,41 @@ use crate::store::Store;
 use crate::sync::limits::PageBudget;
 use crate::transport::{ExchangeContacts, FeedChange, FeedPage};
 
-/// The CRM phase's side: says when a chunk's Exchange writes have their links saved.
-pub(super) struct LinksSaved(watch::Sender<u64>);
+/// The CRM phase's chunks that write to Exchange, numbered from 1: how many began writing,
+/// and up to which one their links are saved (links are saved in chunk order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Chunks {
+    began: u64,
+    saved: u64,
+}
+
+/// The CRM phase's side: says when a chunk begins its Exchange writes and when its links
+/// are saved. Cloned into the task that saves a chunk's links.
+#[derive(Clone)]
+pub(super) struct LinksSaved(Arc<watch::Sender<Chunks>>);
 
 impl LinksSaved {
-    /// A chunk that wrote to Exchange has saved its links.
-    pub(super) fn saved(&self) {
-        self.0.send_modify(|n| *n += 1);
+    /// A chunk is about to write to Exchange: answers its number.
+    pub(super) fn writing(&self) -> u64 {
+        let mut number = 0;
+        self.0.send_modify(|c| {
+            c.began += 1;
+            number = c.began;
+        });
+        number
+    }
+
+    /// The links of chunk `number` (and so of every chunk before it) are saved.
+    pub(super) fn saved(&self, number: u64) {
+        self.0.send_modify(|c| c.saved = c.saved.max(number));
     }
 }
 
-/// The CRM phase's signal and the reader's end of it. Dropping [`LinksSaved`] tells the
-/// reader the phase is over.
-pub(super) fn channel() -> (LinksSaved, watch::Receiver<u64>) {
-    let (tx, rx) = watch::channel(0);
-    (LinksSaved(tx), rx)
+/// The CRM phase's signal and the reader's end of it. Dropping every [`LinksSaved`]
+/// tells the reader the phase is over.
+pub(super) fn channel() -> (LinksSaved, watch::Receiver<Chunks>) {
+    let (tx, rx) = watch::channel(Chunks::default());
+    (LinksSaved(Arc::new(tx)), rx)
 }
 
 /// Where the walk ahead stopped: the state after the last page of echoes it read, and
@@ -47,20 +69,20 @@ pub(super) struct WalkedAhead {
     pub(super) state: String,
     pub(super) budget: PageBudget,
     /// The state is past every write of the phase: its page was the feed's last and was
-    /// asked for once the last write's link was saved. The walk at the end is then
-    /// needless.
+    /// asked for once every chunk's writes had their links saved. The walk at the end is
+    /// then needless.
     pub(super) past_every_write: bool,
 }
 
-/// The signals a page's reader had seen when it asked for the page and when the answer
-/// came.
+/// What the reader of a page had seen of the chunks when it asked for the page and when
+/// the answer came.
 struct Asked {
-    sent: u64,
-    answered: u64,
+    sent: Chunks,
+    answered: Chunks,
 }
 
-/// Pages read ahead of their judgement: the feed keeps paging while the chunk in play
-/// saves its links.
+/// Pages read ahead of their judgement: the feed keeps paging while the chunks in play
+/// save their links.
 const PAGES_PENDING: usize = 4;
 
 /// Walks `folder`'s feed from `state` behind the CRM phase's writes, until the phase is
@@ -74,7 +96,7 @@ pub(super) async fn read_past<T: ExchangeContacts>(
     folder: &str,
     state: String,
     budget: PageBudget,
-    mut links_saved: watch::Receiver<u64>,
+    mut chunks: watch::Receiver<Chunks>,
 ) -> WalkedAhead {
     let mut walked = WalkedAhead {
         state,
@@ -82,17 +104,21 @@ pub(super) async fn read_past<T: ExchangeContacts>(
         past_every_write: false,
     };
     let mut feed_pages = 0;
-    // Pages read, each with the signals seen when it was asked for and when it was
-    // answered, waiting for their judgement; and the state the next page is read from.
+    // Pages read, each with what was seen of the chunks when it was asked for and when
+    // it was answered, waiting for their judgement; and the state the next page is read
+    // from.
     let mut pending: VecDeque<(FeedPage, Asked)> = VecDeque::new();
     let mut next_state = walked.state.clone();
     // The feed was read to its end before the phase: nothing to read before a write.
     let mut caught_up = true;
     let mut phase_over = false;
+    // Whether the last page judged ended the feed, and what it saw when it was asked for.
+    let mut last_judged: Option<(bool, Chunks)> = None;
     loop {
-        let saved = *links_saved.borrow_and_update();
+        let now = *chunks.borrow_and_update();
         while let Some((_, asked)) = pending.front() {
-            if !phase_over && saved <= asked.answered {
+            // Every write the page may show began before its answer.
+            if !phase_over && now.saved < asked.answered.began {
                 break;
             }
             let (page, asked) = pending.pop_front().expect("a pending page");
@@ -100,31 +126,34 @@ pub(super) async fn read_past<T: ExchangeContacts>(
                 return walked;
             }
             walked.state = page.sync_state;
-            // Asked for after the last signal: the server made the page after every
-            // write of the phase.
-            walked.past_every_write = phase_over && page.done && asked.sent == saved;
+            last_judged = Some((page.done, asked.sent));
         }
         if phase_over {
+            // The last page judged ended the feed and was asked for once every chunk had
+            // saved its links, none beginning after: the server made it after every write
+            // of the phase.
+            walked.past_every_write = last_judged
+                .is_some_and(|(done, sent)| done && sent == now && sent.saved == sent.began);
             return walked;
         }
         if caught_up || pending.len() >= PAGES_PENDING {
-            phase_over = links_saved.changed().await.is_err();
+            // Nothing to read (or judge) until a chunk's links are saved: a chunk only
+            // beginning its writes has nothing on the server yet.
+            let saved = now.saved;
+            phase_over = chunks.wait_for(|c| c.saved > saved).await.is_err();
             caught_up = false;
             continue;
         }
         if walked.budget.take(&mut feed_pages, folder).is_err() {
             return walked;
         }
-        let sent = *links_saved.borrow();
+        let sent = *chunks.borrow();
         let Ok(page) = t.changes(folder, Some(&next_state)).await else {
             return walked;
         };
         next_state = page.sync_state.clone();
         caught_up = page.done;
-        // Every write this page may show was made before its answer, and has its link
-        // saved once the chunk in play now is done: the page is judged after the next
-        // signal.
-        let answered = *links_saved.borrow();
+        let answered = *chunks.borrow();
         pending.push_back((page, Asked { sent, answered }));
     }
 }

@@ -12,7 +12,8 @@
 //! - `plan` (`sync::plan`): the SPEC §5 decision table per pair;
 //! - [`apply`]: CRM writes (conditional on the version read), Exchange writes in batches
 //!   side by side, conflicts re-read and re-planned once;
-//! - [`commit`]: links after each chunk, feed states (marked with what the folder was to
+//! - [`commit`]: links after each chunk (in the CRM phase saved behind the run while the
+//!   next chunk writes), feed states (marked with what the folder was to
 //!   the run), failing items counted across runs, gone folders forgotten;
 //! - [`stamps`]: imported items' `CrmContactId` stamps, written beside the Exchange phase;
 //! - [`echoes`]: the feed walked behind the CRM phase's Exchange writes, past our own
@@ -205,6 +206,19 @@ impl Work {
         }
     }
 
+    /// The pair's plan writes to Exchange (an imported item's stamp counts).
+    fn writes_exchange(&self) -> bool {
+        self.ops.iter().any(|op| {
+            matches!(
+                op,
+                Op::CreateInExchange { .. }
+                    | Op::UpdateExchange { .. }
+                    | Op::DeleteInExchange { .. }
+                    | Op::CreateInCrm { .. }
+            )
+        })
+    }
+
     /// Marks a write of this pair failed.
     fn fail(&mut self, kind: ErrorKind) {
         self.failed = true;
@@ -257,9 +271,14 @@ struct Run<'a, T: ExchangeContacts> {
     wrote_exchange: bool,
     /// The stamp writer of the Exchange phase, while it runs (imported items' stamps).
     stamps: Option<stamps::Stamps>,
-    /// Tells the walk ahead of our echoes, while the CRM phase runs, that a chunk's
-    /// Exchange writes have their links saved.
+    /// Tells the walk ahead of our echoes, while the CRM phase runs, when a chunk begins
+    /// its Exchange writes and when their links are saved.
     links_saved: Option<echoes::LinksSaved>,
+    /// In the CRM phase's chunks: a chunk's links are saved while the next chunk is
+    /// prepared and writes (see `apply_links`).
+    links_behind: bool,
+    /// The save of the last chunk's links, while it runs.
+    links_saving: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
     counts: RunCounts,
     seq: i64,
     /// Feed pages read so far, against the run's limits.
@@ -366,6 +385,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             wrote_exchange: false,
             stamps: None,
             links_saved: None,
+            links_behind: false,
+            links_saving: None,
             pages: super::limits::PageBudget::new(job.limits),
             counts: RunCounts::default(),
             seq: 0,
