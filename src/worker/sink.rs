@@ -56,6 +56,10 @@ fn outcome_label(o: ItemOutcome) -> &'static str {
 struct Pending {
     next_seq: i64,
     items: Vec<RunItem>,
+    /// The items written behind the engine, while they are written: the engine goes on
+    /// with its next writes meanwhile. Waited for before any other write of the run's
+    /// record, so items are written in the order they were recorded.
+    writing: Option<tokio::task::JoinHandle<crate::store::StoreResult<()>>>,
     counts: RunCounts,
     /// The run's counts as last saved (at the claim, those of earlier attempts).
     saved: RunCounts,
@@ -119,6 +123,7 @@ impl RunRecorder {
     /// Writes the buffered items.
     pub async fn flush(&self) -> crate::store::StoreResult<()> {
         let mut p = self.pending.lock().await;
+        self.written(&mut p).await;
         if p.items.is_empty() {
             return Ok(());
         }
@@ -137,37 +142,71 @@ impl RunRecorder {
         p.items.push(item);
         if p.items.len() >= FLUSH_AT {
             let items = std::mem::take(&mut p.items);
-            if let Err(e) = self.store.append_run_items(self.run_id, &items).await {
-                tracing::warn!(run = %self.run_id, error = %e, "could not record run items");
+            let (store, run_id) = (self.store.clone(), self.run_id);
+            self.behind(&mut p, "could not record run items", async move {
+                store.append_run_items(run_id, &items).await
+            });
+        }
+    }
+
+    /// Writes to the run's record behind the engine, after the write before it (so items
+    /// are written in the order they were recorded): the engine goes on with its next
+    /// writes meanwhile, and memory holds at most one write in flight besides the buffer.
+    fn behind(
+        &self,
+        p: &mut Pending,
+        failure: &'static str,
+        write: impl Future<Output = crate::store::StoreResult<()>> + Send + 'static,
+    ) {
+        let before = p.writing.take();
+        let run_id = self.run_id;
+        p.writing = Some(tokio::spawn(async move {
+            if let Some(before) = before {
+                // Its failure was logged by its own task.
+                let _ = before.await;
             }
+            let done = write.await;
+            if let Err(e) = &done {
+                tracing::warn!(run = %run_id, error = %e, "{failure}");
+            }
+            done
+        }));
+    }
+
+    /// Waits for the writes behind the engine, if any.
+    async fn written(&self, p: &mut Pending) {
+        if let Some(writing) = p.writing.take()
+            && let Err(e) = writing.await
+        {
+            tracing::warn!(run = %self.run_id, error = %e, "a write of the run's record stopped");
         }
     }
 
     async fn record_progress(&self, counts: RunCounts) {
         let total = self.total(&counts);
-        // The items recorded since the last save go with the counts, in one commit; the
-        // lock is held across it, so items are written in the order they were recorded.
         let mut p = self.pending.lock().await;
         p.counts = counts;
         // Nothing new to save (a run with nothing to do): no commit, which is a flush.
-        if total != p.saved || !p.items.is_empty() {
-            let items = std::mem::take(&mut p.items);
-            match self
-                .store
-                .record_progress(self.run_id, &self.worker, &total, &items)
-                .await
-            {
-                Ok(()) => p.saved = total,
-                Err(e) => {
-                    tracing::warn!(run = %self.run_id, error = %e, "could not record run progress")
-                }
-            }
+        if total == p.saved && p.items.is_empty() {
+            drop(p);
+            self.events.publish(self.run_id, RunEvent::Progress(total));
+            return;
         }
-        drop(p);
-        self.events.publish(self.run_id, RunEvent::Progress(total));
+        // The items recorded since the last save go with the counts, in one commit, and
+        // the counts are published once saved.
+        let items = std::mem::take(&mut p.items);
+        p.saved = total;
+        let (store, run_id, worker) = (self.store.clone(), self.run_id, self.worker.clone());
+        let events = self.events.clone();
+        self.behind(&mut p, "could not record run progress", async move {
+            let saved = store.record_progress(run_id, &worker, &total, &items).await;
+            events.publish(run_id, RunEvent::Progress(total));
+            saved
+        });
     }
 
     async fn record_notice(&self, text: String) {
+        self.written(&mut *self.pending.lock().await).await;
         if let Err(e) = self
             .store
             .record_notice(self.run_id, &self.worker, &text)

@@ -436,6 +436,9 @@ async fn items_are_recorded_in_order_and_streamed_live() {
         ..RunCounts::default()
     };
     recorder.progress(counts).await;
+    // As the worker does before it finishes a run: the progress is written behind the
+    // engine, and waited for here.
+    recorder.flush().await.unwrap();
     let run = app
         .store
         .finish_run(

@@ -116,39 +116,48 @@ pub(super) async fn read_past<T: ExchangeContacts>(
     let mut last_judged: Option<(bool, Chunks)> = None;
     loop {
         let now = *chunks.borrow_and_update();
-        while let Some((_, asked)) = pending.front() {
-            // Every write the page may show began before its answer.
-            if !phase_over && now.saved < asked.answered.began {
-                break;
+        if phase_over || caught_up || pending.len() >= PAGES_PENDING {
+            let judged = judge_ready(store, mailbox, &mut pending, now, phase_over).await;
+            if let Some((state, last)) = judged.last {
+                walked.state = state;
+                last_judged = Some(last);
             }
-            let (page, asked) = pending.pop_front().expect("a pending page");
-            if !only_our_echoes(store, mailbox, &page).await {
+            if judged.stopped {
                 return walked;
             }
-            walked.state = page.sync_state;
-            last_judged = Some((page.done, asked.sent));
-        }
-        if phase_over {
-            // The last page judged ended the feed and was asked for once every chunk had
-            // saved its links, none beginning after: the server made it after every write
-            // of the phase.
-            walked.past_every_write = last_judged
-                .is_some_and(|(done, sent)| done && sent == now && sent.saved == sent.began);
-            return walked;
-        }
-        if caught_up || pending.len() >= PAGES_PENDING {
-            // Nothing to read (or judge) until a chunk's links are saved: a chunk only
-            // beginning its writes has nothing on the server yet.
-            let saved = now.saved;
-            phase_over = chunks.wait_for(|c| c.saved > saved).await.is_err();
-            caught_up = false;
-            continue;
+            if phase_over {
+                // The last page judged ended the feed and was asked for once every chunk
+                // had saved its links, none beginning after: the server made it after
+                // every write of the phase.
+                walked.past_every_write = last_judged
+                    .is_some_and(|(done, sent)| done && sent == now && sent.saved == sent.began);
+                return walked;
+            }
+            if caught_up || pending.len() >= PAGES_PENDING {
+                // Nothing to read (or judge) until a chunk's links are saved: a chunk
+                // only beginning its writes has nothing on the server yet.
+                let saved = now.saved;
+                phase_over = chunks.wait_for(|c| c.saved > saved).await.is_err();
+                caught_up = false;
+                continue;
+            }
         }
         if walked.budget.take(&mut feed_pages, folder).is_err() {
             return walked;
         }
         let sent = *chunks.borrow();
-        let Ok(page) = t.changes(folder, Some(&next_state)).await else {
+        // The pages ready are judged while the next one is read: the feed is a chain of
+        // round trips, each waiting for the state of the one before, and is the slower.
+        let (page, judged) = futures_util::future::join(
+            t.changes(folder, Some(&next_state)),
+            judge_ready(store, mailbox, &mut pending, now, false),
+        )
+        .await;
+        if let Some((state, last)) = judged.last {
+            walked.state = state;
+            last_judged = Some(last);
+        }
+        let (false, Ok(page)) = (judged.stopped, page) else {
             return walked;
         };
         next_state = page.sync_state.clone();
@@ -156,6 +165,42 @@ pub(super) async fn read_past<T: ExchangeContacts>(
         let answered = *chunks.borrow();
         pending.push_back((page, Asked { sent, answered }));
     }
+}
+
+/// What [`judge_ready`] found.
+struct Judged {
+    /// The state after the last page judged to be our echoes, whether that page ended
+    /// the feed, and what it saw of the chunks when it was asked for.
+    last: Option<(String, (bool, Chunks))>,
+    /// A page held something else than our echoes: the walk ends before it.
+    stopped: bool,
+}
+
+/// Judges the pending pages whose writes all have their links saved (`all`: every one,
+/// the phase being over), in order, up to one that holds something else than our echoes.
+async fn judge_ready(
+    store: &Store,
+    mailbox: Uuid,
+    pending: &mut VecDeque<(FeedPage, Asked)>,
+    now: Chunks,
+    all: bool,
+) -> Judged {
+    let mut judged = Judged {
+        last: None,
+        stopped: false,
+    };
+    // Every write a page may show began before its answer.
+    while let Some((_, asked)) = pending.front()
+        && (all || now.saved >= asked.answered.began)
+    {
+        let (page, asked) = pending.pop_front().expect("a pending page");
+        if !only_our_echoes(store, mailbox, &page).await {
+            judged.stopped = true;
+            break;
+        }
+        judged.last = Some((page.sync_state, (page.done, asked.sent)));
+    }
+    judged
 }
 
 /// Every change of the page is an upsert whose ChangeKey its item's link holds.
