@@ -174,3 +174,29 @@ async fn an_export_reads_its_echoes_while_it_writes() {
         Some(&1)
     );
 }
+
+/// An export-only run saves no feed state: it reads each feed once, and never walks past
+/// its own echoes (the next run reads past them from the state saved before).
+#[tokio::test]
+async fn an_export_only_run_does_not_walk_past_its_echoes() {
+    let w = World::new().await;
+    w.profile(json!({"export": {"enabled": true}})).await;
+    w.app
+        .store
+        .apply_crm_writes("alice", (0..3).map(crm_contact).collect())
+        .await
+        .unwrap();
+    w.sim.clear_requests();
+    let (report, _) = w
+        .run_with(contactsync::domain::run::RunMode::ExportOnly, false, false)
+        .await;
+    assert_eq!(report.counts.exchange_created, 3);
+    assert_eq!(
+        w.sim.request_stats().by_operation.get("SyncFolderItems"),
+        Some(&1)
+    );
+    // The two-way run after it reads past the echoes and finds them ours.
+    let counts = w.sync().await;
+    assert_eq!((counts.crm_created, counts.exchange_created), (0, 0));
+    assert_eq!(w.exchange("contacts").len(), 3);
+}

@@ -470,8 +470,15 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .collect();
         let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
         self.forget_gone_folders(gone).await?;
-        let past_our_writes = self.crm_phase_walking_ahead(&mut states).await?;
-        if self.wrote_exchange && !past_our_writes {
+        // A dry run or an export-only run saves no feed state: no walk past our echoes.
+        let states_saved = !self.req.dry_run && self.mode != RunMode::ExportOnly;
+        let past_our_writes = if states_saved {
+            self.crm_phase_walking_ahead(&mut states).await?
+        } else {
+            self.crm_phase().await?;
+            false
+        };
+        if states_saved && self.wrote_exchange && !past_our_writes {
             // Read past our own writes now, so the saved state is after them: an item we
             // created that the user deletes before the next run would otherwise cancel
             // out in the feed (create + delete) and the deletion go unseen. Echoes are
@@ -481,7 +488,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         }
         // An export-only run saves no feed state: the Exchange changes it saw but may not
         // import are read again by the next run.
-        if !self.req.dry_run && self.mode != RunMode::ExportOnly {
+        if states_saved {
             crate::crash_points::reach(crate::crash_points::CrashPoint::BeforeFeedStates).await;
             self.save_feed_states(states, &stored).await?;
         }
@@ -500,8 +507,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         &mut self,
         states: &mut HashMap<String, String>,
     ) -> Result<bool, Halt> {
-        let folder = match (self.req.dry_run, states.len()) {
-            (false, 1) => states.keys().next().cloned(),
+        let folder = match states.len() {
+            1 => states.keys().next().cloned(),
             _ => None,
         };
         let Some(folder) = folder else {
