@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::Shutdown;
@@ -16,6 +17,13 @@ use crate::sync::engine::RunSink;
 
 /// Items kept in memory before they are written in one statement.
 const FLUSH_AT: usize = 200;
+
+/// Writes of the run's record that may wait for the writer: beyond it the engine waits,
+/// so memory stays bounded whatever the database's pace (a chunk's worth of items).
+const WRITES_WAITING: usize = 4;
+
+/// One write of the run's record, done by the writer in its turn.
+type Write = BoxFuture<'static, ()>;
 
 /// Why the engine was told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +64,9 @@ fn outcome_label(o: ItemOutcome) -> &'static str {
 struct Pending {
     next_seq: i64,
     items: Vec<RunItem>,
-    /// The items written behind the engine, while they are written: the engine goes on
-    /// with its next writes meanwhile. Waited for before any other write of the run's
-    /// record, so items are written in the order they were recorded.
-    writing: Option<tokio::task::JoinHandle<crate::store::StoreResult<()>>>,
+    /// The writer of the run's record behind the engine (started with the first write):
+    /// one task taking the writes in the order they were handed over.
+    writer: Option<mpsc::Sender<Write>>,
     counts: RunCounts,
     /// The run's counts as last saved (at the claim, those of earlier attempts).
     saved: RunCounts,
@@ -143,66 +150,92 @@ impl RunRecorder {
         if p.items.len() >= FLUSH_AT {
             let items = std::mem::take(&mut p.items);
             let (store, run_id) = (self.store.clone(), self.run_id);
-            self.behind(&mut p, "could not record run items", async move {
+            let write = self.logged("could not record run items", async move {
                 store.append_run_items(run_id, &items).await
             });
+            self.behind(&mut p, write).await;
         }
     }
 
-    /// Writes to the run's record behind the engine, after the write before it (so items
-    /// are written in the order they were recorded): the engine goes on with its next
-    /// writes meanwhile, and memory holds at most one write in flight besides the buffer.
-    fn behind(
+    /// Hands a write of the run's record to the writer: the engine goes on with its next
+    /// writes meanwhile, and the writes are done in the order they were handed over
+    /// (items in the order they were recorded). Waits while [`WRITES_WAITING`] wait.
+    async fn behind(&self, p: &mut Pending, write: Write) {
+        let writer = p.writer.get_or_insert_with(|| {
+            let (tx, mut rx) = mpsc::channel::<Write>(WRITES_WAITING);
+            tokio::spawn(async move {
+                while let Some(write) = rx.recv().await {
+                    write.await;
+                }
+            });
+            tx
+        });
+        // The writer ends only once every sender is gone: it is there.
+        let _ = writer.send(write).await;
+    }
+
+    /// Waits until every write handed to the writer is done.
+    async fn written(&self, p: &mut Pending) {
+        if p.writer.is_none() {
+            return;
+        }
+        let (done, wait) = oneshot::channel();
+        self.behind(
+            p,
+            Box::pin(async move {
+                let _ = done.send(());
+            }),
+        )
+        .await;
+        let _ = wait.await;
+    }
+
+    /// A write of the run's record whose failure is logged (the run goes on: its final
+    /// counts are written when it finishes).
+    fn logged(
         &self,
-        p: &mut Pending,
         failure: &'static str,
         write: impl Future<Output = crate::store::StoreResult<()>> + Send + 'static,
-    ) {
-        let before = p.writing.take();
+    ) -> Write {
         let run_id = self.run_id;
-        p.writing = Some(tokio::spawn(async move {
-            if let Some(before) = before {
-                // Its failure was logged by its own task.
-                let _ = before.await;
-            }
-            let done = write.await;
-            if let Err(e) = &done {
+        Box::pin(async move {
+            if let Err(e) = write.await {
                 tracing::warn!(run = %run_id, error = %e, "{failure}");
             }
-            done
-        }));
-    }
-
-    /// Waits for the writes behind the engine, if any.
-    async fn written(&self, p: &mut Pending) {
-        if let Some(writing) = p.writing.take()
-            && let Err(e) = writing.await
-        {
-            tracing::warn!(run = %self.run_id, error = %e, "a write of the run's record stopped");
-        }
+        })
     }
 
     async fn record_progress(&self, counts: RunCounts) {
         let total = self.total(&counts);
         let mut p = self.pending.lock().await;
         p.counts = counts;
+        let events = self.events.clone();
+        let run_id = self.run_id;
         // Nothing new to save (a run with nothing to do): no commit, which is a flush.
+        // Published in the writer's turn all the same: never before counts saved earlier.
         if total == p.saved && p.items.is_empty() {
-            drop(p);
-            self.events.publish(self.run_id, RunEvent::Progress(total));
+            if p.writer.is_none() {
+                events.publish(run_id, RunEvent::Progress(total));
+            } else {
+                let publish = Box::pin(async move {
+                    events.publish(run_id, RunEvent::Progress(total));
+                });
+                self.behind(&mut p, publish).await;
+            }
             return;
         }
         // The items recorded since the last save go with the counts, in one commit, and
-        // the counts are published once saved.
+        // the counts are published once saved. (Taken as saved now: a failed write is
+        // logged, and the run's final counts are written when it finishes.)
         let items = std::mem::take(&mut p.items);
         p.saved = total;
-        let (store, run_id, worker) = (self.store.clone(), self.run_id, self.worker.clone());
-        let events = self.events.clone();
-        self.behind(&mut p, "could not record run progress", async move {
+        let (store, worker) = (self.store.clone(), self.worker.clone());
+        let write = self.logged("could not record run progress", async move {
             let saved = store.record_progress(run_id, &worker, &total, &items).await;
             events.publish(run_id, RunEvent::Progress(total));
             saved
         });
+        self.behind(&mut p, write).await;
     }
 
     async fn record_notice(&self, text: String) {

@@ -16,6 +16,17 @@ use crate::sync::fieldmap::{Field, MappedContact};
 use crate::sync::plan::{CrmSide, ExSide, Link, Op};
 use crate::transport::{ErrorKind, ExchangeContacts};
 
+/// A chunk's links being saved on a task of their own. Dropped with the run (a run
+/// stopped at its time limit, a panic), the save is aborted and its transaction rolled
+/// back, as in a crash: else it could land after a later run's newer links.
+pub(super) struct LinksSaving(tokio::task::JoinHandle<Result<(), crate::store::StoreError>>);
+
+impl Drop for LinksSaving {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl<T: ExchangeContacts> Run<'_, T> {
     /// Keeps count of failing items across runs: retried next run, given up after five.
     pub(super) async fn record_failures(&mut self) -> Result<(), Halt> {
@@ -238,13 +249,13 @@ impl<T: ExchangeContacts> Run<'_, T> {
         if self.links_behind && !stamps_owed && !links.is_empty() {
             let (store, mailbox) = (self.store.clone(), self.req.mailbox_id);
             let saving = links.clone();
-            self.links_saving = Some(tokio::spawn(async move {
+            self.links_saving = Some(LinksSaving(tokio::spawn(async move {
                 store.save_links(mailbox, &saving).await?;
                 if let Some((signal, number)) = chunk {
                     signal.saved(number);
                 }
                 Ok(())
-            }));
+            })));
         } else {
             self.store.save_links(self.req.mailbox_id, &links).await?;
             if let Some((signal, number)) = chunk {
@@ -285,8 +296,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// Waits for the links saved behind the run (see `apply_links`): before links are
     /// read from the database, and before the CRM phase ends.
     pub(super) async fn links_written(&mut self) -> Result<(), Halt> {
-        if let Some(saving) = self.links_saving.take() {
-            saving
+        if let Some(mut saving) = self.links_saving.take() {
+            (&mut saving.0)
                 .await
                 .map_err(|e| Halt::Failed(format!("saving links: {e}")))??;
         }

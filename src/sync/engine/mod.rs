@@ -278,7 +278,7 @@ struct Run<'a, T: ExchangeContacts> {
     /// prepared and writes (see `apply_links`).
     links_behind: bool,
     /// The save of the last chunk's links, while it runs.
-    links_saving: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>>,
+    links_saving: Option<commit::LinksSaving>,
     counts: RunCounts,
     seq: i64,
     /// Feed pages read so far, against the run's limits.
