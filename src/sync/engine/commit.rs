@@ -243,26 +243,6 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 }
             }
         }
-        // The chunk before's links first: saved in order.
-        self.links_written().await?;
-        let stamps_owed = work.iter().any(|w| w.stamp_owed.is_some() && !w.failed);
-        if self.links_behind && !stamps_owed && !links.is_empty() {
-            let (store, mailbox) = (self.store.clone(), self.req.mailbox_id);
-            let saving = links.clone();
-            self.links_saving = Some(LinksSaving(tokio::spawn(async move {
-                store.save_links(mailbox, &saving).await?;
-                if let Some((signal, number)) = chunk {
-                    signal.saved(number);
-                }
-                Ok(())
-            })));
-        } else {
-            self.store.save_links(self.req.mailbox_id, &links).await?;
-            if let Some((signal, number)) = chunk {
-                signal.saved(number);
-            }
-        }
-        // Only now that their links are saved may the stamps go out.
         let owed: Vec<Owed> = work
             .iter_mut()
             .filter(|w| !w.failed)
@@ -274,6 +254,26 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 })
             })
             .collect();
+        // The chunk before's links first: saved in order.
+        self.links_written().await?;
+        let signal = move || {
+            if let Some((signal, number)) = chunk {
+                signal.saved(number);
+            }
+        };
+        if self.links_behind && owed.is_empty() && !links.is_empty() {
+            let (store, mailbox) = (self.store.clone(), self.req.mailbox_id);
+            let saving = links.clone();
+            self.links_saving = Some(LinksSaving(tokio::spawn(async move {
+                store.save_links(mailbox, &saving).await?;
+                signal();
+                Ok(())
+            })));
+        } else {
+            self.store.save_links(self.req.mailbox_id, &links).await?;
+            signal();
+        }
+        // Only now that their links are saved may the stamps go out.
         let unsent = match &self.stamps {
             Some(stamps) if !owed.is_empty() => stamps.send(owed).await.err(),
             _ => None,
