@@ -454,8 +454,21 @@ async fn api(n: usize) -> Vec<Row> {
             .await
             .expect("folder");
     }
+    // A colleague's contacts, all shared with everyone (a CRM where contacts are public
+    // by default): what a user who owns none of them is shown.
+    seed_crm(&data, "colleague", n).await;
+    use sea_orm::ConnectionTrait;
+    data.store
+        .connection()
+        .execute_unprepared(
+            "INSERT INTO grants (record_id, grantee, record_kind, access) \
+             SELECT id, '*', 'contact', 'read' FROM contacts WHERE owner_id = 'colleague'",
+        )
+        .await
+        .expect("grants to everyone");
     let service = Service::start(&data, workers()).await;
     let token = Service::token("reader");
+    let viewer = Service::token("viewer");
     let ms = |v: Option<f64>| v.map_or("–".into(), |s| format!("{:.2} ms", s * 1000.0));
     let row = |scenario: String, note: String, peak: Option<f64>| Row {
         scenario,
@@ -478,18 +491,26 @@ async fn api(n: usize) -> Vec<Row> {
         return vec![r];
     }
     let mut rows = Vec::new();
-    for (name, path) in [
-        ("contacts", "/api/v1/contacts?limit=50"),
-        ("accounts", "/api/v1/accounts?limit=50"),
-        ("contact-folders", "/api/v1/contact-folders?limit=50"),
+    for (name, path, token) in [
+        ("contacts", "/api/v1/contacts?limit=50", &token),
+        ("accounts", "/api/v1/accounts?limit=50", &token),
+        (
+            "contact-folders",
+            "/api/v1/contact-folders?limit=50",
+            &token,
+        ),
+        (
+            "contacts shared with all",
+            "/api/v1/contacts?limit=50",
+            &viewer,
+        ),
     ] {
         let url = format!("{}{path}", service.base);
         // Warm up (connections, caches), then measure.
         let rate = ["-c", "10", "-q", "100"];
-        hey(&url, &token, &[&rate[..], &["-z", "3s"]].concat(), true).expect("hey runs");
+        hey(&url, token, &[&rate[..], &["-z", "3s"]].concat(), true).expect("hey runs");
         let cpu_before = cpu_seconds(service.pid());
-        let load =
-            hey(&url, &token, &[&rate[..], &["-z", "15s"]].concat(), true).expect("hey runs");
+        let load = hey(&url, token, &[&rate[..], &["-z", "15s"]].concat(), true).expect("hey runs");
         let cpu = cpu_seconds(service.pid()) - cpu_before;
         let (peak, _) = rss_mib(service.pid());
         let cpu_per_request = load

@@ -221,10 +221,16 @@ async fn own_and_shared_contacts_interleave_in_creation_order_across_pages() {
     let app = TestApp::spawn().await;
     let alice = app.token("alice");
     let bob = app.token("bob");
-    // Alternately Alice's own, Bob's shared with her, Bob's shared with everyone, and
-    // Bob's private one, so that every page mixes what she owns and what she is shown.
+    // Alternately Alice's own, Bob's shared with her (every other one with everyone
+    // too: listed once), Bob's shared with everyone, and Bob's private one, so that
+    // every page mixes what she owns and what she is shown.
     let mut visible = Vec::new();
     for i in 0..6 {
+        let to_alice = if i % 2 == 0 {
+            json!([{"user_id": "alice", "access": "read"}, {"user_id": "*", "access": "read"}])
+        } else {
+            json!([{"user_id": "alice", "access": "read"}])
+        };
         let own = app
             .create(
                 "/api/v1/contacts",
@@ -237,7 +243,7 @@ async fn own_and_shared_contacts_interleave_in_creation_order_across_pages() {
             .create(
                 "/api/v1/contacts",
                 &bob,
-                json!({"full_name": format!("B{i}"), "grants": [{"user_id": "alice", "access": "read"}]}),
+                json!({"full_name": format!("B{i}"), "grants": to_alice}),
             )
             .await;
         visible.push(shared["id"].clone());
