@@ -8,6 +8,7 @@ pub mod crash_points;
 pub mod crypto;
 pub mod demo;
 pub mod domain;
+pub mod malloc_tuning;
 pub mod middleware;
 pub mod private_files;
 pub mod service;
