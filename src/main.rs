@@ -1,6 +1,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    let cli = contactsync::cli::Cli::parse();
     // Before the runtime's threads exist: each would otherwise be free to grow an arena.
     contactsync::malloc_tuning::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -13,7 +14,6 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let cli = contactsync::cli::Cli::parse();
     match runtime.block_on(contactsync::cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -6,12 +6,15 @@
 //! 116–122 MiB against the 120 MB target. Two a core keep them from waiting on each
 //! other as much as any number does here: measured on 2 cores, 97–105 MiB and no slower
 //! (one a core made the import 10–15% slower on arena locks).
-//! `MALLOC_ARENA_MAX`, when set, is left to decide.
+//! `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES=glibc.malloc.arena_max=...`, when set, is left to
+//! decide.
 
-/// Sets glibc's arena limit unless `MALLOC_ARENA_MAX` does; call before threads start.
+/// Sets glibc's arena limit unless the environment does; call before threads start.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none()
+        && !std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"))
+    {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let arenas = i32::try_from(cores * 2).unwrap_or(i32::MAX);
         // SAFETY: mallopt only changes the allocator's settings; called before any other

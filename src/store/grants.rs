@@ -73,12 +73,13 @@ fn grants_of_row(backend: DbBackend, table: &str, id: &str) -> SimpleExpr {
 }
 
 /// The first `limit` rows of `query` the caller may see, in id order, each with its
-/// grants. A non-admin's rows are read as two keyset pages, its own (by the `(owner, id)`
-/// index: the read stops at the page's end) and those shared with it, rather than as one
-/// `owner = me OR id IN (...)` query, which databases answer by reading every row of
-/// either kind and sorting them: a page would cost as much as the owner's whole CRM.
-/// Both pages are one statement (`UNION ALL`), so a listing costs one round trip to the
-/// database, not two.
+/// grants. A non-admin's rows are read as keyset pages, its own (by the `(owner, id)`
+/// index: the read stops at the page's end) and those shared with it (by its grants and
+/// by grants to everyone), rather than as one `owner = me OR id IN (...)` query, which
+/// databases answer by reading every row of either kind and sorting them: a page would
+/// cost as much as the owner's whole CRM. The pages are one statement (`UNION ALL`), so
+/// a listing costs one round trip to the database. `query` selects `E`'s columns (an
+/// `E::find()` with filters): the shared sides select them again in the same order.
 pub async fn first_visible<E>(
     db: &impl ConnectionTrait,
     caller: &Caller,
@@ -107,7 +108,15 @@ where
     // `id IN (records shared with me or everyone)` both databases collected every shared
     // id for each page (SQLite into a temporary B-tree, PostgreSQL into a hash): a page
     // cost as much as all that is shared, 5 ms where 30k contacts are public.
-    let shared = [caller.user_id.as_str(), EVERYONE]
+    // A caller whose id is `*` (nothing stops a token's subject from being one) has
+    // only the grants to everyone, read once.
+    let grantees = if caller.user_id == EVERYONE {
+        vec![EVERYONE]
+    } else {
+        vec![caller.user_id.as_str(), EVERYONE]
+    };
+    let shared = grantees
+        .into_iter()
         .map(|grantee| shared_side(caller, kind, grantee, id_col, owner_col, query.clone()));
     let both = if backend == DbBackend::Sqlite {
         // SQLite merges the sides of a compound SELECT in the order it asks for, each
@@ -139,13 +148,11 @@ where
                 )
                 .to_owned()
         };
-        let [mine, everyones] = shared;
-        page(own, "own_page")
-            .union(UnionType::All, page(mine, "shared_page"))
-            .union(UnionType::All, page(everyones, "public_page"))
-            .order_by(id_col, Order::Asc)
-            .limit(limit)
-            .to_owned()
+        let mut all = page(own, "own_page");
+        for (n, side) in shared.enumerate() {
+            all.union(UnionType::All, page(side, &format!("shared_page_{n}")));
+        }
+        all.order_by(id_col, Order::Asc).limit(limit).to_owned()
     };
     with_grants::<E>(db.query_all_raw(backend.build(&both)).await?)
 }

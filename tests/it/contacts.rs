@@ -287,6 +287,30 @@ async fn own_and_shared_contacts_interleave_in_creation_order_across_pages() {
     );
 }
 
+/// A token's subject may be `*`, the grantee that means everyone: such a caller is shown
+/// each public record once, not once as "its own grant" and again as everyone's.
+#[tokio::test]
+async fn a_caller_named_like_everyone_sees_each_public_contact_once() {
+    let app = TestApp::spawn().await;
+    let bob = app.token("bob");
+    let star = app.token("*");
+    for i in 0..3 {
+        app.create(
+            "/api/v1/contacts",
+            &bob,
+            json!({"full_name": format!("E{i}"), "grants": [{"user_id": "*", "access": "read"}]}),
+        )
+        .await;
+    }
+    let names: Vec<Value> = app
+        .list_all("/api/v1/contacts?limit=2", &star)
+        .await
+        .into_iter()
+        .map(|c| c["full_name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("E0"), json!("E1"), json!("E2")]);
+}
+
 #[tokio::test]
 async fn contact_visibility_owner_grant_everyone_admin_stranger() {
     let app = TestApp::spawn().await;
