@@ -3,9 +3,9 @@
 //! glibc gives a thread that finds the arenas busy an arena of its own, up to eight a
 //! core, and an arena keeps what it once held: the service's threads (the runtime's, the
 //! API's and one per SQLite connection) each grew their own, and a 100k import peaked at
-//! 116–122 MiB against the 120 MB target. Two a core keep them from waiting on each
-//! other as much as any number does here: measured on 2 cores, 97–105 MiB and no slower
-//! (one a core made the import 10–15% slower on arena locks).
+//! 116–122 MiB against the 120 MB target. With two a core it peaked at 105–108 MiB on
+//! 2 cores, no slower beyond the machine's drift; one a core (95–97 MiB) made the import
+//! 10–15% slower on arena locks.
 //! `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES=glibc.malloc.arena_max=...`, when set, is left to
 //! decide.
 
