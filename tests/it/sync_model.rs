@@ -1390,6 +1390,18 @@ fn model_regressions() {
             ExCreate(1, 2),
         ],
         vec![ExCreate(0, 0), Crash(4, false), Profile(3)],
+        // A contact back in scope takes its old item back; another contact with the same
+        // content matched that item too, and the run saved two links to one item.
+        vec![
+            ExCreate(1, 5),
+            Sync(None),
+            ExCreate(0, 5),
+            Sync(None),
+            Profile(3),
+            Crash(3, false),
+            DeleteFolder,
+            Profile(0),
+        ],
     ];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

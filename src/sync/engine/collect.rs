@@ -583,6 +583,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .crm_moves(&self.owner, self.req.mailbox_id, scope_all, export_new)
             .await?;
         let mut moved: Vec<Uuid> = Vec::new();
+        // Contacts back in scope with a detached link: each takes its old item back.
+        let mut returning: Vec<Uuid> = Vec::new();
         // Contacts planned by this run's Exchange phase count: the next run may have more
         // to do with them (a derived full name to carry over).
         let mut any_planned = false;
@@ -594,6 +596,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 any_planned = true;
                 if !self.done_crm.contains(&v.id) {
                     moved.push(v.id);
+                    if v.link.is_some_and(|(_, _, detached)| detached) {
+                        returning.push(v.id);
+                    }
                 }
             }
         }
@@ -621,6 +626,13 @@ impl<T: ExchangeContacts> Run<'_, T> {
         }
         self.note_request_budget(moved.len()).await;
         self.load_heads(&[], &moved).await?;
+        // Their old items are theirs: no other contact, in any chunk, matches one by its
+        // content (two links would name the item, or a later chunk's would take it back
+        // and leave the first contact without its item).
+        let reclaimed: HashSet<String> = returning
+            .iter()
+            .filter_map(|id| self.item_by_crm.get(id).cloned())
+            .collect();
         let unlinked_new = moved.iter().any(|id| {
             self.item_by_crm
                 .get(id)
@@ -631,7 +643,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             self.list_target_folder().await?;
         }
         self.links_behind = true;
-        let done = self.crm_chunks(&moved).await;
+        let done = self.crm_chunks(&moved, &reclaimed).await;
         self.links_behind = false;
         let written = self.links_written().await;
         done.and(written)
@@ -641,7 +653,14 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// the chunk before writes (what a chunk writes is its own contacts, and a contact
     /// edited after the read is never overwritten: CRM writes are conditional on its
     /// version), and its links are saved while the next chunk is prepared and writes.
-    async fn crm_chunks(&mut self, moved: &[Uuid]) -> Result<(), Halt> {
+    ///
+    /// `reclaimed` are the old items of the contacts coming back into scope: matched only
+    /// by their own contact.
+    async fn crm_chunks(
+        &mut self,
+        moved: &[Uuid],
+        reclaimed: &HashSet<String>,
+    ) -> Result<(), Halt> {
         let store = self.store;
         let chunks: Vec<&[Uuid]> = moved.chunks(CHUNK).collect();
         let mut read_ahead = None;
@@ -661,6 +680,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 Matcher::new(
                     self.unlinked_items
                         .iter()
+                        .filter(|c| !reclaimed.contains(&c.item_id))
                         .map(|c| Candidate {
                             key: c.item_id.clone(),
                             crm_id: c.crm_contact_id,
