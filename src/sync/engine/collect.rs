@@ -251,9 +251,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
         self.pair_items(items).await
     }
 
-    /// In a run with no link, the items kept back because they would pair by content:
-    /// paired now that every item of the feeds has paired by its stamp, so that none of
-    /// them takes a contact whose id another item carries (two items, one id).
+    /// The items kept back because they would pair by content: paired now that every
+    /// item of the feeds has paired by its stamp, so that none of them takes a contact
+    /// whose id another item carries (two items, one id).
     async fn pair_matched_later(&mut self) -> Result<(), Halt> {
         let Some(items) = self.matched_later.take() else {
             return Ok(());
@@ -331,10 +331,20 @@ impl<T: ExchangeContacts> Run<'_, T> {
             let ex = self.ex_side(&c, &folder);
             let own = self.links_by_item.get(&c.item_id);
             let stamped_pair_item = c.crm_contact_id.and_then(|id| self.item_by_crm.get(&id));
-            let link = match item_pairing(
+            let pairing = item_pairing(
                 own.is_some(),
                 stamped_pair_item.map(|old| gone_items.contains(old)),
-            ) {
+            );
+            if pairing == ItemPairing::Moved
+                && let Some(old) = stamped_pair_item
+            {
+                // The first item with the stamp takes the pair; another with the same
+                // stamp in this chunk (the user copied the item, then deleted it) is a
+                // copy, as it is in a later chunk once this link is saved. Two items
+                // must not take one link: the chunk's links would name the contact twice.
+                gone_items.remove(old);
+            }
+            let link = match pairing {
                 ItemPairing::Linked => own.cloned(),
                 // The old id's ChangeKey says nothing of the new id: cleared, the pair is
                 // linked again under the new id even when nothing else moved (after a
@@ -477,12 +487,13 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(())
     }
 
-    /// Whether a new item is kept back to pair after every stamped item: only in a run
-    /// with no link (a first run, or links lost), and only when it would pair by content
-    /// (its stamp, if any, names no candidate). A run with links never defers: a contact
-    /// linked to a stamped item is no candidate for content matching.
+    /// Whether a new item is kept back to pair after every stamped item: when it would
+    /// pair by content (its stamp, if any, names no candidate). Not only in a run with no
+    /// link (a first run, or links lost): a contact is unlinked yet stamped on an item
+    /// after a run died between creating its item and saving the link, and that item,
+    /// in a feed read later in this run, must find its contact still free.
     async fn pairs_by_content_later(&mut self, c: &RemoteContact) -> Result<bool, Halt> {
-        if !self.no_links || self.matched_later.is_none() {
+        if self.matched_later.is_none() {
             return Ok(false);
         }
         self.ensure_matcher().await?;
@@ -583,8 +594,6 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .crm_moves(&self.owner, self.req.mailbox_id, scope_all, export_new)
             .await?;
         let mut moved: Vec<Uuid> = Vec::new();
-        // Contacts back in scope with a detached link: each takes its old item back.
-        let mut returning: Vec<Uuid> = Vec::new();
         // Contacts planned by this run's Exchange phase count: the next run may have more
         // to do with them (a derived full name to carry over).
         let mut any_planned = false;
@@ -596,9 +605,6 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 any_planned = true;
                 if !self.done_crm.contains(&v.id) {
                     moved.push(v.id);
-                    if v.link.is_some_and(|(_, _, detached)| detached) {
-                        returning.push(v.id);
-                    }
                 }
             }
         }
@@ -626,12 +632,16 @@ impl<T: ExchangeContacts> Run<'_, T> {
         }
         self.note_request_budget(moved.len()).await;
         self.load_heads(&[], &moved).await?;
-        // Their old items are theirs: no other contact, in any chunk, matches one by its
-        // content (two links would name the item, or a later chunk's would take it back
-        // and leave the first contact without its item).
-        let reclaimed: HashSet<String> = returning
+        // The old items of the contacts with a detached link: each is taken back by its
+        // own contact when that contact is back in scope (`crm_chunks`), and by no other
+        // contact of any chunk. Matched to another, it would be named by two links (one
+        // chunk), or its old link would be dropped and the contact back in scope exported
+        // a second time (a later chunk).
+        let reclaimed: HashSet<String> = moved
             .iter()
-            .filter_map(|id| self.item_by_crm.get(id).cloned())
+            .filter_map(|id| self.item_by_crm.get(id))
+            .filter(|item| self.heads.get(*item).is_some_and(|h| h.detached))
+            .cloned()
             .collect();
         let unlinked_new = moved.iter().any(|id| {
             self.item_by_crm
@@ -654,8 +664,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// edited after the read is never overwritten: CRM writes are conditional on its
     /// version), and its links are saved while the next chunk is prepared and writes.
     ///
-    /// `reclaimed` are the old items of the contacts coming back into scope: matched only
-    /// by their own contact.
+    /// `reclaimed` are the old items of the contacts with a detached link: never match
+    /// candidates, taken back only by their own contact (when it is back in scope and the
+    /// item still exists).
     async fn crm_chunks(
         &mut self,
         moved: &[Uuid],
@@ -684,7 +695,14 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         .map(|c| Candidate {
                             key: c.item_id.clone(),
                             crm_id: c.crm_contact_id,
-                            fields: c.fields.clone(),
+                            // Outside the export target an item is taken only by the
+                            // contact it is stamped with (`export_match_taken`): given no
+                            // content, no other contact matches it and uses it up.
+                            fields: if c.folder_id.is_empty() || c.folder_id == self.target_folder {
+                                c.fields.clone()
+                            } else {
+                                MappedContact::default()
+                            },
                         })
                         .collect(),
                 )

@@ -288,9 +288,9 @@ struct Run<'a, T: ExchangeContacts> {
     no_links: bool,
     /// Folders this run reads from the start (every item comes through their feeds).
     read_from_start: HashSet<String>,
-    /// New items that would pair by content in a run with no link, kept back until every
-    /// item of the feeds has paired by its stamp (see `upsert_chunk`); `None` once they
-    /// are being paired.
+    /// New items that would pair by content, kept back until every item of the feeds has
+    /// paired by its stamp (see `pairs_by_content_later`); `None` once they are being
+    /// paired.
     matched_later: Option<Vec<(String, RemoteContact)>>,
     /// Items that failed in earlier runs, retried by this one (read again even when their
     /// folder's feed moved on), and CRM contacts likewise.
