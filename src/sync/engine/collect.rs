@@ -32,7 +32,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
     ///
     /// The feeds are read ahead by `feed::read_feeds` while the pages already read are
     /// applied, a chunk of upserts at a time, so memory follows the chunk, not the
-    /// mailbox; deletions wait until every folder's upserts are applied (a move is a new
+    /// mailbox (but for new items that would pair by content: they wait for every stamp,
+    /// see `pairs_by_content_later`); deletions wait until every folder's upserts are applied (a move is a new
     /// item plus the deletion of the old one: the new half relinks the pair first). A
     /// stamp whose old item's deletion was not seen yet is checked by reading that item
     /// (`upsert_chunk`). Our own writes of the earlier chunks come back later in the same
@@ -255,9 +256,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// item of the feeds has paired by its stamp, so that none of them takes a contact
     /// whose id another item carries (two items, one id).
     async fn pair_matched_later(&mut self) -> Result<(), Halt> {
-        let Some(items) = self.matched_later.take() else {
+        let Some(mut items) = self.matched_later.take() else {
             return Ok(());
         };
+        // An item the feed delivered twice in this run (edited meanwhile) was kept back
+        // twice: its last delivery pairs, else two pairs would name the item.
+        let mut seen = HashSet::new();
+        items.reverse();
+        items.retain(|(_, c)| seen.insert(c.item_id.clone()));
+        items.reverse();
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             self.stop_requested().await?;
@@ -719,9 +726,24 @@ impl<T: ExchangeContacts> Run<'_, T> {
             let mut returned: HashMap<Uuid, RemoteContact> = HashMap::new();
             if !returning.is_empty() {
                 let ids: Vec<String> = returning.iter().map(|(_, i)| i.clone()).collect();
+                let mut moved_away = HashSet::new();
                 for ((crm_id, _), r) in returning.iter().zip(self.read_items(&ids).await?) {
-                    if let Ok(c) = r {
-                        returned.insert(*crm_id, c);
+                    match r {
+                        Ok(c) => {
+                            returned.insert(*crm_id, c);
+                        }
+                        Err(e) if e.kind == ErrorKind::NotFound => {
+                            moved_away.insert(*crm_id);
+                        }
+                        Err(_) => {}
+                    }
+                }
+                // Gone under its old id: moved by the user while its contact was out of
+                // scope (a move gives an item a new id). Its stamp finds it, wherever it
+                // is (SPEC §5 "leaving and re-entering": never exported twice).
+                for c in self.stamped_anywhere(&moved_away).await? {
+                    if let Some(id) = c.crm_contact_id {
+                        returned.entry(id).or_insert(c);
                     }
                 }
             }
@@ -817,6 +839,28 @@ impl<T: ExchangeContacts> Run<'_, T> {
             }
         }
         Ok(ids)
+    }
+
+    /// The items of every folder stamped with one of `ids` that no link holds (one
+    /// listing a folder, and only when `ids` is not empty: contacts back in scope whose
+    /// old item moved are rare).
+    async fn stamped_anywhere(&mut self, ids: &HashSet<Uuid>) -> Result<Vec<RemoteContact>, Halt> {
+        let mut found = Vec::new();
+        if ids.is_empty() {
+            return Ok(found);
+        }
+        let folders: Vec<String> = self.existing_folders.iter().cloned().collect();
+        for folder in folders {
+            match self.t.folder_contacts(&folder).await {
+                Ok(items) => found.extend(items.into_iter().filter(|c| {
+                    c.crm_contact_id.is_some_and(|id| ids.contains(&id))
+                        && !self.heads.contains_key(&c.item_id)
+                })),
+                Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
+                Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
+            }
+        }
+        Ok(found)
     }
 
     /// Lists the export target's items that no live link holds, for matching new CRM
