@@ -33,8 +33,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// The feeds are read ahead by `feed::read_feeds` while the pages already read are
     /// applied, a chunk of upserts at a time, so memory follows the chunk, not the
     /// mailbox (but for new items that would pair by content: they wait for every stamp,
-    /// see `pairs_by_content_later`); deletions wait until every folder's upserts are applied (a move is a new
-    /// item plus the deletion of the old one: the new half relinks the pair first). A
+    /// see `pairs_by_content_later`); deletions wait until every folder's upserts are
+    /// applied (a move is a new item plus the deletion of the old one: the new half
+    /// relinks the pair first). A
     /// stamp whose old item's deletion was not seen yet is checked by reading that item
     /// (`upsert_chunk`). Our own writes of the earlier chunks come back later in the same
     /// walk, as echoes that cost no read.
