@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::apply::flatten;
 use super::feed::{FeedEvent, PAGES_AHEAD, Upserts, read_feeds};
 use super::pair::{
-    Found, ItemPairing, crm_contact_planned, export_match_taken, is_echo, item_pairing, link_holds,
-    new_item_pairs,
+    Found, ItemPairing, crm_contact_planned, export_match_taken, in_export_target, is_echo,
+    item_pairing, link_holds, new_item_pairs,
 };
 use super::{CHUNK, FEED_ITEMS_KEPT, Halt, Pair, Run, stamps};
 use crate::domain::profile::MatchExisting;
@@ -706,7 +706,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             // Outside the export target an item is taken only by the
                             // contact it is stamped with (`export_match_taken`): given no
                             // content, no other contact matches it and uses it up.
-                            fields: if c.folder_id.is_empty() || c.folder_id == self.target_folder {
+                            fields: if in_export_target(&c.folder_id, &self.target_folder) {
                                 c.fields.clone()
                             } else {
                                 MappedContact::default()
@@ -833,33 +833,39 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .collect();
         let mut ids = HashSet::new();
         for folder in unread {
-            match self.t.folder_contacts(&folder).await {
-                Ok(items) => ids.extend(items.into_iter().filter_map(|c| c.crm_contact_id)),
-                Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
-                Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
-            }
+            let items = self.folder_items(&folder).await?;
+            ids.extend(items.into_iter().filter_map(|c| c.crm_contact_id));
         }
         Ok(ids)
+    }
+
+    /// Every item of a folder; a failure halts the run (the listings that call this
+    /// decide what may pair, and a partial answer would pair wrongly).
+    async fn folder_items(&self, folder: &str) -> Result<Vec<RemoteContact>, Halt> {
+        self.t.folder_contacts(folder).await.map_err(|e| {
+            if e.kind == ErrorKind::Auth {
+                Halt::Failed(e.to_string())
+            } else if folder == self.target_folder {
+                Halt::Failed(format!("listing the export folder: {e}"))
+            } else {
+                Halt::Failed(format!("listing folder {folder}: {e}"))
+            }
+        })
     }
 
     /// The items of every folder stamped with one of `ids` that no link holds (one
     /// listing a folder, and only when `ids` is not empty: contacts back in scope whose
     /// old item moved are rare).
-    async fn stamped_anywhere(&mut self, ids: &HashSet<Uuid>) -> Result<Vec<RemoteContact>, Halt> {
+    async fn stamped_anywhere(&self, ids: &HashSet<Uuid>) -> Result<Vec<RemoteContact>, Halt> {
         let mut found = Vec::new();
         if ids.is_empty() {
             return Ok(found);
         }
-        let folders: Vec<String> = self.existing_folders.iter().cloned().collect();
-        for folder in folders {
-            match self.t.folder_contacts(&folder).await {
-                Ok(items) => found.extend(items.into_iter().filter(|c| {
-                    c.crm_contact_id.is_some_and(|id| ids.contains(&id))
-                        && !self.heads.contains_key(&c.item_id)
-                })),
-                Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
-                Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
-            }
+        for folder in &self.existing_folders {
+            found.extend(self.folder_items(folder).await?.into_iter().filter(|c| {
+                c.crm_contact_id.is_some_and(|id| ids.contains(&id))
+                    && !self.heads.contains_key(&c.item_id)
+            }));
         }
         Ok(found)
     }
@@ -872,12 +878,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         if self.target_folder.is_empty() || !self.existing_folders.contains(&self.target_folder) {
             return Ok(());
         }
-        let items = match self.t.folder_contacts(&self.target_folder).await {
-            Ok(items) => items,
-            Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
-            Err(e) => return Err(Halt::Failed(format!("listing the export folder: {e}"))),
-        };
-        let mut items = items;
+        let mut items = self.folder_items(&self.target_folder).await?;
         if self.no_links {
             // No link at all: an item stamped in an earlier life of this mailbox may sit
             // in any folder; only its stamp may pair it (never its content).
@@ -888,13 +889,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 .cloned()
                 .collect();
             for folder in others {
-                match self.t.folder_contacts(&folder).await {
-                    Ok(found) => {
-                        items.extend(found.into_iter().filter(|c| c.crm_contact_id.is_some()))
-                    }
-                    Err(e) if e.kind == ErrorKind::Auth => return Err(Halt::Failed(e.to_string())),
-                    Err(e) => return Err(Halt::Failed(format!("listing folder {folder}: {e}"))),
-                }
+                let found = self.folder_items(&folder).await?;
+                items.extend(found.into_iter().filter(|c| c.crm_contact_id.is_some()));
             }
         }
         let ids: Vec<String> = items.iter().map(|c| c.item_id.clone()).collect();

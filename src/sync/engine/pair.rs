@@ -76,7 +76,13 @@ pub(super) fn export_match_taken(
     item_stamp: Option<Uuid>,
     contact: Uuid,
 ) -> bool {
-    item_folder.is_empty() || item_folder == target_folder || item_stamp == Some(contact)
+    in_export_target(item_folder, target_folder) || item_stamp == Some(contact)
+}
+
+/// Whether an unlinked item found for the CRM phase sits in the export target (one with
+/// no folder recorded counts as the target's, as `export_match_taken` always took it).
+pub(super) fn in_export_target(item_folder: &str, target_folder: &str) -> bool {
+    item_folder.is_empty() || item_folder == target_folder
 }
 
 /// Whether the CRM phase plans a contact that the database reports as moved: a linked one
