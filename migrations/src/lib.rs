@@ -17,6 +17,7 @@ mod m20261202_000012_sync_state_indexes;
 mod m20261202_000013_match_keys_by_owner;
 mod m20261203_000014_crm_views;
 mod m20261204_000015_shared_records_in_id_order;
+mod m20261205_000016_owed_stamps;
 
 /// Applies every migration of the service in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_match_keys_by_owner::Migration),
             Box::new(m20261203_000014_crm_views::Migration),
             Box::new(m20261204_000015_shared_records_in_id_order::Migration),
+            Box::new(m20261205_000016_owed_stamps::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, Set, Statement,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -74,6 +74,7 @@ fn link_of(m: contact_links::Model) -> Link {
         crm_fingerprint: m.crm_fingerprint,
         ex_fingerprint: m.ex_fingerprint,
         detached: m.detached,
+        stamp_owed: m.stamp_owed,
     }
 }
 
@@ -88,6 +89,15 @@ fn visible(owner: &Caller) -> Option<sea_orm::sea_query::SimpleExpr> {
         contacts::Column::Id,
         contacts::Column::OwnerId,
     )
+}
+
+/// A link whose item still owes its `CrmContactId` stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedStamp {
+    pub crm_id: Uuid,
+    pub item_id: String,
+    /// The item's ChangeKey as the link knows it: the stamp is written only on that.
+    pub change_key: String,
 }
 
 /// What a run needs of every link to find what moved, without the snapshots.
@@ -473,8 +483,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Records links as given (one per CRM contact and per item: the older rows of either
-    /// go).
     /// The ChangeKeys of items just stamped, each into its link while the link still
     /// waits for its stamp (an empty ChangeKey, not the mark of a failed write: version
     /// -1); a link this run wrote again since is left as it is.
@@ -516,6 +524,75 @@ impl Store {
         Ok(())
     }
 
+    /// Links whose item still owes its stamp (an import left it to a later run), at most
+    /// `limit`, in item order.
+    pub async fn owed_stamps(&self, mailbox_id: Uuid, limit: u64) -> StoreResult<Vec<OwedStamp>> {
+        Ok(contact_links::Entity::find()
+            .select_only()
+            .column(contact_links::Column::CrmId)
+            .column(contact_links::Column::ItemId)
+            .column(contact_links::Column::ChangeKey)
+            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .filter(contact_links::Column::StampOwed.eq(true))
+            .order_by_asc(contact_links::Column::ItemId)
+            .limit(limit)
+            .into_tuple::<(Uuid, String, String)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|(crm_id, item_id, change_key)| OwedStamp {
+                crm_id,
+                item_id,
+                change_key,
+            })
+            .collect())
+    }
+
+    /// Owed stamps written (`(owed, the stamped item's ChangeKey)`): each link takes the
+    /// new ChangeKey and owes nothing more, unless it changed since it was read (a run
+    /// wrote it again): then it is left as it is.
+    pub async fn settle_owed_stamps(
+        &self,
+        mailbox_id: Uuid,
+        stamped: &[(OwedStamp, String)],
+    ) -> StoreResult<()> {
+        if stamped.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write_txn().await?;
+        let now = Utc::now();
+        for slice in stamped.chunks(200) {
+            let mut change_key = CaseStatement::new();
+            let mut still_owed = Condition::any();
+            for (owed, key) in slice {
+                let unchanged = Condition::all()
+                    .add(contact_links::Column::ItemId.eq(owed.item_id.clone()))
+                    .add(contact_links::Column::ChangeKey.eq(owed.change_key.clone()))
+                    .add(contact_links::Column::CrmId.eq(owed.crm_id));
+                change_key = change_key.case(unchanged.clone(), Expr::value(key.clone()));
+                still_owed = still_owed.add(unchanged);
+            }
+            contact_links::Entity::update_many()
+                .col_expr(
+                    contact_links::Column::ChangeKey,
+                    change_key
+                        .finally(Expr::col(contact_links::Column::ChangeKey))
+                        .into(),
+                )
+                .col_expr(contact_links::Column::StampOwed, Expr::value(false))
+                .col_expr(contact_links::Column::UpdatedAt, Expr::value(now))
+                .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+                .filter(contact_links::Column::StampOwed.eq(true))
+                .filter(still_owed)
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Records links as given (one per CRM contact and per item: the older rows of either
+    /// go).
     pub async fn save_links(&self, mailbox_id: Uuid, links: &[Link]) -> StoreResult<()> {
         if links.is_empty() {
             return Ok(());
@@ -550,6 +627,7 @@ impl Store {
                 crm_fingerprint: Set(l.crm_fingerprint.clone()),
                 ex_fingerprint: Set(l.ex_fingerprint.clone()),
                 detached: Set(l.detached),
+                stamp_owed: Set(l.stamp_owed),
                 updated_at: Set(now),
             });
             contact_links::Entity::insert_many(rows)

@@ -82,6 +82,9 @@ pub struct Link {
     pub ex_fingerprint: String,
     /// The pair was unlinked: neither side is synced, nor imported or exported as new.
     pub detached: bool,
+    /// The item does not carry its `CrmContactId` stamp yet: the import left it to a later
+    /// run (over a transport whose ids survive a move, the link holds the pair meanwhile).
+    pub stamp_owed: bool,
 }
 
 impl Link {
@@ -103,6 +106,7 @@ impl Link {
             crm_fingerprint: crm.fields.fingerprint(),
             ex_fingerprint: ex.fields.fingerprint(),
             detached: false,
+            stamp_owed: false,
         }
     }
 }
@@ -326,9 +330,12 @@ fn pair(crm: Option<&CrmSide>, ex: Option<&ExSide>, link: Option<&Link>, a: &All
             changes: to_crm,
         });
     }
-    let stamp = ex
-        .filter(|e| e.crm_contact_id != Some(crm_id))
-        .map(|_| crm_id);
+    // An item read without our stamp gets it; one not read, when its link says the
+    // stamp is still owed (an import left it to a later run).
+    let stamp = match ex {
+        Some(e) => (e.crm_contact_id != Some(crm_id)).then_some(crm_id),
+        None => link.filter(|l| l.stamp_owed).map(|_| crm_id),
+    };
     if !to_ex.is_empty() || stamp.is_some() {
         ops.push(Op::UpdateExchange {
             item_id: item_id.clone(),

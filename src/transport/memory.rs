@@ -57,6 +57,9 @@ struct State {
     failing: BTreeMap<String, ErrorKind>,
     page_size: usize,
     calls: u64,
+    /// A move keeps the item's id (Graph with immutable ids) instead of giving it a new
+    /// one (EWS).
+    immutable_ids: bool,
 }
 
 /// A mailbox in memory. Methods named after what a user does in Outlook change it the way
@@ -265,11 +268,27 @@ impl MemoryExchange {
         self.with(|s| s.remove(id).is_some())
     }
 
-    /// A move by the user: the item gets a new id in the other folder, properties kept.
+    /// A mailbox whose items keep their id when they move, as Graph's with immutable ids.
+    pub fn with_immutable_ids() -> MemoryExchange {
+        let x = MemoryExchange::new();
+        x.with(|s| s.immutable_ids = true);
+        x
+    }
+
+    /// A move by the user: the item gets a new id in the other folder (or keeps its id,
+    /// with immutable ids), properties kept.
     pub fn user_move(&self, id: &str, folder: &str) -> Option<String> {
         self.with(|s| {
             if !s.is_contacts_folder(folder) || s.items.get(id)?.folder == folder {
                 return None;
+            }
+            if s.immutable_ids {
+                let from = s.items.get(id)?.folder.clone();
+                s.log(&from, Event::Removed(id.to_owned()));
+                s.items.get_mut(id)?.folder = folder.to_owned();
+                s.log(folder, Event::Added(id.to_owned()));
+                s.touch(id);
+                return Some(id.to_owned());
             }
             let it = s.remove(id)?;
             Some(s.insert(folder, it.fields, it.stamp))
@@ -326,6 +345,10 @@ fn parse_state(state: Option<&str>) -> Option<(u64, u64)> {
 }
 
 impl ExchangeContacts for MemoryExchange {
+    fn ids_survive_moves(&self) -> bool {
+        self.with(|s| s.immutable_ids)
+    }
+
     async fn contact_folders(&self) -> Result<Vec<ExchangeFolder>, TransportError> {
         Ok(self.with(|s| {
             s.calls += 1;

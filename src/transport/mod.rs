@@ -258,6 +258,14 @@ pub trait ExchangeContacts: Send + Sync {
         folder_id: &str,
     ) -> impl Future<Output = Result<Vec<RemoteContact>, TransportError>> + Send;
 
+    /// Whether an item keeps its id when it moves between folders (Graph with
+    /// `IdType="ImmutableId"`; an EWS move gives the item a new id). Then a link alone
+    /// holds its pair wherever the item goes, and an import may leave the item's
+    /// `CrmContactId` stamp to a later run.
+    fn ids_survive_moves(&self) -> bool {
+        false
+    }
+
     /// The request budget the transport paces the mailbox under, if any (Exchange Online:
     /// 10,000 requests per 10 minutes per app and mailbox; EWS has none of its own).
     fn request_budget(&self) -> Option<RequestBudget> {
@@ -403,6 +411,10 @@ impl ExchangeContacts for Transport {
 
     async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
         each!(self, t => t.folder_contacts(folder_id).await)
+    }
+
+    fn ids_survive_moves(&self) -> bool {
+        each!(self, t => t.ids_survive_moves())
     }
 
     fn request_budget(&self) -> Option<RequestBudget> {

@@ -17,6 +17,7 @@ pub struct Model {
     pub crm_fingerprint: String,
     pub ex_fingerprint: String,
     pub detached: bool,
+    pub stamp_owed: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -275,6 +275,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let mut updates: Vec<(usize, Option<usize>, ItemUpdate)> = Vec::new();
         let mut deletes: Vec<(usize, usize, String)> = Vec::new();
         let mut stamps_owed: Vec<(usize, ItemUpdate)> = Vec::new();
+        let mut stamps_deferred: Vec<usize> = Vec::new();
         for (wi, w) in work.iter().enumerate() {
             if w.failed {
                 continue;
@@ -306,7 +307,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         change_key,
                         ..
                     } => {
-                        if let Some(crm) = &w.crm_now {
+                        if self.t.ids_survive_moves() {
+                            // The link holds the pair whatever the item does (moved, its
+                            // id stays): the stamp is written by a later run, off this
+                            // run's critical path (`owed_stamps`).
+                            stamps_deferred.push(wi);
+                        } else if let Some(crm) = &w.crm_now {
                             let stamp = ItemUpdate {
                                 item_id: item_id.clone(),
                                 change_key: change_key.clone(),
@@ -332,6 +338,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
 
         for (wi, stamp) in stamps_owed {
             work[wi].stamp_owed = Some(stamp);
+        }
+        for wi in stamps_deferred {
+            work[wi].stamp_deferred = true;
         }
         let target = self.target_folder.clone();
         let create_batches: Vec<Vec<(Uuid, MappedContact)>> = creates

@@ -152,6 +152,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             crm_base: empty.clone(),
                             ex_base: empty,
                             detached: false,
+                            // Merged again: the plan stamps the item it reads.
+                            stamp_owed: false,
                         });
                     }
                 }
@@ -176,6 +178,16 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 // Merged again when read before its stamp is settled.
                                 link.change_key = String::new();
                             }
+                            // A stamp left to a later run stays owed until an item of
+                            // this pair read or written in this run carries it.
+                            let stamped = w
+                                .ex_now
+                                .as_ref()
+                                .or(w.pair.ex.as_ref())
+                                .is_some_and(|e| e.crm_contact_id == Some(crm.id));
+                            link.stamp_owed = (w.stamp_deferred
+                                || w.pair.link.as_ref().is_some_and(|l| l.stamp_owed))
+                                && !stamped;
                             if let Some(old) = &w.derived_full_name {
                                 link.crm_base.set(Field::FullName, Some(old));
                                 link.crm_fingerprint = link.crm_base.fingerprint();
@@ -384,7 +396,8 @@ pub(super) fn ex_from_link(l: &Link) -> ExSide {
         folder_id: l.folder_id.clone(),
         fields: l.ex_base.clone(),
         last_modified: Utc::now(),
-        crm_contact_id: Some(l.crm_id),
+        // The item carries its stamp unless the link says it is owed.
+        crm_contact_id: (!l.stamp_owed).then_some(l.crm_id),
         deleted: false,
         in_import_scope: true,
     }

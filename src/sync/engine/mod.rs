@@ -16,6 +16,8 @@
 //!   next chunk writes), feed states (marked with what the folder was to
 //!   the run), failing items counted across runs, gone folders forgotten;
 //! - [`stamps`]: imported items' `CrmContactId` stamps, written beside the Exchange phase;
+//! - [`owed`]: the stamps earlier imports left to a later run (over a transport whose ids
+//!   survive a move), written before the feeds are read;
 //! - [`echoes`]: the feed walked behind the CRM phase's Exchange writes, past our own
 //!   echoes, so that the walk after the phase has little or nothing left to read;
 //! - [`mark`]: when the CRM phase's comparison may be skipped (nothing it reads changed
@@ -46,6 +48,7 @@ mod commit;
 mod echoes;
 mod feed;
 mod mark;
+mod owed;
 mod pair;
 mod report;
 mod stamps;
@@ -189,6 +192,9 @@ struct Work {
     derived_full_name: Option<String>,
     /// The stamp of an item imported by this pair, left to the stamp writer (`stamps`).
     stamp_owed: Option<ItemUpdate>,
+    /// The stamp of an item imported by this pair is left to a later run (the link says
+    /// so): the transport's ids survive a move, so the link holds the pair meanwhile.
+    stamp_deferred: bool,
 }
 
 impl Work {
@@ -203,6 +209,7 @@ impl Work {
             gone: false,
             derived_full_name: None,
             stamp_owed: None,
+            stamp_deferred: false,
         }
     }
 
@@ -468,6 +475,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .filter(|f| !saved.contains_key(*f))
             .cloned()
             .collect();
+        self.write_owed_stamps().await?;
         let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
         self.forget_gone_folders(gone).await?;
         // A dry run or an export-only run saves no feed state: no walk past our echoes.

@@ -448,6 +448,10 @@ impl ExchangeContacts for GraphTransport {
         Ok(all)
     }
 
+    fn ids_survive_moves(&self) -> bool {
+        self.client.config().immutable_ids
+    }
+
     fn request_budget(&self) -> Option<RequestBudget> {
         self.client
             .config()
