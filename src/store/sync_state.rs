@@ -649,6 +649,15 @@ impl Store {
             .collect())
     }
 
+    /// Forgets every feed state of a mailbox: its folders are read from the start.
+    pub async fn forget_feed_states(&self, mailbox_id: Uuid) -> StoreResult<()> {
+        folder_sync_states::Entity::delete_many()
+            .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     /// Saves the sync states of some folders of a mailbox (`(folder, state)`), in one
     /// transaction: a commit is a flush to disk, and a run saves every folder it read.
     pub async fn save_sync_states(

@@ -825,6 +825,52 @@ async fn a_copied_item_is_a_new_contact_and_the_original_stays_linked(p: Proto) 
     w.assert_converged().await;
 }
 
+/// The item moved to another import folder and copied back into the first, between two
+/// runs. Over Graph the moved item keeps its id, and the first folder's delta reports it
+/// removed: that deletion is a move, not the item gone, so the stamped copy is a copy (a
+/// new contact), not the item moved — two pairs naming one contact failed every run.
+async fn an_item_moved_and_copied_between_two_runs_keeps_its_contact(p: Proto) {
+    let w = World::on(p).await;
+    let archive = w
+        .sim
+        .create_folder(ALICE, "contacts", "Archive", Some("IPF.Contact"))
+        .unwrap();
+    let ids = w.seed("contacts", vec![person("Mo", "Ved", "m@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    w.sync().await;
+    // Over Graph the run after the import writes the stamp.
+    w.sync().await;
+    let original = w.sim.contact(ALICE, &ids[0]).unwrap();
+    let mut copy = original.data.clone();
+    copy.email_addresses
+        .insert("EmailAddress1".into(), "copy@x.test".into());
+    w.sim.move_contact(ALICE, &ids[0], &archive).unwrap();
+    w.sim.seed_contacts(ALICE, "contacts", vec![copy]).unwrap();
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_created, counts.crm_deleted, counts.unlinked),
+        (1, 0, 0),
+        "{counts:?}"
+    );
+    let crm = w.crm_contacts().await;
+    assert_eq!(crm.len(), 2);
+    let moved = crm.iter().find(|c| c["email1"] == "m@x.test").unwrap();
+    // A CRM edit of the original reaches the moved item.
+    w.app
+        .patch(
+            &format!("/api/v1/contacts/{}", moved["id"].as_str().unwrap()),
+            &w.token,
+            json!({"job_title": "Followed"}),
+        )
+        .await;
+    w.sync().await;
+    let items = w.exchange(&archive);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].data.job_title.as_deref(), Some("Followed"));
+    w.assert_converged().await;
+}
+
 async fn a_failed_stamp_creates_no_duplicate_later(p: Proto) {
     let w = World::on(p).await;
     let ids = w.seed(
@@ -1013,6 +1059,7 @@ async fn a_permanently_failing_item_does_not_hold_its_folder_back(p: Proto) {
 }
 
 over_both_transports!(
+    an_item_moved_and_copied_between_two_runs_keeps_its_contact,
     import_all_folders_then_converge,
     import_from_chosen_folders_only,
     account_linking_by_company_name,

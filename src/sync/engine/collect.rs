@@ -302,14 +302,21 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .collect();
         // A stamp on a new ItemId whose linked item is gone is a move (or a recreate): the
         // pair follows the item. If the old item is still there, this is a copy, and a
-        // copy is a new contact.
+        // copy is a new contact. Where ids survive a move, a feed's deletion may be the
+        // item moved out of that folder, alive elsewhere under its id: only a read tells,
+        // as for an old item no feed reported.
+        let deletes_are_gone = !self.t.ids_survive_moves();
         let stamped_elsewhere: Vec<String> = items
             .iter()
             .filter(|(_, c)| !self.heads.contains_key(&c.item_id))
             .filter_map(|(_, c)| self.item_by_crm.get(&c.crm_contact_id?).cloned())
-            .filter(|old| !self.feed_deletes.contains(old))
+            .filter(|old| !(deletes_are_gone && self.feed_deletes.contains(old)))
             .collect();
-        let mut gone_items: HashSet<String> = self.feed_deletes.clone();
+        let mut gone_items: HashSet<String> = if deletes_are_gone {
+            self.feed_deletes.clone()
+        } else {
+            HashSet::new()
+        };
         if !stamped_elsewhere.is_empty() {
             for (old, result) in stamped_elsewhere
                 .iter()

@@ -448,6 +448,13 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         self.no_links = !has_links;
         self.mark = store.crm_mark(self.req.mailbox_id).await?;
         let links_lost = !has_links && stored.values().any(|s| saved_with_links(s));
+        if links_lost && !self.req.dry_run {
+            // Forgotten now, not when the run ends: a run cut short (stopped, crashed) has
+            // saved some links, which would hide the loss from the next run, while the
+            // states would hide the items not relinked yet (an unstamped one, whose stamp
+            // an import over immutable ids still owed, would never be read again).
+            store.forget_feed_states(self.req.mailbox_id).await?;
+        }
         if links_lost {
             // Stamped items may be in any folder (one that was an import folder before a
             // profile change): this run reads them all, and a stamp relinks its pair.
