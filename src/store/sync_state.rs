@@ -548,9 +548,10 @@ impl Store {
             .collect())
     }
 
-    /// Owed stamps written (`(owed, the stamped item's ChangeKey)`): each link takes the
-    /// new ChangeKey and owes nothing more, unless it changed since it was read (a run
-    /// wrote it again): then it is left as it is.
+    /// Owed stamps answered (`(owed, the item's ChangeKey now)`: the stamped item's, or
+    /// the one the link knows when the stamp was not written): each link takes the
+    /// ChangeKey and owes nothing more, unless it changed since it was read (a run wrote
+    /// it again): then it is left as it is.
     pub async fn settle_owed_stamps(
         &self,
         mailbox_id: Uuid,

@@ -1451,3 +1451,56 @@ async fn a_graph_import_leaves_its_stamps_to_the_next_run() {
     w.assert_converged().await;
     assert_eq!(batches(&w), 0, "nothing owed any more");
 }
+
+/// An owed stamp is tried once: refused for good, it is no longer owed (the plan stamps
+/// the item when its feed next brings it); throttled, it stays owed to the next run.
+#[tokio::test]
+async fn an_owed_stamp_refused_is_not_tried_again() {
+    let w = World::on(Proto::Graph).await;
+    let ids = w.seed(
+        "contacts",
+        vec![
+            person("Re", "Fused", "r@x.test", None),
+            person("Thr", "Ottled", "t@x.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}})).await;
+    w.sync().await;
+    let batches = |w: &World| {
+        w.sim
+            .requests()
+            .iter()
+            .filter(|r| r.operation == "graph:batch")
+            .count()
+    };
+    w.fail_items(ItemOp::Update, &ids[..1], Failure::Permanent, Some(1));
+    w.fail_items(ItemOp::Update, &ids[1..], Failure::Retry, None);
+    w.sim.clear_requests();
+    w.sync().await;
+    assert_eq!(batches(&w), 1, "both stamps in one batch");
+    let stamped = |w: &World, id: &str| {
+        w.sim
+            .contact(ALICE, id)
+            .unwrap()
+            .data
+            .extended_properties
+            .iter()
+            .any(|p| p.uri.property_name.as_deref() == Some("CrmContactId"))
+    };
+    assert!(!stamped(&w, &ids[0]) && !stamped(&w, &ids[1]));
+    // The throttled one is owed still, and written once the mailbox lets it.
+    w.sim.clear_faults();
+    w.sim.clear_requests();
+    w.sync().await;
+    assert_eq!(batches(&w), 1, "the throttled stamp alone, again");
+    assert!(stamped(&w, &ids[1]));
+    assert!(!stamped(&w, &ids[0]), "the refused one is left to its feed");
+    w.sim.clear_requests();
+    w.sync().await;
+    assert_eq!(batches(&w), 0, "nothing owed any more");
+    // An edit brings the refused one back: its plan stamps it.
+    w.edit(&ids[0], json!({"job_title": "Edited"}));
+    w.sync().await;
+    assert!(stamped(&w, &ids[0]));
+    w.assert_converged().await;
+}

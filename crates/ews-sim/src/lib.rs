@@ -347,9 +347,10 @@ impl SimHandle {
         self.sim.faults.lock().expect("faults lock").add(rule)
     }
 
-    /// Removes every injected fault.
+    /// Removes every injected fault, EWS's and Graph's.
     pub fn clear_faults(&self) {
         self.sim.faults.lock().expect("faults lock").clear();
+        self.sim.graph.faults.lock().expect("faults lock").clear();
     }
 
     /// Sets the latency added to every EWS request.

@@ -6,13 +6,15 @@
 //! reads its feeds, so that their echoes come in that run's feeds, known by the ChangeKey
 //! the link takes.
 //!
-//! A stamp is written only on the ChangeKey the link knows: an item changed since is a
-//! conflict, left to the feed, which brings the change, and the plan stamps the item it
-//! reads. An item gone is left to the feed too.
+//! A stamp is written only on the ChangeKey the link knows. Every stamp answered leaves
+//! the owed set, written or not, so that none is tried twice: an item changed since (a
+//! conflict) comes with its feed, and the plan stamps an item it reads; an item gone has
+//! nothing to stamp; one the server refuses would be refused again. Only a stamp not
+//! answered (throttled, a failure worth retrying) stays owed, to a later run.
 use super::{Halt, Run};
 use crate::store::sync_state::OwedStamp;
 use crate::sync::fieldmap::{Changes, MappedContact};
-use crate::transport::{ExchangeContacts, ITEM_BATCH, ItemUpdate};
+use crate::transport::{ErrorKind, ExchangeContacts, ITEM_BATCH, ItemUpdate};
 
 /// Owed stamps one run writes at most: a fifth of a mailbox's request budget over Graph
 /// (10,000 per 10 minutes per mailbox), and about 2.5 s of a run at 20 ms a request; an
@@ -53,12 +55,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 stamped.push((o.clone(), w.change_key));
                             }
                             Ok(_) => {}
-                            Err(e) => tracing::debug!(
-                                mailbox = %self.req.mailbox_id,
-                                item = %o.item_id,
-                                error = %e.message,
-                                "owed stamp not written; left to the feed or the next run"
-                            ),
+                            Err(e) if worth_retrying(e.kind) => {}
+                            Err(e) => {
+                                tracing::debug!(
+                                    mailbox = %self.req.mailbox_id,
+                                    item = %o.item_id,
+                                    error = %e.message,
+                                    "owed stamp not written; no longer owed"
+                                );
+                                // The link keeps its ChangeKey: only the debt goes.
+                                stamped.push((o.clone(), o.change_key.clone()));
+                            }
                         }
                     }
                 }
@@ -71,7 +78,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
         self.store
             .settle_owed_stamps(self.req.mailbox_id, &stamped)
             .await?;
-        tracing::info!(mailbox = %self.req.mailbox_id, written = stamped.len(), owed = owed.len(), "owed stamps written");
+        tracing::info!(mailbox = %self.req.mailbox_id, answered = stamped.len(), owed = owed.len(), "owed stamps written");
         Ok(())
     }
+}
+
+/// A stamp failure that another run may not meet.
+fn worth_retrying(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::Auth
+    )
 }
