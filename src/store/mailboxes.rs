@@ -613,7 +613,8 @@ impl Store {
 
     /// Saves the profile with its folder ids carried over to the mailbox's new transport,
     /// moves the links to the new ids of their folders (`(old, new)`), drops the old
-    /// protocol's feed states, and marks the carry-over done: all in one transaction.
+    /// protocol's feed states and the links whose item still owes its stamp, and marks the
+    /// carry-over done: all in one transaction.
     pub async fn finish_carry_over(
         &self,
         mailbox_id: Uuid,
@@ -630,6 +631,14 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        // The new protocol relinks items by their stamps; an item whose stamp an import
+        // over Graph still owed has none: its contact is matched again by its content,
+        // as in a first sync, instead of staying linked to an id the protocol cannot use.
+        contact_links::Entity::delete_many()
+            .filter(contact_links::Column::MailboxId.eq(mailbox_id))
+            .filter(contact_links::Column::StampOwed.eq(true))
+            .exec(&txn)
+            .await?;
         super::crm_views::forget_mark(&txn, mailbox_id).await?;
         // Feed states are per protocol: the new one reads every folder from the start.
         folder_sync_states::Entity::delete_many()

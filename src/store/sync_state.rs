@@ -650,13 +650,20 @@ impl Store {
             .collect())
     }
 
-    /// Forgets every feed state of a mailbox: its folders are read from the start.
-    pub async fn forget_feed_states(&self, mailbox_id: Uuid) -> StoreResult<()> {
+    /// Replaces every feed state of a mailbox with `states` (`(folder, state)`), in one
+    /// transaction.
+    pub async fn replace_sync_states(
+        &self,
+        mailbox_id: Uuid,
+        states: &[(String, String)],
+    ) -> StoreResult<()> {
+        let txn = self.write_txn().await?;
         folder_sync_states::Entity::delete_many()
             .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
-        Ok(())
+        txn.commit().await?;
+        self.save_sync_states(mailbox_id, states).await
     }
 
     /// Saves the sync states of some folders of a mailbox (`(folder, state)`), in one

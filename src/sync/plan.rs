@@ -118,7 +118,8 @@ pub enum Op {
     /// Nothing to do for this pair.
     Unchanged,
     /// Import a new Exchange contact; then stamp the item with the new CRM id
-    /// (`fieldmap::stamp_crm_contact_id`), link the account by company, and record the link.
+    /// (`fieldmap::stamp_crm_contact_id`; where ids survive a move, a later run writes
+    /// it, and the link says it is owed), link the account by company, and record the link.
     CreateInCrm {
         item_id: String,
         change_key: String,

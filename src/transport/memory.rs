@@ -20,6 +20,9 @@ use crate::sync::fieldmap::{Changes, MappedContact};
 /// The default Contacts folder's id.
 pub const CONTACTS: &str = "contacts";
 
+/// Where a user's deletion puts an item under an immutable id (not a contacts folder).
+const DELETED_ITEMS: &str = "deleteditems";
+
 #[derive(Debug, Clone)]
 struct Folder {
     name: String,
@@ -263,9 +266,26 @@ impl MemoryExchange {
         })
     }
 
-    /// A deletion by the user.
+    /// A deletion by the user. With immutable ids the item goes to Deleted Items under its
+    /// id, as Graph's does (not a contacts folder: no feed or listing reports it there,
+    /// but a read by id finds it); else it is gone.
     pub fn user_delete(&self, id: &str) -> bool {
-        self.with(|s| s.remove(id).is_some())
+        self.with(|s| {
+            if !s.immutable_ids {
+                return s.remove(id).is_some();
+            }
+            let Some(from) = s.items.get(id).map(|i| i.folder.clone()) else {
+                return false;
+            };
+            if from == DELETED_ITEMS {
+                return false;
+            }
+            s.log(&from, Event::Removed(id.to_owned()));
+            if let Some(item) = s.items.get_mut(id) {
+                item.folder = DELETED_ITEMS.to_owned();
+            }
+            true
+        })
     }
 
     /// A mailbox whose items keep their id when they move, as Graph's with immutable ids.
@@ -326,7 +346,10 @@ impl MemoryExchange {
     /// Every contact of the mailbox (all contacts folders).
     pub fn contacts(&self) -> Vec<RemoteContact> {
         self.with(|s| {
-            let ids: Vec<String> = s.items.keys().cloned().collect();
+            let ids: Vec<String> = (s.items.iter())
+                .filter(|(_, it)| it.folder != DELETED_ITEMS)
+                .map(|(id, _)| id.clone())
+                .collect();
             ids.iter().filter_map(|id| s.remote(id)).collect()
         })
     }

@@ -871,6 +871,34 @@ async fn an_item_moved_and_copied_between_two_runs_keeps_its_contact(p: Proto) {
     w.assert_converged().await;
 }
 
+/// The item copied, then deleted in Outlook (into Deleted Items, where Graph's immutable
+/// id follows it): the copy, which carries the stamp, is the item recreated and keeps the
+/// contact — the old id read finds no contacts folder holding it.
+async fn an_item_copied_then_deleted_hands_its_contact_to_the_copy(p: Proto) {
+    let w = World::on(p).await;
+    let ids = w.seed("contacts", vec![person("Co", "Py", "c@x.test", None)]);
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    w.sync().await;
+    // Over Graph the run after the import writes the stamp.
+    w.sync().await;
+    let original = w.sim.contact(ALICE, &ids[0]).unwrap();
+    let mut copy = original.data.clone();
+    copy.job_title = Some("The copy".into());
+    w.sim.seed_contacts(ALICE, "contacts", vec![copy]).unwrap();
+    w.sim.move_contact(ALICE, &ids[0], "deleteditems").unwrap();
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_created, counts.crm_deleted, counts.unlinked),
+        (0, 0, 0),
+        "{counts:?}"
+    );
+    let crm = w.crm_contacts().await;
+    assert_eq!(crm.len(), 1);
+    assert_eq!(crm[0]["job_title"], "The copy");
+    w.assert_converged().await;
+}
+
 async fn a_failed_stamp_creates_no_duplicate_later(p: Proto) {
     let w = World::on(p).await;
     let ids = w.seed(
@@ -1060,6 +1088,7 @@ async fn a_permanently_failing_item_does_not_hold_its_folder_back(p: Proto) {
 
 over_both_transports!(
     an_item_moved_and_copied_between_two_runs_keeps_its_contact,
+    an_item_copied_then_deleted_hands_its_contact_to_the_copy,
     import_all_folders_then_converge,
     import_from_chosen_folders_only,
     account_linking_by_company_name,
@@ -1502,5 +1531,42 @@ async fn an_owed_stamp_refused_is_not_tried_again() {
     w.edit(&ids[0], json!({"job_title": "Edited"}));
     w.sync().await;
     assert!(stamped(&w, &ids[0]));
+    w.assert_converged().await;
+}
+
+/// A mailbox moved from Graph back to EWS while stamps of its import were still owed: those
+/// items carry no stamp to relink them by, so their links are dropped with the carry-over
+/// and their contacts matched again by content, as in a first sync — nothing twice.
+#[tokio::test]
+async fn a_mailbox_moved_back_to_ews_with_stamps_owed_creates_nothing_twice() {
+    let w = World::on(Proto::Graph).await;
+    w.seed(
+        "contacts",
+        vec![
+            person("Ow", "Ed", "owed@x.test", None),
+            person("Al", "So", "also@x.test", None),
+        ],
+    );
+    w.profile(json!({"import": {"enabled": true}, "export": {"enabled": true}}))
+        .await;
+    assert_eq!(w.sync().await.crm_created, 2);
+    let moved = w
+        .app
+        .patch(&format!("/api/v1/mailboxes/{}", w.mailbox), &w.token, {
+            let mut ews = crate::sync_support::mailbox_json(&w.sim, Proto::Ews);
+            ews["transport"] = json!("ews");
+            ews
+        })
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["transport"], "ews", "{}", moved.text);
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_created, counts.exchange_created),
+        (0, 0),
+        "{counts:?}"
+    );
+    assert_eq!(w.crm_contacts().await.len(), 2);
+    assert_eq!(w.exchange("contacts").len(), 2);
     w.assert_converged().await;
 }

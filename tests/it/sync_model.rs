@@ -187,6 +187,9 @@ struct Case<'a, X: ExchangeContacts> {
     /// stamp (outside the import folders, for good), a second item of a contact that the
     /// user made, not sync.
     copies: BTreeSet<String>,
+    /// Links were lost (a restore): the original and a copy carry one stamp, and the
+    /// relink may take either.
+    links_lost: bool,
     /// CRM contacts the user deleted.
     crm_deleted: BTreeSet<String>,
     /// A one-way profile was in force at some point: edits it could not carry were
@@ -241,6 +244,7 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             unlinked: BTreeSet::new(),
             moved: Vec::new(),
             copies: BTreeSet::new(),
+            links_lost: false,
             crm_deleted: BTreeSet::new(),
             one_way: false,
             title_absorbed: false,
@@ -753,6 +757,7 @@ async fn step<X: UserExchange>(c: &mut Case<'_, X>, a: &Act) {
             c.exec(&q).await;
         }
         Act::LoseLinks => {
+            c.links_lost = true;
             let q = format!(
                 "DELETE FROM contact_links WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE email = '{}')",
                 c.email
@@ -870,10 +875,14 @@ async fn settle_and_check<X: UserExchange>(c: &Case<'_, X>) -> Result<(), String
         if !in_scope {
             continue;
         }
-        // The contact's linked item; else its own, not a copy the user made (which keeps
-        // what it copied). Once links are lost, the original and a copy both carry the
-        // stamp, and the relink may take either.
-        let linked = c.linked_item(*s).await;
+        // The contact's own item, not a copy the user made (which keeps what it copied).
+        // Once links are lost, the original and a copy both carry the stamp, and the
+        // relink may take either: then the item its live link names.
+        let linked = if c.links_lost {
+            c.linked_item(*s).await
+        } else {
+            None
+        };
         let own = its
             .iter()
             .find(|it| linked.as_deref() == Some(it.item_id.as_str()))
@@ -1192,6 +1201,7 @@ async fn one_case_sim(
         unlinked: BTreeSet::new(),
         moved: Vec::new(),
         copies: BTreeSet::new(),
+        links_lost: false,
         crm_deleted: BTreeSet::new(),
         one_way: false,
         title_absorbed: false,

@@ -337,7 +337,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         }
 
         for (wi, stamp) in stamps_owed {
-            work[wi].stamp_owed = Some(stamp);
+            work[wi].stamp_for_writer = Some(stamp);
         }
         for wi in stamps_deferred {
             work[wi].stamp_deferred = true;

@@ -36,8 +36,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// see `pairs_by_content_later`); deletions wait until every folder's upserts are
     /// applied (a move is a new item plus the deletion of the old one: the new half
     /// relinks the pair first). A
-    /// stamp whose old item's deletion was not seen yet is checked by reading that item
-    /// (`upsert_chunk`). Our own writes of the earlier chunks come back later in the same
+    /// stamp whose old item's deletion was not seen yet (or any deletion, where ids survive
+    /// a move) is checked by reading that item (`pair_items`). Our own writes of the earlier chunks come back later in the same
     /// walk, as echoes that cost no read.
     pub(super) async fn exchange_phase(
         &mut self,
@@ -322,13 +322,21 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 .iter()
                 .zip(self.read_items(&stamped_elsewhere).await?)
             {
-                if matches!(
-                    result,
+                let gone = match result {
                     Err(TransportError {
                         kind: ErrorKind::NotFound,
                         ..
-                    })
-                ) {
+                    }) => true,
+                    // Deleted into Deleted Items, where an immutable id follows it: no
+                    // contacts folder of the mailbox holds it.
+                    Ok(item) => {
+                        !item.folder_id.is_empty()
+                            && !self.existing_folders.contains(&item.folder_id)
+                    }
+                    // Not known now: what the feed said stands.
+                    Err(_) => self.feed_deletes.contains(old),
+                };
+                if gone {
                     gone_items.insert(old.clone());
                 }
             }

@@ -174,7 +174,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             .or_else(|| w.pair.link.as_ref().map(ex_from_link));
                         if let (Some(crm), Some(ex)) = (crm, ex) {
                             let mut link = self.link_after(w.pair.link.as_ref(), &crm, &ex);
-                            if w.stamp_owed.is_some() {
+                            if w.stamp_for_writer.is_some() {
                                 // Merged again when read before its stamp is settled.
                                 link.change_key = String::new();
                             }
@@ -212,10 +212,19 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 .ex_now
                                 .as_ref()
                                 .map_or_else(|| l.change_key.clone(), |e| e.change_key.clone());
+                            // A stamp still owed is owed no more once the unlink wrote it,
+                            // or when the item is gone.
+                            let stamped = w
+                                .ex_now
+                                .as_ref()
+                                .or(w.pair.ex.as_ref())
+                                .is_some_and(|e| e.crm_contact_id == Some(l.crm_id));
+                            let gone = w.pair.ex.as_ref().is_some_and(|e| e.deleted);
                             links.push(Link {
                                 detached: true,
                                 crm_in_export_scope: in_scope,
                                 change_key,
+                                stamp_owed: l.stamp_owed && !stamped && !gone,
                                 ..l.clone()
                             });
                             self.count_and_record(op, &w.pair, ItemOutcome::Applied, None, None)
@@ -262,7 +271,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 let folder = w.pair.ex.as_ref()?.folder_id.clone();
                 Some(Owed {
                     folder,
-                    update: w.stamp_owed.take()?,
+                    update: w.stamp_for_writer.take()?,
                 })
             })
             .collect();
@@ -357,6 +366,7 @@ pub fn usable_state(saved: &str, import: bool) -> Option<&str> {
     match saved.split_once('|') {
         Some(("i" | "il", state)) => Some(state),
         Some(("x" | "xl", state)) => (!import).then_some(state),
+        Some(("r", _)) => None,
         // Saved before states were marked.
         _ => Some(saved),
     }
@@ -365,6 +375,16 @@ pub fn usable_state(saved: &str, import: bool) -> Option<&str> {
 /// Whether a saved state says the mailbox had links when it was saved.
 pub(super) fn saved_with_links(saved: &str) -> bool {
     matches!(saved.split_once('|'), Some(("il" | "xl", _)))
+}
+
+/// The mark of a folder whose links were found lost (`r|`, no state): until a run saves
+/// the folder's state again, every run reads every folder from the start and relinks by
+/// stamp, as the run that found the loss does — also when that run was cut short after
+/// it saved some links (which would otherwise hide the loss).
+pub(super) const RELINKING: &str = "r|";
+
+pub(super) fn relinking(saved: &str) -> bool {
+    saved.starts_with(RELINKING)
 }
 
 pub(super) fn head_of(l: &Link) -> LinkHead {

@@ -15,7 +15,8 @@
 //! - [`commit`]: links after each chunk (in the CRM phase saved behind the run while the
 //!   next chunk writes), feed states (marked with what the folder was to
 //!   the run), failing items counted across runs, gone folders forgotten;
-//! - [`stamps`]: imported items' `CrmContactId` stamps, written beside the Exchange phase;
+//! - [`stamps`]: imported items' `CrmContactId` stamps, written beside the Exchange phase
+//!   (where ids change on a move, as over EWS);
 //! - [`owed`]: the stamps earlier imports left to a later run (over a transport whose ids
 //!   survive a move), written before the feeds are read;
 //! - [`echoes`]: the feed walked behind the CRM phase's Exchange writes, past our own
@@ -31,7 +32,8 @@
 //!    current CRM side; deletions come after all upserts, so that an item moved between
 //!    folders (delete + create with a new ItemId) is relinked by its `CrmContactId`
 //!    stamp before its old id's deletion is applied (a deletion not seen yet when the new
-//!    item comes is checked by reading the old item).
+//!    item comes, or any deletion where ids survive a move, is checked by reading the old
+//!    item: alive in a contacts folder, the new item is a copy).
 //! 2. Then the CRM: contacts whose version moved since their link, new ones in the
 //!    export scope, linked ones deleted or out of scope.
 //! 3. A folder's new sync state is saved only after everything read from it is applied,
@@ -53,8 +55,8 @@ mod pair;
 mod report;
 mod stamps;
 
-use commit::saved_with_links;
 pub use commit::usable_state;
+use commit::{RELINKING, relinking, saved_with_links};
 
 use std::collections::{HashMap, HashSet};
 
@@ -191,7 +193,7 @@ struct Work {
     /// have yet: the link keeps the old one, so the next run carries it over.
     derived_full_name: Option<String>,
     /// The stamp of an item imported by this pair, left to the stamp writer (`stamps`).
-    stamp_owed: Option<ItemUpdate>,
+    stamp_for_writer: Option<ItemUpdate>,
     /// The stamp of an item imported by this pair is left to a later run (the link says
     /// so): the transport's ids survive a move, so the link holds the pair meanwhile.
     stamp_deferred: bool,
@@ -208,7 +210,7 @@ impl Work {
             failure: None,
             gone: false,
             derived_full_name: None,
-            stamp_owed: None,
+            stamp_for_writer: None,
             stamp_deferred: false,
         }
     }
@@ -447,14 +449,23 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         let has_links = store.has_links(self.req.mailbox_id).await?;
         self.no_links = !has_links;
         self.mark = store.crm_mark(self.req.mailbox_id).await?;
-        let links_lost = !has_links && stored.values().any(|s| saved_with_links(s));
-        if links_lost && !self.req.dry_run {
-            // Forgotten now, not when the run ends: a run cut short (stopped, crashed) has
-            // saved some links, which would hide the loss from the next run, while the
-            // states would hide the items not relinked yet (an unstamped one, whose stamp
-            // an import over immutable ids still owed, would never be read again).
-            store.forget_feed_states(self.req.mailbox_id).await?;
-        }
+        let links_lost = (!has_links && stored.values().any(|s| saved_with_links(s)))
+            || stored.values().any(|s| relinking(s));
+        // Marked now, not when the run ends: a run cut short (stopped, crashed) has saved
+        // some links, which would hide the loss from the next run, while the old states
+        // would keep it from reading again the items not relinked yet (an unstamped one,
+        // whose stamp an import over immutable ids still owed, would never be read again).
+        let stored = if links_lost && !self.req.dry_run {
+            let marks: Vec<(String, String)> = (self.existing_folders.iter())
+                .map(|f| (f.clone(), RELINKING.to_owned()))
+                .collect();
+            store
+                .replace_sync_states(self.req.mailbox_id, &marks)
+                .await?;
+            marks.into_iter().collect()
+        } else {
+            stored
+        };
         if links_lost {
             // Stamped items may be in any folder (one that was an import folder before a
             // profile change): this run reads them all, and a stamp relinks its pair.

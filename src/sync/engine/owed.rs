@@ -8,9 +8,11 @@
 //!
 //! A stamp is written only on the ChangeKey the link knows. Every stamp answered leaves
 //! the owed set, written or not, so that none is tried twice: an item changed since (a
-//! conflict) comes with its feed, and the plan stamps an item it reads; an item gone has
-//! nothing to stamp; one the server refuses would be refused again. Only a stamp not
-//! answered (throttled, a failure worth retrying) stays owed, to a later run.
+//! conflict) comes with its feed if a watched folder holds it, and the plan stamps an
+//! item it reads; an item gone has nothing to stamp; one the server refuses would be
+//! refused again. Such an item stays unstamped until a run reads it (the link holds the
+//! pair meanwhile). A stamp not answered (throttled, transient, refused credentials, a
+//! batch that failed whole, a run stopped) stays owed, to a later run.
 use super::{Halt, Run};
 use crate::store::sync_state::OwedStamp;
 use crate::sync::fieldmap::{Changes, MappedContact};
