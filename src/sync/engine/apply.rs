@@ -367,6 +367,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             match result {
                 Ok(written) => {
                     self.wrote_exchange = true;
+                    self.written_items.insert(written.item_id.clone());
                     work[wi].ex_now = Some(ExSide {
                         item_id: written.item_id,
                         change_key: written.change_key,
@@ -410,6 +411,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             match result {
                 Ok(written) => {
                     self.wrote_exchange = true;
+                    self.written_items.insert(written.item_id.clone());
                     let w = &mut work[wi];
                     let mut ex = w
                         .ex_now

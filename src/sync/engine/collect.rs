@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::apply::flatten;
-use super::feed::{FeedEvent, PAGES_AHEAD, Upserts, read_feeds};
+use super::feed::{EndedFolders, FeedEvent, PAGES_AHEAD, Upserts, read_feeds};
 use super::pair::{
     Found, ItemPairing, crm_contact_planned, export_match_taken, in_export_target, is_echo,
     item_pairing, link_holds, new_item_pairs,
@@ -52,11 +52,23 @@ impl<T: ExchangeContacts> Run<'_, T> {
         // between watched folders under an id that survives moves (Graph's immutable
         // ids), and lives on: with more than one folder, the ids delivered are kept.
         let delivered = (folders.len() > 1).then(HashSet::new);
-        let reader = read_feeds(t, sink, &mut budget, mailbox, folders, saved, sender);
+        // Folders whose walk the engine ended before the feed's end: the reader skips the
+        // rest of them.
+        let stop_reading = EndedFolders::default();
+        let reader = read_feeds(
+            t,
+            sink,
+            &mut budget,
+            mailbox,
+            folders,
+            saved,
+            sender,
+            &stop_reading,
+        );
         let (stamps, writer) = stamps::channel();
         self.stamps = Some(stamps);
         let apply = async {
-            let applied = self.apply_feeds(pages, delivered).await;
+            let applied = self.apply_feeds(pages, delivered, &stop_reading).await;
             if let Some(stamps) = self.stamps.as_mut() {
                 stamps.close();
             }
@@ -77,6 +89,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         &mut self,
         mut pages: mpsc::Receiver<FeedEvent>,
         mut delivered: Option<HashSet<String>>,
+        stop_reading: &EndedFolders,
     ) -> Result<HashMap<String, String>, Halt> {
         let mut upserts = Upserts::new(std::mem::take(&mut self.retry_items));
         let mut deletes: Vec<(String, String)> = Vec::new();
@@ -84,12 +97,30 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let held_before = self.held;
         // A chunk read and not applied yet: the next chunk is read while it is applied.
         let mut read: Option<ReadChunk> = None;
+        // Folders whose walk ended before their feed's end (see below).
+        let mut ended: HashSet<String> = HashSet::new();
         while let Some(event) = pages.recv().await {
             match event {
                 FeedEvent::Page { folder, page } => {
+                    if ended.contains(&folder) {
+                        continue;
+                    }
+                    let waiting = upserts.waiting();
                     let sorted = &mut (&mut upserts, &mut deletes, delivered.as_mut());
-                    self.sort_page(&folder, page.changes, sorted).await?;
-                    while let Some(chunk) = upserts.full_chunk() {
+                    let only_ours = self.sort_page(&folder, page.changes, sorted).await?;
+                    // A page that brings nothing to upsert (our own echoes, as after the
+                    // original items of an import) says the work in hand is all there is
+                    // for now: it is applied, not kept for a full chunk until the feed ends.
+                    let quiet = upserts.waiting() == waiting;
+                    loop {
+                        let chunk = match upserts.full_chunk() {
+                            Some(chunk) => chunk,
+                            None if quiet => match upserts.any_chunk() {
+                                Some(chunk) => chunk,
+                                None => break,
+                            },
+                            None => break,
+                        };
                         self.stop_requested().await?;
                         let t = self.t;
                         let known = self.take_feed_items(&item_ids(&chunk));
@@ -107,7 +138,25 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         };
                         read = Some((chunk, results));
                     }
+                    if quiet && let Some((chunk, items)) = read.take() {
+                        self.stop_requested().await?;
+                        self.upsert_read(&chunk, items).await?;
+                        upserts.applied(&chunk);
+                    }
                     if page.done {
+                        states.insert(folder, page.sync_state);
+                    } else if only_ours && upserts.waiting() == 0 {
+                        // Past what the folder had, the feed now brings the echoes of our
+                        // own writes (an import's stamps), a page a 512: the walk ends
+                        // here, everything before applied. The next run reads the rest; an
+                        // echo costs it no read (its ChangeKey is the link's), and what the
+                        // user does meanwhile to those items, which were there before this
+                        // state, is reported as always. A run that also created, updated
+                        // or deleted walks on past them at its end (`execute`).
+                        ended.insert(folder.clone());
+                        if let Ok(mut stop) = stop_reading.lock() {
+                            stop.insert(folder.clone());
+                        }
                         states.insert(folder, page.sync_state);
                     }
                 }
@@ -156,13 +205,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
     }
 
     /// Sorts one feed page: our own echoes are dropped (no read), upserts wait for their
-    /// chunk, deletions for the end of the phase.
+    /// chunk, deletions for the end of the phase. Answers whether the page held nothing
+    /// but echoes of this run's own writes.
     async fn sort_page(
         &mut self,
         folder: &str,
         changes: Vec<FeedChange>,
         (upserts, deletes, delivered): &mut Sorted<'_>,
-    ) -> Result<(), Halt> {
+    ) -> Result<bool, Halt> {
+        let mut only_ours = !changes.is_empty();
         // Stamps written meanwhile: their echoes in this page are then known.
         self.settle_stamps().await?;
         let ids: Vec<String> = changes
@@ -190,8 +241,10 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         delivered.insert(item_id.clone());
                     }
                     if echo {
+                        only_ours &= self.written_items.contains(&item_id);
                         continue;
                     }
+                    only_ours = false;
                     // A later page's data of the same item is the newer.
                     match item {
                         Some(c) if self.feed_items.len() < FEED_ITEMS_KEPT => {
@@ -204,12 +257,13 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     upserts.push(folder, item_id);
                 }
                 FeedChange::Delete { item_id } => {
+                    only_ours = false;
                     self.feed_deletes.insert(item_id.clone());
                     deletes.push((folder.to_owned(), item_id));
                 }
             }
         }
-        Ok(())
+        Ok(only_ours)
     }
 
     pub(super) async fn upsert_chunk(&mut self, chunk: &[(String, String)]) -> Result<(), Halt> {
@@ -567,11 +621,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .filter_map(|(_, item)| self.heads.get(item).map(|h| h.crm_id))
             .collect();
         self.load_links(&crm_ids).await?;
+        // Where ids survive a move, an item whose link names another folder than the feed
+        // that reports it gone was moved there (and seen there): not a deletion.
+        let moves_keep_ids = self.t.ids_survive_moves();
         let links: Vec<(String, Link)> = chunk
             .iter()
             .filter_map(|(folder, item)| {
                 self.links_by_item
                     .get(item)
+                    .filter(|l| {
+                        !(moves_keep_ids && !l.folder_id.is_empty() && l.folder_id != *folder)
+                    })
                     .map(|l| (folder.clone(), l.clone()))
             })
             .collect();

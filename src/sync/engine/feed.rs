@@ -32,6 +32,11 @@ pub(super) enum FeedEvent {
 
 /// Reads the feeds of `folders` from their saved states, one page after the other, and
 /// sends each page to `pages`; stops when the engine stops listening.
+/// Folders whose walk the engine ended before their feed's end: the reader reads no more
+/// of them.
+pub(super) type EndedFolders = std::sync::Mutex<HashSet<String>>;
+
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn read_feeds<T: ExchangeContacts>(
     t: &T,
     sink: &dyn RunSink,
@@ -40,12 +45,16 @@ pub(super) async fn read_feeds<T: ExchangeContacts>(
     folders: Vec<String>,
     saved: &HashMap<String, String>,
     pages: mpsc::Sender<FeedEvent>,
+    ended: &EndedFolders,
 ) {
     for folder in folders {
         let mut state = saved.get(&folder).cloned();
         let mut restarted = false;
         let mut feed_pages = 0;
         loop {
+            if ended.lock().is_ok_and(|e| e.contains(&folder)) {
+                break;
+            }
             // Paging bounds: a cancel is seen between pages, and a feed that never says
             // "last page" fails the run instead of holding the worker.
             if sink.should_stop().await {
@@ -124,6 +133,17 @@ impl Upserts {
     /// The next full chunk, when one is waiting.
     pub(super) fn full_chunk(&mut self) -> Option<Vec<(String, String)>> {
         (self.waiting.len() >= CHUNK).then(|| self.waiting.drain(..CHUNK).collect())
+    }
+
+    /// What waits, full or not (at most a chunk), when anything does.
+    pub(super) fn any_chunk(&mut self) -> Option<Vec<(String, String)>> {
+        let n = self.waiting.len().min(CHUNK);
+        (n > 0).then(|| self.waiting.drain(..n).collect())
+    }
+
+    /// Items waiting for their chunk.
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// A chunk is applied: a later change of its items is news again.

@@ -276,8 +276,16 @@ struct Run<'a, T: ExchangeContacts> {
     failed_folders: HashSet<String>,
     /// Item failures that hold their folder's state back (worth reading again).
     held: usize,
-    /// Something was written to Exchange (its echo is in the feeds).
+    /// Something was created, updated or deleted in Exchange: the feeds are read past its
+    /// echoes before the states are saved (a create and a deletion after a saved state
+    /// cancel out in the feed), so the next run starts after them. An import's stamps
+    /// alone do not count: their echoes may wait for the next run, which knows them by
+    /// their ChangeKey (the items were there before the state, so whatever the user does
+    /// to them next is reported).
     wrote_exchange: bool,
+    /// Items this run wrote to (stamped, updated, created), by id: a feed page of nothing
+    /// but their echoes ends the Exchange phase's walk of that folder.
+    written_items: HashSet<String>,
     /// The stamp writer of the Exchange phase, while it runs (imported items' stamps).
     stamps: Option<stamps::Stamps>,
     /// Tells the walk ahead of our echoes, while the CRM phase runs, when a chunk begins
@@ -392,6 +400,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             failed_folders: HashSet::new(),
             held: 0,
             wrote_exchange: false,
+            written_items: HashSet::new(),
             stamps: None,
             links_saved: None,
             links_behind: false,

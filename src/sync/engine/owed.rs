@@ -54,6 +54,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     for (o, r) in batch.iter().zip(results) {
                         match r {
                             Ok(w) if w.item_id == o.item_id => {
+                                self.written_items.insert(w.item_id);
                                 stamped.push((o.clone(), w.change_key));
                             }
                             Ok(_) => {}

@@ -164,7 +164,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         for s in answered {
             match s.result {
                 Ok(w) => {
-                    self.wrote_exchange = true;
+                    self.written_items.insert(w.item_id.clone());
                     written.push((w.item_id, w.change_key));
                 }
                 Err(e) if matches!(e.kind, ErrorKind::Conflict | ErrorKind::NotFound) => {}
