@@ -551,12 +551,13 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(())
     }
 
-    /// The matcher of new Exchange items, built once per run. In a run with no link at
-    /// all, contacts stamped on items outside the feeds pair only by their stamp.
+    /// The matcher of new Exchange items, built once per run. In a run where an earlier
+    /// life may have left stamped items anywhere (`earlier_life`), contacts stamped on
+    /// items outside the feeds pair only by their stamp.
     async fn ensure_matcher(&mut self) -> Result<(), Halt> {
         if self.crm_matcher.is_none() {
             let mut matcher = Matcher::new(Vec::new());
-            if self.no_links {
+            if self.earlier_life {
                 matcher.only_by_stamp(&self.stamped_outside_the_feeds().await?);
             }
             self.crm_matcher = Some(matcher);
@@ -954,9 +955,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
             return Ok(());
         }
         let mut items = self.folder_items(&self.target_folder).await?;
-        if self.no_links {
-            // No link at all: an item stamped in an earlier life of this mailbox may sit
-            // in any folder; only its stamp may pair it (never its content).
+        if self.earlier_life {
+            // An item stamped in an earlier life of this mailbox may sit in any folder;
+            // only its stamp may pair it (never its content).
             let others: Vec<String> = self
                 .existing_folders
                 .iter()

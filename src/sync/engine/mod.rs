@@ -300,9 +300,13 @@ struct Run<'a, T: ExchangeContacts> {
     seq: i64,
     /// Feed pages read so far, against the run's limits.
     pages: super::limits::PageBudget,
-    /// The mailbox had no link when the run started (a first run, or links lost): before
-    /// exporting, items stamped by an earlier life are looked for in every folder.
+    /// The mailbox had no link when the run started (a first run, or links lost).
     no_links: bool,
+    /// Items stamped by an earlier life of the mailbox may sit in any folder: it had no
+    /// link, or no feed state (a first run cut short after it saved some links, lost
+    /// states). Before exporting, they are looked for in every folder, and contacts
+    /// stamped outside the feeds pair only by their stamp.
+    earlier_life: bool,
     /// Folders this run reads from the start (every item comes through their feeds).
     read_from_start: HashSet<String>,
     /// New items that would pair by content, kept back until every item of the feeds has
@@ -409,6 +413,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             counts: RunCounts::default(),
             seq: 0,
             no_links: false,
+            earlier_life: false,
             read_from_start: HashSet::new(),
             matched_later: Some(Vec::new()),
             retry_items: Vec::new(),
@@ -457,6 +462,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         // found again before any CRM contact is exported a second time.
         let has_links = store.has_links(self.req.mailbox_id).await?;
         self.no_links = !has_links;
+        self.earlier_life = !has_links || stored.is_empty();
         self.mark = store.crm_mark(self.req.mailbox_id).await?;
         let links_lost = (!has_links && stored.values().any(|s| saved_with_links(s)))
             || stored.values().any(|s| relinking(s));
