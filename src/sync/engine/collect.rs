@@ -28,7 +28,9 @@ use crate::transport::{
 
 impl<T: ExchangeContacts> Run<'_, T> {
     /// Reads every watched folder's feed, applies upserts then deletions; answers the new
-    /// state of each folder read to its end.
+    /// state of each folder read to its end, or to where its walk ended (`may_end_early`:
+    /// the run's first walk of a single folder ends at a page of nothing but echoes of
+    /// this run's own writes, see `apply_feeds`).
     ///
     /// The feeds are read ahead by `feed::read_feeds` while the pages already read are
     /// applied, a chunk of upserts at a time, so memory follows the chunk, not the
@@ -37,12 +39,13 @@ impl<T: ExchangeContacts> Run<'_, T> {
     /// applied (a move is a new item plus the deletion of the old one: the new half
     /// relinks the pair first). A
     /// stamp whose old item's deletion was not seen yet (or any deletion, where ids survive
-    /// a move) is checked by reading that item (`pair_items`). Our own writes of the earlier chunks come back later in the same
-    /// walk, as echoes that cost no read.
+    /// a move) is checked by reading that item (`pair_items`). Our own writes of the
+    /// earlier chunks come back later in the same walk, as echoes that cost no read.
     pub(super) async fn exchange_phase(
         &mut self,
         folders: Vec<String>,
         saved: &HashMap<String, String>,
+        may_end_early: bool,
     ) -> Result<HashMap<String, String>, Halt> {
         self.feed_deletes.clear();
         let (t, sink, mailbox) = (self.t, self.sink, self.req.mailbox_id);
@@ -52,6 +55,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
         // between watched folders under an id that survives moves (Graph's immutable
         // ids), and lives on: with more than one folder, the ids delivered are kept.
         let delivered = (folders.len() > 1).then(HashSet::new);
+        // With several folders a move between them needs both feeds read to their ends.
+        let may_end_early = may_end_early && folders.len() == 1;
         // Folders whose walk the engine ended before the feed's end: the reader skips the
         // rest of them.
         let stop_reading = EndedFolders::default();
@@ -68,7 +73,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let (stamps, writer) = stamps::channel();
         self.stamps = Some(stamps);
         let apply = async {
-            let applied = self.apply_feeds(pages, delivered, &stop_reading).await;
+            let applied = self
+                .apply_feeds(pages, delivered, may_end_early.then_some(&stop_reading))
+                .await;
             if let Some(stamps) = self.stamps.as_mut() {
                 stamps.close();
             }
@@ -89,7 +96,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         &mut self,
         mut pages: mpsc::Receiver<FeedEvent>,
         mut delivered: Option<HashSet<String>>,
-        stop_reading: &EndedFolders,
+        stop_reading: Option<&EndedFolders>,
     ) -> Result<HashMap<String, String>, Halt> {
         let mut upserts = Upserts::new(std::mem::take(&mut self.retry_items));
         let mut deletes: Vec<(String, String)> = Vec::new();
@@ -145,14 +152,18 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     }
                     if page.done {
                         states.insert(folder, page.sync_state);
-                    } else if only_ours && upserts.waiting() == 0 {
+                    } else if let Some(stop_reading) = stop_reading
+                        && only_ours
+                        && upserts.waiting() == 0
+                    {
                         // Past what the folder had, the feed now brings the echoes of our
                         // own writes (an import's stamps), a page a 512: the walk ends
                         // here, everything before applied. The next run reads the rest; an
                         // echo costs it no read (its ChangeKey is the link's), and what the
                         // user does meanwhile to those items, which were there before this
-                        // state, is reported as always. A run that also created, updated
-                        // or deleted walks on past them at its end (`execute`).
+                        // state, is reported as always. Only the run's first walk ends so:
+                        // the walk past the run's own writes at its end (`execute`) reads
+                        // to the feed's end, past our creates' echoes.
                         ended.insert(folder.clone());
                         if let Ok(mut stop) = stop_reading.lock() {
                             stop.insert(folder.clone());
@@ -622,20 +633,35 @@ impl<T: ExchangeContacts> Run<'_, T> {
             .filter_map(|(_, item)| self.heads.get(item).map(|h| h.crm_id))
             .collect();
         self.load_links(&crm_ids).await?;
-        // Where ids survive a move, an item whose link names another folder than the feed
-        // that reports it gone was moved there (and seen there): not a deletion.
-        let moves_keep_ids = self.t.ids_survive_moves();
-        let links: Vec<(String, Link)> = chunk
+        let mut links: Vec<(String, Link)> = chunk
             .iter()
             .filter_map(|(folder, item)| {
                 self.links_by_item
                     .get(item)
-                    .filter(|l| {
-                        !(moves_keep_ids && !l.folder_id.is_empty() && l.folder_id != *folder)
-                    })
                     .map(|l| (folder.clone(), l.clone()))
             })
             .collect();
+        // Where ids survive a move, an item whose link names another folder than the feed
+        // that reports it gone may have moved there (seen there by an earlier run): a read
+        // tells, and one alive in a folder this run watches is not deleted (one moved out
+        // of the watched folders is, as a move gone out of scope).
+        if self.t.ids_survive_moves() {
+            let elsewhere: Vec<String> = links
+                .iter()
+                .filter(|(folder, l)| l.folder_id != *folder)
+                .map(|(_, l)| l.item_id.clone())
+                .collect();
+            if !elsewhere.is_empty() {
+                let read = self.read_items(&elsewhere).await?;
+                let alive: HashSet<String> = read
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .filter(|c| self.watched.contains(&c.folder_id))
+                    .map(|c| c.item_id)
+                    .collect();
+                links.retain(|(_, l)| !alive.contains(&l.item_id));
+            }
+        }
         let ids: Vec<Uuid> = links.iter().map(|(_, l)| l.crm_id).collect();
         self.note_visible(&ids).await?;
         let mut records: HashMap<Uuid, CrmRecord> = self

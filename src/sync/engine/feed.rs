@@ -30,12 +30,13 @@ pub(super) enum FeedEvent {
     Halt(Halt),
 }
 
-/// Reads the feeds of `folders` from their saved states, one page after the other, and
-/// sends each page to `pages`; stops when the engine stops listening.
 /// Folders whose walk the engine ended before their feed's end: the reader reads no more
 /// of them.
 pub(super) type EndedFolders = std::sync::Mutex<HashSet<String>>;
 
+/// Reads the feeds of `folders` from their saved states, one page after the other, and
+/// sends each page to `pages`; stops when the engine stops listening, and leaves a folder
+/// the engine put in `ended`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn read_feeds<T: ExchangeContacts>(
     t: &T,

@@ -278,10 +278,10 @@ struct Run<'a, T: ExchangeContacts> {
     held: usize,
     /// Something was created, updated or deleted in Exchange: the feeds are read past its
     /// echoes before the states are saved (a create and a deletion after a saved state
-    /// cancel out in the feed), so the next run starts after them. An import's stamps
-    /// alone do not count: their echoes may wait for the next run, which knows them by
-    /// their ChangeKey (the items were there before the state, so whatever the user does
-    /// to them next is reported).
+    /// cancel out in the feed), so the next run starts after them. The stamps the stamp
+    /// writer writes beside an import do not count: their echoes may wait for the next
+    /// run, which knows them by their ChangeKey (the items were there before the state,
+    /// so whatever the user does to them next is reported).
     wrote_exchange: bool,
     /// Items this run wrote to (stamped, updated, created), by id: a feed page of nothing
     /// but their echoes ends the Exchange phase's walk of that folder.
@@ -509,7 +509,9 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             .cloned()
             .collect();
         self.write_owed_stamps().await?;
-        let mut states = self.exchange_phase(self.watched.clone(), &saved).await?;
+        let mut states = self
+            .exchange_phase(self.watched.clone(), &saved, true)
+            .await?;
         self.forget_gone_folders(gone).await?;
         // A dry run or an export-only run saves no feed state: no walk past our echoes.
         let states_saved = !self.req.dry_run && self.mode != RunMode::ExportOnly;
@@ -525,7 +527,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             // out in the feed (create + delete) and the deletion go unseen. Echoes are
             // recognised by their ChangeKey and cost no read.
             let folders = states.keys().cloned().collect();
-            states = self.exchange_phase(folders, &states).await?;
+            states = self.exchange_phase(folders, &states, false).await?;
         }
         // An export-only run saves no feed state: the Exchange changes it saw but may not
         // import are read again by the next run.
