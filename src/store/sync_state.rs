@@ -662,8 +662,9 @@ impl Store {
             .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
             .exec(&txn)
             .await?;
+        put_sync_states(&txn, mailbox_id, states).await?;
         txn.commit().await?;
-        self.save_sync_states(mailbox_id, states).await
+        Ok(())
     }
 
     /// Saves the sync states of some folders of a mailbox (`(folder, state)`), in one
@@ -677,22 +678,7 @@ impl Store {
             return Ok(());
         }
         let txn = self.write_txn().await?;
-        let now = Utc::now();
-        for (folder_id, state) in states {
-            folder_sync_states::Entity::delete_many()
-                .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
-                .filter(folder_sync_states::Column::FolderId.eq(folder_id.as_str()))
-                .exec(&txn)
-                .await?;
-            folder_sync_states::Entity::insert(folder_sync_states::ActiveModel {
-                mailbox_id: Set(mailbox_id),
-                folder_id: Set(folder_id.clone()),
-                sync_state: Set(state.clone()),
-                updated_at: Set(now),
-            })
-            .exec_without_returning(&txn)
-            .await?;
-        }
+        put_sync_states(&txn, mailbox_id, states).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -1078,4 +1064,30 @@ impl Store {
         txn.commit().await?;
         Ok(out)
     }
+}
+
+/// Writes the feed states of some folders of a mailbox (`(folder, state)`), each
+/// replacing the folder's row, inside `txn`.
+async fn put_sync_states(
+    txn: &impl ConnectionTrait,
+    mailbox_id: Uuid,
+    states: &[(String, String)],
+) -> StoreResult<()> {
+    let now = Utc::now();
+    for (folder_id, state) in states {
+        folder_sync_states::Entity::delete_many()
+            .filter(folder_sync_states::Column::MailboxId.eq(mailbox_id))
+            .filter(folder_sync_states::Column::FolderId.eq(folder_id.as_str()))
+            .exec(txn)
+            .await?;
+        folder_sync_states::Entity::insert(folder_sync_states::ActiveModel {
+            mailbox_id: Set(mailbox_id),
+            folder_id: Set(folder_id.clone()),
+            sync_state: Set(state.clone()),
+            updated_at: Set(now),
+        })
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
 }
