@@ -139,6 +139,15 @@ impl State {
         self.log(&folder, Event::Changed(id.to_owned()));
     }
 
+    /// Puts an item in another folder under its id (immutable ids): its old folder's feed
+    /// reports it removed.
+    fn relocate(&mut self, id: &str, to: &str) -> Option<()> {
+        let from = self.items.get(id)?.folder.clone();
+        self.log(&from, Event::Removed(id.to_owned()));
+        self.items.get_mut(id)?.folder = to.to_owned();
+        Some(())
+    }
+
     fn remove(&mut self, id: &str) -> Option<Item> {
         let item = self.items.remove(id)?;
         self.log(&item.folder.clone(), Event::Removed(id.to_owned()));
@@ -274,17 +283,10 @@ impl MemoryExchange {
             if !s.immutable_ids {
                 return s.remove(id).is_some();
             }
-            let Some(from) = s.items.get(id).map(|i| i.folder.clone()) else {
-                return false;
-            };
-            if from == DELETED_ITEMS {
+            if s.items.get(id).is_none_or(|i| i.folder == DELETED_ITEMS) {
                 return false;
             }
-            s.log(&from, Event::Removed(id.to_owned()));
-            if let Some(item) = s.items.get_mut(id) {
-                item.folder = DELETED_ITEMS.to_owned();
-            }
-            true
+            s.relocate(id, DELETED_ITEMS).is_some()
         })
     }
 
@@ -303,9 +305,7 @@ impl MemoryExchange {
                 return None;
             }
             if s.immutable_ids {
-                let from = s.items.get(id)?.folder.clone();
-                s.log(&from, Event::Removed(id.to_owned()));
-                s.items.get_mut(id)?.folder = folder.to_owned();
+                s.relocate(id, folder)?;
                 s.log(folder, Event::Added(id.to_owned()));
                 s.touch(id);
                 return Some(id.to_owned());

@@ -181,6 +181,20 @@ pub struct ItemUpdate {
     pub stamp: Option<Uuid>,
 }
 
+impl ItemUpdate {
+    /// The `CrmContactId` stamp alone, on the ChangeKey given. It writes no field, so
+    /// nothing is taken from `after`, and stamps waiting to be written stay small.
+    pub fn stamp_only(item_id: String, change_key: String, crm_id: Uuid) -> ItemUpdate {
+        ItemUpdate {
+            item_id,
+            change_key,
+            changes: Changes::new(),
+            after: MappedContact::default(),
+            stamp: Some(crm_id),
+        }
+    }
+}
+
 /// A written item's new identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {

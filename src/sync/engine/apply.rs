@@ -313,15 +313,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             // run's critical path (`owed_stamps`).
                             stamps_deferred.push(wi);
                         } else if let Some(crm) = &w.crm_now {
-                            let stamp = ItemUpdate {
-                                item_id: item_id.clone(),
-                                change_key: change_key.clone(),
-                                changes: Changes::new(),
-                                // A stamp alone writes no field: nothing is taken from
-                                // `after`, and stamps waiting for the writer stay small.
-                                after: MappedContact::default(),
-                                stamp: Some(crm.id),
-                            };
+                            let stamp =
+                                ItemUpdate::stamp_only(item_id.clone(), change_key.clone(), crm.id);
                             // Beside the run when the phase has a stamp writer (`stamps`).
                             if self.stamps.is_some() {
                                 stamps_owed.push((wi, stamp));

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::apply::flatten;
-use super::feed::{EndedFolders, FeedEvent, PAGES_AHEAD, Upserts, read_feeds};
+use super::feed::{FeedEvent, PAGES_AHEAD, StopReading, Upserts, read_feeds};
 use super::pair::{
     Found, ItemPairing, crm_contact_planned, export_match_taken, in_export_target, is_echo,
     item_pairing, link_holds, new_item_pairs,
@@ -57,9 +57,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let delivered = (folders.len() > 1).then(HashSet::new);
         // With several folders a move between them needs both feeds read to their ends.
         let may_end_early = may_end_early && folders.len() == 1;
-        // Folders whose walk the engine ended before the feed's end: the reader skips the
-        // rest of them.
-        let stop_reading = EndedFolders::default();
+        // Set when the walk ends before the feed's end: the reader reads no more.
+        let stop_reading = StopReading::default();
         let reader = read_feeds(
             t,
             sink,
@@ -96,7 +95,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         &mut self,
         mut pages: mpsc::Receiver<FeedEvent>,
         mut delivered: Option<HashSet<String>>,
-        stop_reading: Option<&EndedFolders>,
+        stop_reading: Option<&StopReading>,
     ) -> Result<HashMap<String, String>, Halt> {
         let mut upserts = Upserts::new(std::mem::take(&mut self.retry_items));
         let mut deletes: Vec<(String, String)> = Vec::new();
@@ -104,14 +103,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let held_before = self.held;
         // A chunk read and not applied yet: the next chunk is read while it is applied.
         let mut read: Option<ReadChunk> = None;
-        // Folders whose walk ended before their feed's end (see below).
-        let mut ended: HashSet<String> = HashSet::new();
         while let Some(event) = pages.recv().await {
             match event {
                 FeedEvent::Page { folder, page } => {
-                    if ended.contains(&folder) {
-                        continue;
-                    }
                     let waiting = upserts.waiting();
                     let sorted = &mut (&mut upserts, &mut deletes, delivered.as_mut());
                     let only_ours = self.sort_page(&folder, page.changes, sorted).await?;
@@ -163,12 +157,11 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         // user does meanwhile to those items, which were there before this
                         // state, is reported as always. Only the run's first walk ends so:
                         // the walk past the run's own writes at its end (`execute`) reads
-                        // to the feed's end, past our creates' echoes.
-                        ended.insert(folder.clone());
-                        if let Ok(mut stop) = stop_reading.lock() {
-                            stop.insert(folder.clone());
-                        }
+                        // to the feed's end, past our creates' echoes. The walk is of
+                        // one folder: the pages read ahead of this one are left unread.
+                        stop_reading.store(true, std::sync::atomic::Ordering::Relaxed);
                         states.insert(folder, page.sync_state);
+                        break;
                     }
                 }
                 FeedEvent::Failed { folder, error } => {

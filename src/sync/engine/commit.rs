@@ -180,14 +180,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             }
                             // A stamp left to a later run stays owed until an item of
                             // this pair read or written in this run carries it.
-                            let stamped = w
-                                .ex_now
-                                .as_ref()
-                                .or(w.pair.ex.as_ref())
-                                .is_some_and(|e| e.crm_contact_id == Some(crm.id));
                             link.stamp_owed = (w.stamp_deferred
                                 || w.pair.link.as_ref().is_some_and(|l| l.stamp_owed))
-                                && !stamped;
+                                && !w.item_carries_stamp(crm.id);
                             if let Some(old) = &w.derived_full_name {
                                 link.crm_base.set(Field::FullName, Some(old));
                                 link.crm_fingerprint = link.crm_base.fingerprint();
@@ -214,11 +209,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 .map_or_else(|| l.change_key.clone(), |e| e.change_key.clone());
                             // A stamp still owed is owed no more once the unlink wrote it,
                             // or when the item is gone.
-                            let stamped = w
-                                .ex_now
-                                .as_ref()
-                                .or(w.pair.ex.as_ref())
-                                .is_some_and(|e| e.crm_contact_id == Some(l.crm_id));
+                            let stamped = w.item_carries_stamp(l.crm_id);
                             let gone = w.pair.ex.as_ref().is_some_and(|e| e.deleted);
                             links.push(Link {
                                 detached: true,

@@ -30,13 +30,12 @@ pub(super) enum FeedEvent {
     Halt(Halt),
 }
 
-/// Folders whose walk the engine ended before their feed's end: the reader reads no more
-/// of them.
-pub(super) type EndedFolders = std::sync::Mutex<HashSet<String>>;
+/// Set by the engine when it ended its walk before the feed's end: the reader reads no
+/// more.
+pub(super) type StopReading = std::sync::atomic::AtomicBool;
 
 /// Reads the feeds of `folders` from their saved states, one page after the other, and
-/// sends each page to `pages`; stops when the engine stops listening, and leaves a folder
-/// the engine put in `ended`.
+/// sends each page to `pages`; stops when the engine stops listening or sets `stop`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn read_feeds<T: ExchangeContacts>(
     t: &T,
@@ -46,15 +45,15 @@ pub(super) async fn read_feeds<T: ExchangeContacts>(
     folders: Vec<String>,
     saved: &HashMap<String, String>,
     pages: mpsc::Sender<FeedEvent>,
-    ended: &EndedFolders,
+    stop: &StopReading,
 ) {
     for folder in folders {
         let mut state = saved.get(&folder).cloned();
         let mut restarted = false;
         let mut feed_pages = 0;
         loop {
-            if ended.lock().is_ok_and(|e| e.contains(&folder)) {
-                break;
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
             }
             // Paging bounds: a cancel is seen between pages, and a feed that never says
             // "last page" fails the run instead of holding the worker.

@@ -215,6 +215,14 @@ impl Work {
         }
     }
 
+    /// The pair's item, as written or read in this run, carries `crm_id`'s stamp.
+    fn item_carries_stamp(&self, crm_id: Uuid) -> bool {
+        self.ex_now
+            .as_ref()
+            .or(self.pair.ex.as_ref())
+            .is_some_and(|e| e.crm_contact_id == Some(crm_id))
+    }
+
     /// The pair's plan writes to Exchange (an imported item's stamp counts).
     fn writes_exchange(&self) -> bool {
         self.ops.iter().any(|op| {

@@ -15,7 +15,6 @@
 //! batch that failed whole, a run stopped) stays owed, to a later run.
 use super::{Halt, Run};
 use crate::store::sync_state::OwedStamp;
-use crate::sync::fieldmap::{Changes, MappedContact};
 use crate::transport::{ErrorKind, ExchangeContacts, ITEM_BATCH, ItemUpdate};
 
 /// Owed stamps one run writes at most: a fifth of a mailbox's request budget over Graph
@@ -24,8 +23,9 @@ use crate::transport::{ErrorKind, ExchangeContacts, ITEM_BATCH, ItemUpdate};
 const PER_RUN: u64 = 2_000;
 
 impl<T: ExchangeContacts> Run<'_, T> {
-    /// Writes up to [`PER_RUN`] owed stamps (not in a dry run). A failure leaves them
-    /// owed, to the next run: a stamp is insurance for a lost link, not the sync itself.
+    /// Writes up to [`PER_RUN`] owed stamps (not in a dry run). A failure worth retrying
+    /// leaves them owed, to the next run, and fails nothing: a stamp is insurance for a
+    /// lost link, not the sync itself.
     pub(super) async fn write_owed_stamps(&mut self) -> Result<(), Halt> {
         if self.req.dry_run {
             return Ok(());
@@ -41,13 +41,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
             }
             let updates: Vec<ItemUpdate> = batch
                 .iter()
-                .map(|o| ItemUpdate {
-                    item_id: o.item_id.clone(),
-                    change_key: o.change_key.clone(),
-                    changes: Changes::new(),
-                    after: MappedContact::default(),
-                    stamp: Some(o.crm_id),
-                })
+                .map(|o| ItemUpdate::stamp_only(o.item_id.clone(), o.change_key.clone(), o.crm_id))
                 .collect();
             match self.t.update_contacts(&updates).await {
                 Ok(results) => {
