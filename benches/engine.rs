@@ -19,7 +19,7 @@ use contactsync::domain::mailbox::{AuthWrite, GraphWrite, MailboxTransport, Mail
 use contactsync::domain::profile::ContactSyncProfile;
 use contactsync::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest};
 use contactsync::store::Store;
-use contactsync::store::sync_state::CrmWrite;
+use contactsync::store::sync_state::{CrmWrite, ScopeInSql};
 use contactsync::sync::engine::RunSink;
 use contactsync::worker::{EngineContext, run_mailbox};
 use futures_util::future::BoxFuture;
@@ -210,7 +210,7 @@ impl Bench {
         let t = Instant::now();
         let moves = self
             .store
-            .crm_moves(&owner, mailbox, true, true)
+            .crm_moves(&owner, mailbox, ScopeInSql::All, true)
             .await
             .unwrap();
         let moves_t = t.elapsed();

@@ -3,7 +3,8 @@
 //!
 //!     cargo bench --bench sync                     every scenario (the 5,000 mailboxes
 //!                                                  take about 15 minutes)
-//!     cargo bench --bench sync -- import api       only some: import export twoway api many
+//!     cargo bench --bench sync -- import api       only some: import export scoped twoway api
+//!                                                  many
 //!     SYNC_BENCH_TRANSPORT=graph SYNC_BENCH_N=10000 cargo bench --bench sync -- import export
 //!
 //! `hey` (a Debian package) is the load generator of the API row. Environment:
@@ -263,6 +264,97 @@ async fn export(n: usize) -> Vec<Row> {
     )
     .await;
     vec![full, next]
+}
+
+/// An export of chosen contact types from a CRM mostly outside them: `n` customers
+/// exported out of `5n` contacts; then the run after it, and a run after one edit of an
+/// employee (outside the scope), which compares again: its cost follows what changed,
+/// not the CRM.
+async fn scoped_export(n: usize) -> Vec<Row> {
+    const EMPLOYEE: &str = "00000000-0000-7000-8000-000000000001";
+    const CUSTOMER: &str = "00000000-0000-7000-8000-000000000002";
+    let sim = Sim::start().await;
+    let data = Data::new().await;
+    let email = "customers@example.com";
+    sim.add_mailbox(email).await;
+    let typed = |i: usize, type_id: &str| {
+        let mut f = ContactFields {
+            given_name: format!("Crm{i}"),
+            surname: format!("Person{i}"),
+            email1: format!("crm{i}@scope.test"),
+            type_id: Some(type_id.parse().expect("type id")),
+            ..Default::default()
+        };
+        f.normalize();
+        CrmWrite::Create(f)
+    };
+    let writes: Vec<CrmWrite> = (0..5 * n)
+        .map(|i| typed(i, if i % 5 == 0 { CUSTOMER } else { EMPLOYEE }))
+        .collect();
+    for chunk in writes.chunks(1000) {
+        data.store
+            .apply_crm_writes("owner", chunk.to_vec())
+            .await
+            .expect("CRM contacts");
+    }
+    let mut p = ContactSyncProfile::default();
+    p.export.enabled = true;
+    p.export.scope = contactsync::domain::profile::ExportScope::Specific;
+    p.export.contact_type_ids = vec![CUSTOMER.parse().expect("type id")];
+    let mailbox = data.mailbox(&sim, "owner", email, p).await;
+    let mut rows = Vec::new();
+    for scenario in [
+        format!("export of {n} customers among {}", 5 * n),
+        "customers: the next run".into(),
+    ] {
+        rows.push(
+            measured_run(&data, &sim, "owner", mailbox, scenario, n, 20)
+                .await
+                .0,
+        );
+    }
+    data.store
+        .apply_crm_writes(
+            "owner",
+            vec![CrmWrite::Update {
+                id: employee_id(&data).await,
+                fields: {
+                    let mut f = ContactFields {
+                        given_name: "Edited".into(),
+                        surname: "Employee".into(),
+                        type_id: Some(EMPLOYEE.parse().expect("type id")),
+                        ..Default::default()
+                    };
+                    f.normalize();
+                    f
+                },
+                expected: None,
+            }],
+        )
+        .await
+        .expect("an employee edited");
+    let scenario = "customers: after an employee's edit".into();
+    rows.push(
+        measured_run(&data, &sim, "owner", mailbox, scenario, n, 20)
+            .await
+            .0,
+    );
+    rows
+}
+
+/// One contact of the scoped export's CRM outside its scope.
+async fn employee_id(data: &Data) -> Uuid {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = data.store.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT id FROM contacts WHERE type_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        ))
+        .await
+        .expect("query")
+        .expect("a contact");
+    row.try_get("", "id").expect("id")
 }
 
 /// A two-way mailbox of `n` synced pairs; then 1% changed on each side, then nothing.
@@ -596,6 +688,9 @@ fn main() {
         let n = size().unwrap_or(10_000);
         if wants("export") {
             rows.extend(export(n).await);
+        }
+        if wants("scoped") {
+            rows.extend(scoped_export(n).await);
         }
         if wants("twoway") {
             rows.extend(two_way(n).await);

@@ -16,7 +16,7 @@ use super::entities::{
     contacts, folder_sync_states,
 };
 use super::grants::{self, RecordKind};
-use super::{Store, StoreError, StoreResult, new_id, placeholder};
+use super::{Store, StoreError, StoreResult, new_id, placeholder, placeholders};
 use crate::domain::access::Caller;
 use crate::domain::account::name_key;
 use crate::domain::contact::ContactFields;
@@ -119,6 +119,21 @@ pub struct CrmMove {
     pub deleted: bool,
     /// `(crm_version, crm_in_export_scope, detached)` of its link, if it has one.
     pub link: Option<(i32, bool, bool)>,
+    /// Its contact type, read only for a scope of types (`ScopeInSql::Types`).
+    pub type_id: Option<Uuid>,
+}
+
+/// What the database can tell of a mailbox's export scope when a run compares
+/// (`Store::crm_moves`).
+#[derive(Debug, Clone, Copy)]
+pub enum ScopeInSql<'a> {
+    /// Every contact the owner sees.
+    All,
+    /// The contacts of these types (a scope of contact types alone, not empty): each row
+    /// says its type.
+    Types(&'a [Uuid]),
+    /// Chosen CRM folders: the run decides per contact.
+    DecidedByRun,
 }
 
 /// The indexes a run's comparisons read instead of rows (migration
@@ -201,40 +216,71 @@ impl MatchSlice {
 
 impl Store {
     /// The owner's contacts that a mailbox's run must look at, found in the database: new
-    /// (unlinked, live) — only with `new_ones`, when the run may export — moved since
-    /// their link (version), or — with `scope_all` — newly in scope. Without `scope_all`
-    /// every visible linked contact comes back, for the caller to compare with its scope.
-    /// Without `new_ones` only linked contacts are read (an import-only mailbox's run
-    /// costs what its links cost, not what its owner's CRM holds).
+    /// (unlinked, live, in scope) — only with `new_ones`, when the run may export — moved
+    /// since their link (version), or in or out of the export scope since their link.
+    /// Where the scope is chosen CRM folders ([`ScopeInSql::DecidedByRun`]) every visible
+    /// linked contact and every unlinked one comes back, for the caller to compare with
+    /// its scope. Without `new_ones` only linked contacts are read (an import-only
+    /// mailbox's run costs what its links cost, not what its owner's CRM holds).
     pub async fn crm_moves(
         &self,
         owner: &Caller,
         mailbox_id: Uuid,
-        scope_all: bool,
+        scope: ScopeInSql<'_>,
         new_ones: bool,
     ) -> StoreResult<Vec<CrmMove>> {
         let backend = self.db.get_database_backend();
-        // An unlinked pair whose contact had left the export scope may come back into it.
-        let back = "(l.detached = TRUE AND l.crm_in_export_scope = FALSE AND c.deleted_at IS NULL)";
-        let linked_moved = if scope_all {
-            "(l.detached = FALSE AND (l.crm_version <> c.version OR l.crm_in_export_scope = FALSE))"
-        } else {
-            "l.detached = FALSE"
+        // Whether the export scope selects the contact now, where SQL can tell. Each use
+        // has placeholders of its own, in order (SQLite's `?` are positional).
+        let in_scope = |next: &mut usize, values: &mut Vec<sea_orm::Value>| match scope {
+            ScopeInSql::All => Some("TRUE".to_owned()),
+            ScopeInSql::Types(types) => {
+                values.extend(types.iter().map(|t| sea_orm::Value::from(*t)));
+                Some(format!(
+                    "COALESCE(c.type_id IN ({}), FALSE)",
+                    placeholders(backend, next, types.len())
+                ))
+            }
+            ScopeInSql::DecidedByRun => None,
         };
-        let (join, filter) = if new_ones {
-            (
-                "LEFT JOIN",
-                format!(
-                    "((l.crm_id IS NULL AND c.deleted_at IS NULL) OR {linked_moved} OR {back})"
+        let linked_moved =
+            |next: &mut usize, values: &mut Vec<sea_orm::Value>| match in_scope(next, values) {
+                Some(s) => format!(
+                    "(l.detached = FALSE AND (l.crm_version <> c.version \
+                 OR l.crm_in_export_scope <> {s}))"
                 ),
-            )
+                // The run compares every linked contact with its scope.
+                None => "l.detached = FALSE".to_owned(),
+            };
+        let filter = |next: &mut usize, values: &mut Vec<sea_orm::Value>| {
+            if !new_ones {
+                return linked_moved(next, values);
+            }
+            let new = match in_scope(next, values) {
+                Some(s) => format!("(l.crm_id IS NULL AND c.deleted_at IS NULL AND {s})"),
+                None => "(l.crm_id IS NULL AND c.deleted_at IS NULL)".to_owned(),
+            };
+            let linked_moved = linked_moved(next, values);
+            // An unlinked pair whose contact had left the export scope may come back.
+            let back = format!(
+                "(l.detached = TRUE AND l.crm_in_export_scope = FALSE \
+                 AND c.deleted_at IS NULL AND {})",
+                in_scope(next, values).unwrap_or_else(|| "TRUE".to_owned())
+            );
+            format!("({new} OR {linked_moved} OR {back})")
+        };
+        let join = if new_ones { "LEFT JOIN" } else { "JOIN" };
+        let by_type = matches!(scope, ScopeInSql::Types(_));
+        let type_id = if by_type {
+            ", c.type_id AS type_id"
         } else {
-            ("JOIN", linked_moved.to_owned())
+            ""
         };
         let links = indexed_by(backend, LINKS_BY_CRM_STATE);
         let mut next = 0;
         let mut values: Vec<sea_orm::Value> = Vec::new();
-        // Only columns of the two indexes: no contact row, no link row is read.
+        // Only columns of the two indexes: no link row is read, and no contact row but
+        // for its type where a scope of types asks.
         let select = |next: &mut usize, values: &mut Vec<sea_orm::Value>| {
             let m = placeholder(backend, next);
             values.push(mailbox_id.into());
@@ -244,13 +290,14 @@ impl Store {
                  l.crm_version AS l_version, \
                  CASE WHEN l.crm_in_export_scope THEN 1 ELSE 0 END AS l_scope, \
                  CASE WHEN l.detached THEN 1 ELSE 0 END AS l_detached, \
-                 CASE WHEN l.crm_id IS NULL THEN 0 ELSE 1 END AS linked \
+                 CASE WHEN l.crm_id IS NULL THEN 0 ELSE 1 END AS linked{type_id} \
                  FROM contacts c {join} contact_links l{links} \
                  ON l.crm_id = c.id AND l.mailbox_id = {m}"
             )
         };
         let sql = if owner.is_admin {
-            format!("{} WHERE {filter}", select(&mut next, &mut values))
+            let select = select(&mut next, &mut values);
+            format!("{select} WHERE {}", filter(&mut next, &mut values))
         } else {
             // The owner's own contacts off the owner's index, and those shared with the
             // owner by their grants: each side reads what it finds, and an `OR` of the
@@ -258,15 +305,17 @@ impl Store {
             let own = select(&mut next, &mut values);
             let me = placeholder(backend, &mut next);
             values.push(owner.user_id.clone().into());
+            let own_filter = filter(&mut next, &mut values);
             let shared = select(&mut next, &mut values);
             let not_me = placeholder(backend, &mut next);
             let grantee = placeholder(backend, &mut next);
             values.push(owner.user_id.clone().into());
             values.push(owner.user_id.clone().into());
+            let shared_filter = filter(&mut next, &mut values);
             format!(
-                "{own} WHERE c.owner_id = {me} AND {filter} \
+                "{own} WHERE c.owner_id = {me} AND {own_filter} \
                  UNION ALL {shared} WHERE c.owner_id <> {not_me} \
-                 AND c.id IN ({}) AND {filter}",
+                 AND c.id IN ({}) AND {shared_filter}",
                 shared_ids_sql(&grantee)
             )
         };
@@ -287,6 +336,11 @@ impl Store {
                             r.try_get::<i32>("", "l_scope")? == 1,
                             r.try_get::<i32>("", "l_detached")? == 1,
                         ))
+                    } else {
+                        None
+                    },
+                    type_id: if by_type {
+                        r.try_get("", "type_id")?
                     } else {
                         None
                     },

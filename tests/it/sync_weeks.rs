@@ -94,6 +94,80 @@ async fn a_contact_leaving_the_export_scope_and_coming_back_is_linked_again() {
     w.assert_converged().await;
 }
 
+/// A scope of contact types is compared in the database: a run looks at the contacts
+/// that changed in or out of it, never at every linked contact nor at the contacts of
+/// other types (most of a CRM, when the scope is "our employees").
+#[tokio::test]
+async fn a_scope_of_types_reads_what_changed_not_the_crm() {
+    use contactsync::domain::Caller;
+    use contactsync::store::sync_state::ScopeInSql;
+    let w = World::new().await;
+    let mut made = Vec::new();
+    for (i, type_id) in [EMPLOYEE, EMPLOYEE, CUSTOMER, CUSTOMER, CUSTOMER]
+        .into_iter()
+        .enumerate()
+    {
+        let c = w
+            .create_crm(json!({"given_name": format!("P{i}"), "surname": format!("S{i}"), "type_id": type_id}))
+            .await;
+        made.push(c["id"].as_str().unwrap().to_owned());
+    }
+    w.profile(
+        json!({"export": {"enabled": true, "scope": "specific", "contact_type_ids": [EMPLOYEE]}}),
+    )
+    .await;
+    assert_eq!(w.sync().await.exchange_created, 2);
+    let owner = Caller {
+        user_id: "alice".into(),
+        is_admin: false,
+    };
+    let employees = [EMPLOYEE.parse().unwrap()];
+    let moves = || async {
+        let mut ids: Vec<String> = w
+            .app
+            .store
+            .crm_moves(&owner, w.mailbox, ScopeInSql::Types(&employees), true)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(moves().await, Vec::<String>::new(), "nothing moved");
+    let patch = |id: &str, body: Value| {
+        let path = format!("/api/v1/contacts/{id}");
+        let (app, token) = (&w.app, &w.token);
+        async move { app.patch(&path, token, body).await }
+    };
+    // A customer edited is nothing to this mailbox; an employee edited is.
+    patch(&made[2], json!({"job_title": "Buyer"})).await;
+    patch(&made[0], json!({"job_title": "Lead"})).await;
+    assert_eq!(moves().await, [made[0].clone()]);
+    w.sync().await;
+    assert_eq!(moves().await, Vec::<String>::new());
+    // A customer who becomes an employee comes in; an employee who becomes a customer
+    // leaves.
+    patch(&made[3], json!({"type_id": EMPLOYEE})).await;
+    patch(&made[1], json!({"type_id": CUSTOMER})).await;
+    let mut both = vec![made[1].clone(), made[3].clone()];
+    both.sort();
+    assert_eq!(moves().await, both);
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_created, 1, "{counts:?}");
+    assert_eq!(moves().await, Vec::<String>::new());
+    let mut names: Vec<String> = w
+        .exchange("contacts")
+        .into_iter()
+        .filter_map(|i| i.data.surname)
+        .collect();
+    names.sort();
+    // S1 left the scope: its item stays, no longer synced (on_crm_delete keeps it).
+    assert_eq!(names, ["S0", "S1", "S3"]);
+    w.assert_converged().await;
+}
+
 #[tokio::test]
 async fn switching_import_on_later_brings_in_what_was_already_in_outlook() {
     let w = World::new().await;

@@ -690,11 +690,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
         metrics::counter!("contactsync_sync_crm_comparisons_total", "result" => "made")
             .increment(1);
         // The database finds what moved; a run with nothing to do reads no contact.
-        let scope_all = self.specific.is_none();
         let export_new = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
         let moves = self
             .store
-            .crm_moves(&self.owner, self.req.mailbox_id, scope_all, export_new)
+            .crm_moves(
+                &self.owner,
+                self.req.mailbox_id,
+                self.scope.in_sql(),
+                export_new,
+            )
             .await?;
         let mut moved: Vec<Uuid> = Vec::new();
         // Contacts planned by this run's Exchange phase count: the next run may have more
@@ -703,7 +707,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         for v in &moves {
             // Every row is a contact the owner sees.
             self.visible.insert(v.id);
-            let in_scope = self.in_export_scope(v.id);
+            let in_scope = self.in_export_scope(v.id, v.type_id);
             if crm_contact_planned(v, in_scope, export_new) {
                 any_planned = true;
                 if !self.done_crm.contains(&v.id) {

@@ -67,11 +67,11 @@ use super::fieldmap::MappedContact;
 use super::matching::Matcher;
 use super::plan::{CrmSide, ExSide, Link, Op};
 use crate::domain::access::Caller;
-use crate::domain::profile::{ContactSyncProfile, ImportScope};
+use crate::domain::profile::{ContactSyncProfile, ExportScope, ImportScope};
 use crate::domain::run::{RunCounts, RunItem, RunMode, RunReport, RunRequest, RunStatus};
 use crate::store::Store;
 use crate::store::item_failures::ItemFailure;
-use crate::store::sync_state::{CrmRecord, LinkHead};
+use crate::store::sync_state::{CrmRecord, LinkHead, ScopeInSql};
 use crate::transport::{
     ErrorKind, ExchangeContacts, ExchangeFolder, ITEM_BATCH, ItemUpdate, RemoteContact,
 };
@@ -273,8 +273,8 @@ struct Run<'a, T: ExchangeContacts> {
     links_by_item: HashMap<String, Link>,
     /// CRM contacts the owner may see (tombstones included).
     visible: HashSet<Uuid>,
-    /// A `specific` export scope's selection.
-    specific: Option<HashSet<Uuid>>,
+    /// What the export scope selects.
+    scope: ExportSelection,
     /// CRM contacts handled in the Exchange phase.
     done_crm: HashSet<Uuid>,
     /// Matching candidates among the owner's unlinked CRM contacts (built when needed).
@@ -405,7 +405,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             item_by_crm: HashMap::new(),
             links_by_item: HashMap::new(),
             visible: HashSet::new(),
-            specific: None,
+            scope: ExportSelection::All,
             done_crm: HashSet::new(),
             crm_matcher: None,
             unlinked_items: Vec::new(),
@@ -441,7 +441,16 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             return Ok(());
         }
         let store = self.store;
-        self.specific = store.export_scope_ids(&self.owner, &self.profile).await?;
+        let export = &self.profile.export;
+        self.scope = if export.scope == ExportScope::All {
+            ExportSelection::All
+        } else if export.folder_ids.is_empty() && !export.contact_type_ids.is_empty() {
+            // Known from each contact's type: nothing to read beforehand.
+            ExportSelection::Types(export.contact_type_ids.clone())
+        } else {
+            let ids = store.export_scope_ids(&self.owner, &self.profile).await?;
+            ExportSelection::Chosen(ids.unwrap_or_default())
+        };
         // Folders that still hold linked items stay watched (an export target or import
         // folder changed in the profile): their edits and deletions must not be missed.
         let linked_folders = store.linked_folders(self.req.mailbox_id).await?;
@@ -588,8 +597,8 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
         done.map(|()| walked.past_every_write)
     }
 
-    fn in_export_scope(&self, id: Uuid) -> bool {
-        self.visible.contains(&id) && self.specific.as_ref().is_none_or(|s| s.contains(&id))
+    fn in_export_scope(&self, id: Uuid, type_id: Option<Uuid>) -> bool {
+        self.visible.contains(&id) && self.scope.selects(id, type_id)
     }
 
     fn crm_side(&self, r: &CrmRecord) -> CrmSide {
@@ -599,7 +608,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             version: r.version,
             updated_at: r.updated_at,
             deleted: r.deleted,
-            in_export_scope: self.in_export_scope(r.id),
+            in_export_scope: self.in_export_scope(r.id, r.fields.type_id),
         }
     }
 
@@ -626,6 +635,35 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             Err(Halt::Cancelled)
         } else {
             Ok(())
+        }
+    }
+}
+
+/// What a mailbox's export scope selects, as a run knows it.
+enum ExportSelection {
+    /// Every contact the owner sees.
+    All,
+    /// The contacts of these types: known from each contact's type.
+    Types(Vec<Uuid>),
+    /// The contacts of chosen CRM folders (and types), read when the run starts.
+    Chosen(HashSet<Uuid>),
+}
+
+impl ExportSelection {
+    fn selects(&self, id: Uuid, type_id: Option<Uuid>) -> bool {
+        match self {
+            ExportSelection::All => true,
+            ExportSelection::Types(types) => type_id.is_some_and(|t| types.contains(&t)),
+            ExportSelection::Chosen(ids) => ids.contains(&id),
+        }
+    }
+
+    /// What of it the database can tell when the run compares.
+    fn in_sql(&self) -> ScopeInSql<'_> {
+        match self {
+            ExportSelection::All => ScopeInSql::All,
+            ExportSelection::Types(types) => ScopeInSql::Types(types),
+            ExportSelection::Chosen(_) => ScopeInSql::DecidedByRun,
         }
     }
 }

@@ -211,6 +211,7 @@ mod tests {
             version,
             deleted,
             link,
+            type_id: None,
         }
     }
 
