@@ -188,6 +188,23 @@ impl Allowed<'_> {
     }
 }
 
+/// A detached pair is never synced again, but its item keeps our stamp, as every item
+/// we linked does. One read without it gets it: an import over ids that survive moves
+/// leaves its stamps to later runs, and the pair may be detached first (its item moved out
+/// of the import folders); unstamped, it would be neither imported again when its folder
+/// is one nor found by its stamp after a loss of the links.
+fn stamp_of_detached(ex: Option<&ExSide>, l: &Link) -> Vec<Op> {
+    match ex {
+        Some(e) if !e.deleted && e.crm_contact_id.is_none() => vec![Op::UpdateExchange {
+            item_id: e.item_id.clone(),
+            change_key: e.change_key.clone(),
+            changes: Changes::new(),
+            stamp: Some(l.crm_id),
+        }],
+        _ => vec![],
+    }
+}
+
 /// The operations that bring one pair into agreement (see the module docs for `None`).
 pub fn plan(
     crm: Option<&CrmSide>,
@@ -202,7 +219,7 @@ pub fn plan(
         export: profile.export.enabled && mode != RunMode::ImportOnly,
     };
     let ops = match (crm, ex, link) {
-        (_, _, Some(l)) if l.detached => vec![],
+        (_, ex, Some(l)) if l.detached => stamp_of_detached(ex, l),
         (None, None, _) => vec![],
         (None, Some(ex), None) => new_in_exchange(ex, &allowed),
         (Some(crm), None, None) => new_in_crm(crm, &allowed),
@@ -1038,6 +1055,26 @@ mod tests {
         l.detached = true;
         let c = crm(with(&base(), Field::JobTitle, Some("CEO")), 2, 5);
         assert_eq!(two_way(Some(&c), None, Some(&l)), [Op::Unchanged]);
+        let e = ex(with(&base(), Field::JobTitle, Some("CTO")), "ck9", 9);
+        assert_eq!(two_way(Some(&c), Some(&e), Some(&l)), [Op::Unchanged]);
+    }
+
+    #[test]
+    fn detached_pairs_item_read_without_our_stamp_gets_it_and_nothing_else() {
+        let mut l = link();
+        l.detached = true;
+        let c = crm(with(&base(), Field::JobTitle, Some("CEO")), 2, 5);
+        let mut e = ex(with(&base(), Field::JobTitle, Some("CTO")), "ck9", 9);
+        e.crm_contact_id = None;
+        assert_eq!(
+            two_way(Some(&c), Some(&e), Some(&l)),
+            [Op::UpdateExchange {
+                item_id: e.item_id.clone(),
+                change_key: "ck9".into(),
+                changes: Changes::new(),
+                stamp: Some(l.crm_id),
+            }]
+        );
     }
 
     // --- echoes ---

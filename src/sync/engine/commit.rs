@@ -192,6 +192,24 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         }
                         break;
                     }
+                    // A detached pair's item stamped (`plan::stamp_of_detached`): its link
+                    // knows the item's ChangeKey now, and owes no stamp.
+                    Op::UpdateExchange { .. }
+                        if w.pair.link.as_ref().is_some_and(|l| l.detached) =>
+                    {
+                        if let Some(l) = &w.pair.link {
+                            let change_key = w
+                                .ex_now
+                                .as_ref()
+                                .map_or_else(|| l.change_key.clone(), |e| e.change_key.clone());
+                            links.push(Link {
+                                change_key,
+                                stamp_owed: l.stamp_owed && !w.item_carries_stamp(l.crm_id),
+                                ..l.clone()
+                            });
+                        }
+                        break;
+                    }
                     Op::Unlink { .. } => {
                         if let Some(l) = &w.pair.link {
                             // Whether the contact was in scope tells a later run that
