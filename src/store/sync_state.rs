@@ -21,7 +21,7 @@ use crate::domain::access::Caller;
 use crate::domain::account::name_key;
 use crate::domain::contact::ContactFields;
 use crate::domain::folder::{FolderFilter, FolderKind};
-use crate::domain::profile::{ContactSyncProfile, ExportScope};
+use crate::domain::profile::ContactSyncProfile;
 use crate::sync::{AccountCandidate, Link, MappedContact};
 
 /// A CRM contact as sync sees it.
@@ -821,15 +821,13 @@ impl Store {
     }
 
     /// The ids a `specific` export scope selects (before visibility): contacts of the
-    /// chosen types and members of the chosen folders. `None` for scope `all`.
+    /// chosen types and members of the chosen folders. A run reads them only for a scope
+    /// of folders; a scope of types alone is known from each contact's type.
     pub async fn export_scope_ids(
         &self,
         owner: &Caller,
         profile: &ContactSyncProfile,
-    ) -> StoreResult<Option<HashSet<Uuid>>> {
-        if profile.export.scope == ExportScope::All {
-            return Ok(None);
-        }
+    ) -> StoreResult<HashSet<Uuid>> {
         let mut ids = HashSet::new();
         let types = &profile.export.contact_type_ids;
         if !types.is_empty() {
@@ -884,7 +882,7 @@ impl Store {
                 .await?;
             ids.extend(rows);
         }
-        Ok(Some(ids))
+        Ok(ids)
     }
 
     /// Contacts by id, tombstones included (missing ids are purged contacts).

@@ -198,12 +198,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         if w.pair.link.as_ref().is_some_and(|l| l.detached) =>
                     {
                         if let Some(l) = &w.pair.link {
-                            let change_key = w
-                                .ex_now
-                                .as_ref()
-                                .map_or_else(|| l.change_key.clone(), |e| e.change_key.clone());
                             links.push(Link {
-                                change_key,
+                                change_key: w.change_key_after(l),
                                 stamp_owed: l.stamp_owed && !w.item_carries_stamp(l.crm_id),
                                 ..l.clone()
                             });
@@ -219,12 +215,6 @@ impl<T: ExchangeContacts> Run<'_, T> {
                                 .crm
                                 .as_ref()
                                 .is_some_and(|c| c.in_export_scope && !c.deleted);
-                            // A stamp written with the unlink moved the item on: its
-                            // echo is then known.
-                            let change_key = w
-                                .ex_now
-                                .as_ref()
-                                .map_or_else(|| l.change_key.clone(), |e| e.change_key.clone());
                             // A stamp still owed is owed no more once the unlink wrote it,
                             // or when the item is gone.
                             let stamped = w.item_carries_stamp(l.crm_id);
@@ -232,7 +222,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
                             links.push(Link {
                                 detached: true,
                                 crm_in_export_scope: in_scope,
-                                change_key,
+                                // A stamp written with the unlink moved the item on: its
+                                // echo is then known.
+                                change_key: w.change_key_after(l),
                                 stamp_owed: l.stamp_owed && !stamped && !gone,
                                 ..l.clone()
                             });

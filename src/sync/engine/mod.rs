@@ -215,6 +215,13 @@ impl Work {
         }
     }
 
+    /// The ChangeKey of the pair's item after this run's write to it, else the link's.
+    fn change_key_after(&self, l: &Link) -> String {
+        self.ex_now
+            .as_ref()
+            .map_or_else(|| l.change_key.clone(), |e| e.change_key.clone())
+    }
+
     /// The pair's item, as written or read in this run, carries `crm_id`'s stamp.
     fn item_carries_stamp(&self, crm_id: Uuid) -> bool {
         self.ex_now
@@ -448,8 +455,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             // Known from each contact's type: nothing to read beforehand.
             ExportSelection::Types(export.contact_type_ids.clone())
         } else {
-            let ids = store.export_scope_ids(&self.owner, &self.profile).await?;
-            ExportSelection::Chosen(ids.unwrap_or_default())
+            ExportSelection::Chosen(store.export_scope_ids(&self.owner, &self.profile).await?)
         };
         // Folders that still hold linked items stay watched (an export target or import
         // folder changed in the profile): their edits and deletions must not be missed.
