@@ -234,6 +234,8 @@ impl Store {
         // has placeholders of its own, in order (SQLite's `?` are positional).
         let in_scope = |next: &mut usize, values: &mut Vec<sea_orm::Value>| match scope {
             ScopeInSql::All => Some("TRUE".to_owned()),
+            // No type at all selects nothing (and `IN ()` is not SQL).
+            ScopeInSql::Types([]) => Some("FALSE".to_owned()),
             ScopeInSql::Types(types) => {
                 values.extend(types.iter().map(|t| sea_orm::Value::from(*t)));
                 Some(format!(

@@ -94,6 +94,55 @@ async fn a_contact_leaving_the_export_scope_and_coming_back_is_linked_again() {
     w.assert_converged().await;
 }
 
+/// A contact back in the export scope whose old item cannot be read this run waits for
+/// the next one: the item is elsewhere (the export target changed meanwhile), so neither
+/// the target's listing nor a match by content would find it, and exporting the contact
+/// would give it a second item.
+#[tokio::test]
+async fn a_contact_coming_back_whose_item_cannot_be_read_waits_and_is_never_exported_twice() {
+    use contactsync::domain::run::{RunMode, RunStatus};
+    let w = World::new().await;
+    let clients = w
+        .sim
+        .create_folder(ALICE, "contacts", "Clients", Some("IPF.Contact"))
+        .unwrap();
+    let c = w
+        .create_crm(json!({"given_name": "Di", "surname": "Wu", "email1": "di@y.test", "type_id": EMPLOYEE}))
+        .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let export = |target: Option<&str>| json!({"export": {"enabled": true, "scope": "specific", "contact_type_ids": [EMPLOYEE], "target_folder_id": target}});
+    w.profile(export(None)).await;
+    assert_eq!(w.sync().await.exchange_created, 1);
+    let item = w.exchange("contacts")[0].id.clone();
+    let path = format!("/api/v1/contacts/{id}");
+    w.app
+        .patch(&path, &w.token, json!({"type_id": CUSTOMER}))
+        .await;
+    w.sync().await;
+    w.profile(export(Some(&clients))).await;
+    w.app
+        .patch(
+            &path,
+            &w.token,
+            json!({"type_id": EMPLOYEE, "job_title": "Back"}),
+        )
+        .await;
+    w.sim.add_fault(
+        serde_json::from_value(json!({"operation": "GetItem", "kind": "item_error", "item_ids": [item], "code": "ErrorCorruptData"})).unwrap(),
+    );
+    let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+    assert_eq!(r.status, RunStatus::PartiallyFailed, "{r:?} {items:#?}");
+    assert_eq!(r.counts.exchange_created, 0, "{r:?}");
+    assert_eq!(w.exchange("contacts").len() + w.exchange(&clients).len(), 1);
+    w.sim.clear_faults();
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_created, 0, "{counts:?}");
+    let items = [w.exchange("contacts"), w.exchange(&clients)].concat();
+    assert_eq!(items.len(), 1, "never exported twice: {items:#?}");
+    assert_eq!(items[0].data.job_title.as_deref(), Some("Back"));
+    w.assert_converged().await;
+}
+
 /// A scope of contact types is compared in the database: a run looks at the contacts
 /// that changed in or out of it, never at every linked contact nor at the contacts of
 /// other types (most of a CRM, when the scope is "our employees").

@@ -824,10 +824,11 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 })
                 .collect();
             let mut returned: HashMap<Uuid, RemoteContact> = HashMap::new();
+            let mut unreadable: HashSet<Uuid> = HashSet::new();
             if !returning.is_empty() {
                 let ids: Vec<String> = returning.iter().map(|(_, i)| i.clone()).collect();
                 let mut moved_away = HashSet::new();
-                for ((crm_id, _), r) in returning.iter().zip(self.read_items(&ids).await?) {
+                for ((crm_id, item), r) in returning.iter().zip(self.read_items(&ids).await?) {
                     match r {
                         Ok(c) => {
                             returned.insert(*crm_id, c);
@@ -835,7 +836,26 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         Err(e) if e.kind == ErrorKind::NotFound => {
                             moved_away.insert(*crm_id);
                         }
-                        Err(_) => {}
+                        // Its item may well be there: matched by content or exported
+                        // now, the contact would get a second one. It waits for a run
+                        // that can read it (its link still says "out of the scope").
+                        Err(e) => {
+                            unreadable.insert(*crm_id);
+                            if let Some(link) = self.links_by_item.get(item) {
+                                let folder = link.folder_id.clone();
+                                self.hold(&folder, e.kind);
+                            }
+                            self.counts.failed += 1;
+                            self.record(
+                                OpKind::ExchangeRead,
+                                ItemOutcome::Failed,
+                                Some(*crm_id),
+                                Some(item),
+                                Some(&e),
+                                None,
+                            )
+                            .await;
+                        }
                     }
                 }
                 // Gone under its old id: moved by the user while its contact was out of
@@ -850,6 +870,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
             let mut pairs = Vec::new();
             for id in chunk {
                 let record = records.remove(id);
+                if unreadable.contains(id) {
+                    continue;
+                }
                 let link = self
                     .item_by_crm
                     .get(id)
