@@ -748,6 +748,68 @@ async fn an_item_really_moved_between_import_folders_keeps_its_contact(p: Proto)
     an_item_moved_between_import_folders_keeps_its_contact(p, MoveBy::Moving).await;
 }
 
+/// A move is known by a read of the old item when no feed read so far reported it gone
+/// (the item moved into an import folder whose first chunk of new items is applied
+/// before the feed of the export target it left is read): a read that fails decides
+/// nothing. The moved item waits for a later run; taken for a copy, it became a second
+/// CRM contact, and the old item's deletion, read next, deleted the first one
+/// (`delete_in_crm`): the contact was replaced, its history and links lost.
+#[tokio::test]
+async fn a_moved_item_whose_old_item_cannot_be_read_waits_and_keeps_its_contact() {
+    use contactsync::domain::run::RunMode;
+    let w = World::new().await;
+    let archive = w
+        .sim
+        .create_folder(ALICE, "contacts", "Archive", Some("IPF.Contact"))
+        .unwrap();
+    let c = w
+        .create_crm(json!({"given_name": "Mo", "surname": "Ved", "email1": "m@x.test"}))
+        .await;
+    w.profile(json!({
+        "import": {"enabled": true, "scope": "folders", "folder_ids": [archive]},
+        "export": {"enabled": true, "scope": "all"},
+        "on_exchange_delete": "delete_in_crm"}))
+        .await;
+    assert_eq!(w.sync().await.exchange_created, 1);
+    let old = w.exchange("contacts")[0].id.clone();
+    w.sim.move_contact(ALICE, &old, &archive).unwrap();
+    // Two chunks' worth of new items behind it: its chunk is paired while the next one
+    // is read, before the export target's feed is.
+    let others: Vec<_> = (0..1600)
+        .map(|i| person("New", &format!("Person{i}"), &format!("n{i}@x.test"), None))
+        .collect();
+    w.seed(&archive, others);
+    w.fail_items(ItemOp::Get, &[old], Failure::Retry, None);
+    let (report, items) = w.run_with(RunMode::TwoWay, false, false).await;
+    let counts = report.counts;
+    assert_eq!(
+        (counts.crm_created, counts.crm_deleted),
+        (1600, 0),
+        "{report:?} {:#?}",
+        items
+            .iter()
+            .filter(|i| i.outcome != contactsync::domain::run::ItemOutcome::Applied)
+            .collect::<Vec<_>>()
+    );
+    w.sim.clear_faults();
+    let counts = w.sync().await;
+    assert_eq!(
+        (counts.crm_created, counts.crm_deleted),
+        (0, 0),
+        "{counts:?}"
+    );
+    let moved: Vec<serde_json::Value> = w
+        .crm_contacts()
+        .await
+        .into_iter()
+        .filter(|x| x["surname"] == "Ved")
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:#?}");
+    assert_eq!(moved[0]["id"], c["id"]);
+    assert_eq!(w.exchange(&archive).len(), 1601);
+    w.assert_converged().await;
+}
+
 async fn the_export_target_is_not_an_import_folder(p: Proto) {
     let w = World::on(p).await;
     let clients = w

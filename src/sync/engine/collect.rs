@@ -334,7 +334,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
     }
 
     /// Pairs items read from the feeds (with their feed's folder) and applies the pairs.
-    async fn pair_items(&mut self, items: Vec<(String, RemoteContact)>) -> Result<(), Halt> {
+    async fn pair_items(&mut self, mut items: Vec<(String, RemoteContact)>) -> Result<(), Halt> {
         self.links_by_item.clear();
         let ids: Vec<String> = items.iter().map(|(_, c)| c.item_id.clone()).collect();
         let stamps: Vec<Uuid> = items.iter().filter_map(|(_, c)| c.crm_contact_id).collect();
@@ -364,21 +364,30 @@ impl<T: ExchangeContacts> Run<'_, T> {
         // item moved out of that folder, alive elsewhere under its id: only a read tells,
         // as for an old item no feed reported.
         let deletes_are_gone = !self.t.ids_survive_moves();
-        let stamped_elsewhere: Vec<String> = items
+        // (the new item's folder and id, the old item's id)
+        let stamped_elsewhere: Vec<(String, String, String)> = items
             .iter()
             .filter(|(_, c)| !self.heads.contains_key(&c.item_id))
-            .filter_map(|(_, c)| self.item_by_crm.get(&c.crm_contact_id?).cloned())
-            .filter(|old| !(deletes_are_gone && self.feed_deletes.contains(old)))
+            .filter_map(|(folder, c)| {
+                let old = self.item_by_crm.get(&c.crm_contact_id?)?;
+                Some((folder.clone(), c.item_id.clone(), old.clone()))
+            })
+            .filter(|(_, _, old)| !(deletes_are_gone && self.feed_deletes.contains(old)))
             .collect();
         let mut gone_items: HashSet<String> = if deletes_are_gone {
             self.feed_deletes.clone()
         } else {
             HashSet::new()
         };
+        // New items whose old item could not be read: move or copy is not known.
+        let mut undecided: HashSet<String> = HashSet::new();
         if !stamped_elsewhere.is_empty() {
-            for (old, result) in stamped_elsewhere
+            let olds: Vec<String> = stamped_elsewhere
                 .iter()
-                .zip(self.read_items(&stamped_elsewhere).await?)
+                .map(|(.., old)| old.clone())
+                .collect();
+            for ((folder, new, old), result) in
+                stamped_elsewhere.iter().zip(self.read_items(&olds).await?)
             {
                 let gone = match result {
                     Err(TransportError {
@@ -391,14 +400,33 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         !item.folder_id.is_empty()
                             && !self.existing_folders.contains(&item.folder_id)
                     }
-                    // Not known now: what the feed said stands.
-                    Err(_) => self.feed_deletes.contains(old),
+                    // Taken for a copy, a moved item would become a second contact (and
+                    // the old item's deletion, seen later, would delete the first); taken
+                    // for a move, a copy would take the pair from its original. The new
+                    // item waits for a run that can read the old one (a failed read is
+                    // read again).
+                    Err(e) => {
+                        undecided.insert(new.clone());
+                        self.hold(folder, e.kind);
+                        self.counts.failed += 1;
+                        self.record(
+                            OpKind::ExchangeRead,
+                            ItemOutcome::Failed,
+                            None,
+                            Some(new),
+                            Some(&e),
+                            None,
+                        )
+                        .await;
+                        false
+                    }
                 };
                 if gone {
                     gone_items.insert(old.clone());
                 }
             }
         }
+        items.retain(|(_, c)| !undecided.contains(&c.item_id));
         let unlinked: Vec<&RemoteContact> = items
             .iter()
             .map(|(_, c)| c)
