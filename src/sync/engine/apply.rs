@@ -583,18 +583,8 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 Err(e) if e.kind == ErrorKind::NotFound => ExSide::deleted(id.clone(), folder),
                 // Not a deletion: retried by the next run, which reads the folder again.
                 Err(e) => {
-                    self.hold(&folder, e.kind);
-                    self.counts.failed += 1;
                     let crm_id = pair.crm.as_ref().map(|c| c.id);
-                    self.record(
-                        OpKind::ExchangeRead,
-                        ItemOutcome::Failed,
-                        crm_id,
-                        Some(id),
-                        Some(&e),
-                        None,
-                    )
-                    .await;
+                    self.unread(Some(&folder), crm_id, id, &e).await;
                     continue;
                 }
             };
@@ -609,6 +599,33 @@ impl<T: ExchangeContacts> Run<'_, T> {
             });
         }
         self.apply(again, false).await
+    }
+
+    /// An item that could not be read (anything but "not found"): counted and recorded
+    /// (the next run reads it again), its folder held back where trying again may help;
+    /// and the run pairs nothing by content (`pair_matched_later`): the item may carry
+    /// the stamp of the contact a content match would take.
+    pub(super) async fn unread(
+        &mut self,
+        folder: Option<&str>,
+        crm_id: Option<Uuid>,
+        item_id: &str,
+        e: &TransportError,
+    ) {
+        if let Some(folder) = folder {
+            self.hold(folder, e.kind);
+        }
+        self.reads_failed = true;
+        self.counts.failed += 1;
+        self.record(
+            OpKind::ExchangeRead,
+            ItemOutcome::Failed,
+            crm_id,
+            Some(item_id),
+            Some(e),
+            None,
+        )
+        .await;
     }
 
     /// Keeps a folder's state from moving past a failed item worth reading again.

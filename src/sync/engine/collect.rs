@@ -293,19 +293,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 Ok(c) => items.push((folder.clone(), c)),
                 // Gone between the feed and the read: its deletion follows in a later feed.
                 Err(e) if e.kind == ErrorKind::NotFound => {}
-                Err(e) => {
-                    self.hold(folder, e.kind);
-                    self.counts.failed += 1;
-                    self.record(
-                        OpKind::ExchangeRead,
-                        ItemOutcome::Failed,
-                        None,
-                        Some(item_id),
-                        Some(&e),
-                        None,
-                    )
-                    .await;
-                }
+                Err(e) => self.unread(Some(folder), None, item_id, &e).await,
             }
         }
         self.pair_items(items).await
@@ -318,6 +306,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
         let Some(mut items) = self.matched_later.take() else {
             return Ok(());
         };
+        // An item this run could not read may carry the stamp of the contact one of them
+        // would take by content (its own item, unread; the one waiting is another's, a
+        // deleted contact's): they wait, their folders read again by the next run (and
+        // the run's deletions with them: a new item may be a move's new half).
+        if self.reads_failed && !items.is_empty() {
+            for (folder, _) in &items {
+                self.failed_folders.insert(folder.clone());
+            }
+            self.held += 1;
+            return Ok(());
+        }
         // An item the feed delivered twice in this run (edited meanwhile) was kept back
         // twice: its last delivery pairs, else two pairs would name the item.
         let mut seen = HashSet::new();
@@ -407,17 +406,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                     // read again).
                     Err(e) => {
                         undecided.insert(new.clone());
-                        self.hold(folder, e.kind);
-                        self.counts.failed += 1;
-                        self.record(
-                            OpKind::ExchangeRead,
-                            ItemOutcome::Failed,
-                            None,
-                            Some(new),
-                            Some(&e),
-                            None,
-                        )
-                        .await;
+                        self.unread(Some(folder), None, new, &e).await;
                         false
                     }
                 };
@@ -869,20 +858,9 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         // that can read it (its link still says "out of the scope").
                         Err(e) => {
                             unreadable.insert(*crm_id);
-                            if let Some(link) = self.links_by_item.get(item) {
-                                let folder = link.folder_id.clone();
-                                self.hold(&folder, e.kind);
-                            }
-                            self.counts.failed += 1;
-                            self.record(
-                                OpKind::ExchangeRead,
-                                ItemOutcome::Failed,
-                                Some(*crm_id),
-                                Some(item),
-                                Some(&e),
-                                None,
-                            )
-                            .await;
+                            let folder = self.links_by_item.get(item).map(|l| l.folder_id.clone());
+                            self.unread(folder.as_deref(), Some(*crm_id), item, &e)
+                                .await;
                         }
                     }
                 }

@@ -291,6 +291,8 @@ struct Run<'a, T: ExchangeContacts> {
     failed_folders: HashSet<String>,
     /// Item failures that hold their folder's state back (worth reading again).
     held: usize,
+    /// An item of the run could not be read (see `Run::unread`).
+    reads_failed: bool,
     /// Something was created, updated or deleted in Exchange: the feeds are read past its
     /// echoes before the states are saved (a create and a deletion after a saved state
     /// cancel out in the feed), so the next run starts after them. The stamps the stamp
@@ -418,6 +420,7 @@ impl<'a, T: ExchangeContacts> Run<'a, T> {
             unlinked_items: Vec::new(),
             failed_folders: HashSet::new(),
             held: 0,
+            reads_failed: false,
             wrote_exchange: false,
             written_items: HashSet::new(),
             stamps: None,
