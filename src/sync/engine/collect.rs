@@ -663,12 +663,26 @@ impl<T: ExchangeContacts> Run<'_, T> {
                 .collect();
             if !elsewhere.is_empty() {
                 let read = self.read_items(&elsewhere).await?;
-                let alive: HashSet<String> = read
-                    .into_iter()
-                    .filter_map(Result::ok)
-                    .filter(|c| self.watched.contains(&c.folder_id))
-                    .map(|c| c.item_id)
-                    .collect();
+                let mut alive: HashSet<String> = HashSet::new();
+                for (id, result) in elsewhere.iter().zip(read) {
+                    match result {
+                        Ok(c) if self.watched.contains(&c.folder_id) => {
+                            alive.insert(c.item_id);
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.kind == ErrorKind::NotFound => {}
+                        // Not known to be gone: deleted now, a moved item's contact
+                        // could be deleted with it. A later run reads it again.
+                        Err(e) => {
+                            let folder = links
+                                .iter()
+                                .find(|(_, l)| &l.item_id == id)
+                                .map(|(f, _)| f.clone());
+                            self.unread(folder.as_deref(), None, id, &e).await;
+                            alive.insert(id.clone());
+                        }
+                    }
+                }
                 links.retain(|(_, l)| !alive.contains(&l.item_id));
             }
         }
@@ -904,6 +918,11 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         self.unlinked_items.retain(|u| u.item_id != c.item_id);
                         let folder = c.folder_id.clone();
                         ex = Some(self.ex_side(&c, &folder));
+                    } else if self.reads_failed {
+                        // An item this run could not read may be this contact's (the
+                        // target's listing lacks it): matched by content or exported now,
+                        // the contact could get a second item. A later run pairs it.
+                        continue;
                     } else if let Some(m) = matcher.as_mut().and_then(|m| {
                         m.find(&crm.fields, Some(crm.id), self.profile.match_existing)
                     }) {
