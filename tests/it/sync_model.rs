@@ -336,6 +336,13 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
                 .filter(|it| it.crm_contact_id.is_none())
                 .map(|it| it.item_id.as_str())
                 .collect();
+            // An item whose write failed in this run was matched (with a contact of the
+            // same person, whose link waits for the next run): not waiting.
+            let matched_then_failed: HashSet<&str> = items
+                .iter()
+                .filter(|i| i.outcome == ItemOutcome::Failed && i.op != OpKind::ExchangeRead)
+                .filter_map(|i| i.item_id.as_deref())
+                .collect();
             let exported = items
                 .iter()
                 .filter(|i| i.op == OpKind::ExchangeCreate && i.outcome == ItemOutcome::Applied)
@@ -352,6 +359,7 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
                     .collect();
                 if let [one] = waiting.as_slice()
                     && unlinked_after.contains(one.item_id.as_str())
+                    && !matched_then_failed.contains(one.item_id.as_str())
                 {
                     broken.push(format!(
                         "contact {crm_id} ({email}) exported while its person's item {} waited unlinked in the export target",
@@ -1866,6 +1874,18 @@ fn model_regressions() {
             ExCreate(0, 0),
             Flaky(61),
             ExMove(109, 1),
+        ],
+        // Two CRM contacts of the person of one item, export only: the first matched the
+        // item and its stamp failed (busy), the second was exported. Not a second item for
+        // one person: the item waits for the first, linked by the next run.
+        vec![
+            CrmCreate(0),
+            ExCreate(0, 5),
+            Profile(1),
+            Sync(None),
+            CrmCreate(5),
+            CrmCreate(5),
+            Flaky(27),
         ],
     ];
     // Histories found over immutable ids (Graph's).
