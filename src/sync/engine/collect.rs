@@ -416,6 +416,30 @@ impl<T: ExchangeContacts> Run<'_, T> {
             }
         }
         items.retain(|(_, c)| !undecided.contains(&c.item_id));
+        // A pair's old item in this chunk beside the new item that takes the pair (the
+        // loop below: the first item stamped with it, once the old one is gone) is no
+        // longer the pair's: paired too, two links would name one contact. It comes back
+        // when read again by id (a failure on record), say from Deleted Items.
+        let mut gone_left = gone_items.clone();
+        let mut taken_over: HashSet<String> = HashSet::new();
+        for (_, c) in &items {
+            let own = self.links_by_item.contains_key(&c.item_id);
+            if let Some(old) = c.crm_contact_id.and_then(|id| self.item_by_crm.get(&id))
+                && item_pairing(own, Some(gone_left.contains(old))) == ItemPairing::Moved
+            {
+                gone_left.remove(old);
+                taken_over.insert(old.clone());
+            }
+        }
+        items.retain(|(_, c)| {
+            !(taken_over.contains(&c.item_id) && self.links_by_item.contains_key(&c.item_id))
+        });
+        for old in &taken_over {
+            // Settled with the move: its failure on record, if any, is over.
+            if self.failures_on_record.contains(old) {
+                self.ok_keys.insert(old.clone());
+            }
+        }
         let unlinked: Vec<&RemoteContact> = items
             .iter()
             .map(|(_, c)| c)
