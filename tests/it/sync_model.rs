@@ -1043,7 +1043,7 @@ impl<X> Flaky<'_, X> {
         for b in key.bytes().chain([self.pick]) {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
-        h % 3 == 0
+        h.is_multiple_of(3)
     }
 
     fn busy() -> TransportError {
