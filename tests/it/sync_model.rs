@@ -1066,6 +1066,36 @@ impl<X> Flaky<'_, X> {
             .map(|(k, a)| if self.fails(k) { Err(Self::busy()) } else { a })
             .collect()
     }
+
+    /// The inputs whose keys are not picked: only those are written (a failed write
+    /// wrote nothing).
+    fn unpicked<I: Clone>(&self, inputs: &[I], keys: &[String]) -> Vec<I> {
+        inputs
+            .iter()
+            .zip(keys)
+            .filter(|(_, k)| !self.fails(k))
+            .map(|(i, _)| i.clone())
+            .collect()
+    }
+
+    /// An answer for every key: a failure for the picked ones, else the next of
+    /// `written` (the answers for [`Flaky::unpicked`], in order).
+    fn with_failures<T>(
+        &self,
+        keys: &[String],
+        written: Vec<Result<T, TransportError>>,
+    ) -> Vec<Result<T, TransportError>> {
+        let mut written = written.into_iter();
+        keys.iter()
+            .map(|k| {
+                if self.fails(k) {
+                    Err(Self::busy())
+                } else {
+                    written.next().expect("an answer for each write")
+                }
+            })
+            .collect()
+    }
 }
 
 impl<X: ExchangeContacts> ExchangeContacts for Flaky<'_, X> {
@@ -1087,51 +1117,27 @@ impl<X: ExchangeContacts> ExchangeContacts for Flaky<'_, X> {
         folder: &str,
         c: &[(Uuid, MappedContact)],
     ) -> BatchResult<Written> {
-        // Only the others are created: a failed create wrote nothing. Picked by the
-        // person (CRM ids differ from one replay to the next).
-        let key = |m: &MappedContact| {
-            format!(
-                "{}/{}",
-                m.get(Field::FullName).unwrap_or_default(),
-                m.get(Field::Email1).unwrap_or_default()
-            )
-        };
-        let keys: Vec<String> = c.iter().map(|(_, m)| key(m)).collect();
-        let kept: Vec<(Uuid, MappedContact)> = c
+        // Picked by the person (CRM ids differ from one replay to the next).
+        let keys: Vec<String> = c
             .iter()
-            .filter(|(_, m)| !self.fails(&key(m)))
-            .cloned()
-            .collect();
-        let mut made = self.inner.create_contacts(folder, &kept).await?.into_iter();
-        Ok(keys
-            .iter()
-            .map(|k| {
-                if self.fails(k) {
-                    Err(Self::busy())
-                } else {
-                    made.next().expect("an answer for each create")
-                }
+            .map(|(_, m)| {
+                format!(
+                    "{}/{}",
+                    m.get(Field::FullName).unwrap_or_default(),
+                    m.get(Field::Email1).unwrap_or_default()
+                )
             })
-            .collect())
+            .collect();
+        let written = self
+            .inner
+            .create_contacts(folder, &self.unpicked(c, &keys))
+            .await?;
+        Ok(self.with_failures(&keys, written))
     }
     async fn update_contacts(&self, u: &[ItemUpdate]) -> BatchResult<Written> {
         let keys: Vec<String> = u.iter().map(|x| x.item_id.clone()).collect();
-        let kept: Vec<ItemUpdate> = u
-            .iter()
-            .filter(|x| !self.fails(&x.item_id))
-            .cloned()
-            .collect();
-        let mut done = self.inner.update_contacts(&kept).await?.into_iter();
-        Ok(keys
-            .iter()
-            .map(|k| {
-                if self.fails(k) {
-                    Err(Self::busy())
-                } else {
-                    done.next().expect("an answer for each update")
-                }
-            })
-            .collect())
+        let written = self.inner.update_contacts(&self.unpicked(u, &keys)).await?;
+        Ok(self.with_failures(&keys, written))
     }
     async fn delete_contacts(&self, ids: &[String]) -> BatchResult<()> {
         self.inner.delete_contacts(ids).await

@@ -416,24 +416,33 @@ impl<T: ExchangeContacts> Run<'_, T> {
             }
         }
         items.retain(|(_, c)| !undecided.contains(&c.item_id));
-        // A pair's old item in this chunk beside the new item that takes the pair (the
-        // loop below: the first item stamped with it, once the old one is gone) is no
-        // longer the pair's: paired too, two links would name one contact. It comes back
-        // when read again by id (a failure on record), say from Deleted Items.
-        let mut gone_left = gone_items.clone();
+        // Each item's pairing, in chunk order. The first item with a gone pair's stamp
+        // takes the pair; another with the same stamp in this chunk (the user copied the
+        // item, then deleted it) is a copy, as it is in a later chunk once this link is
+        // saved. The pair's old item itself, when the chunk holds it too (read again by
+        // id, a failure on record, say from Deleted Items), is no longer the pair's: two
+        // items must not take one link, the chunk's links would name the contact twice.
         let mut taken_over: HashSet<String> = HashSet::new();
-        for (_, c) in &items {
-            let own = self.links_by_item.contains_key(&c.item_id);
-            if let Some(old) = c.crm_contact_id.and_then(|id| self.item_by_crm.get(&id))
-                && item_pairing(own, Some(gone_left.contains(old))) == ItemPairing::Moved
-            {
-                gone_left.remove(old);
-                taken_over.insert(old.clone());
-            }
-        }
-        items.retain(|(_, c)| {
-            !(taken_over.contains(&c.item_id) && self.links_by_item.contains_key(&c.item_id))
-        });
+        let pairings: Vec<ItemPairing> = items
+            .iter()
+            .map(|(_, c)| {
+                let own = self.links_by_item.contains_key(&c.item_id);
+                let old = c.crm_contact_id.and_then(|id| self.item_by_crm.get(&id));
+                let pairing = item_pairing(own, old.map(|o| gone_items.contains(o)));
+                if pairing == ItemPairing::Moved
+                    && let Some(old) = old
+                {
+                    gone_items.remove(old);
+                    taken_over.insert(old.clone());
+                }
+                pairing
+            })
+            .collect();
+        let items: Vec<((String, RemoteContact), ItemPairing)> = items
+            .into_iter()
+            .zip(pairings)
+            .filter(|((_, c), p)| !(*p == ItemPairing::Linked && taken_over.contains(&c.item_id)))
+            .collect();
         for old in &taken_over {
             // Settled with the move: its failure on record, if any, is over.
             if self.failures_on_record.contains(old) {
@@ -442,30 +451,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
         }
         let unlinked: Vec<&RemoteContact> = items
             .iter()
-            .map(|(_, c)| c)
+            .map(|((_, c), _)| c)
             .filter(|c| !self.links_by_item.contains_key(&c.item_id))
             .collect();
         self.find_match_candidates(&unlinked).await?;
         let exporting = self.profile.export.enabled && self.mode != RunMode::ImportOnly;
         let mut left_unlinked = Vec::new();
         let mut pairs = Vec::new();
-        for (folder, c) in items {
+        for ((folder, c), pairing) in items {
             let ex = self.ex_side(&c, &folder);
             let own = self.links_by_item.get(&c.item_id);
             let stamped_pair_item = c.crm_contact_id.and_then(|id| self.item_by_crm.get(&id));
-            let pairing = item_pairing(
-                own.is_some(),
-                stamped_pair_item.map(|old| gone_items.contains(old)),
-            );
-            if pairing == ItemPairing::Moved
-                && let Some(old) = stamped_pair_item
-            {
-                // The first item with the stamp takes the pair; another with the same
-                // stamp in this chunk (the user copied the item, then deleted it) is a
-                // copy, as it is in a later chunk once this link is saved. Two items
-                // must not take one link: the chunk's links would name the contact twice.
-                gone_items.remove(old);
-            }
             let link = match pairing {
                 ItemPairing::Linked => own.cloned(),
                 // The old id's ChangeKey says nothing of the new id: cleared, the pair is
@@ -680,15 +676,17 @@ impl<T: ExchangeContacts> Run<'_, T> {
         // tells, and one alive in a folder this run watches is not deleted (one moved out
         // of the watched folders is, as a move gone out of scope).
         if self.t.ids_survive_moves() {
-            let elsewhere: Vec<String> = links
+            // (the feed's folder, the item)
+            let elsewhere: Vec<(String, String)> = links
                 .iter()
                 .filter(|(folder, l)| l.folder_id != *folder)
-                .map(|(_, l)| l.item_id.clone())
+                .map(|(folder, l)| (folder.clone(), l.item_id.clone()))
                 .collect();
             if !elsewhere.is_empty() {
-                let read = self.read_items(&elsewhere).await?;
+                let ids: Vec<String> = elsewhere.iter().map(|(_, id)| id.clone()).collect();
+                let read = self.read_items(&ids).await?;
                 let mut alive: HashSet<String> = HashSet::new();
-                for (id, result) in elsewhere.iter().zip(read) {
+                for ((folder, id), result) in elsewhere.iter().zip(read) {
                     match result {
                         Ok(c) if self.watched.contains(&c.folder_id) => {
                             alive.insert(c.item_id);
@@ -698,11 +696,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         // Not known to be gone: deleted now, a moved item's contact
                         // could be deleted with it. A later run reads it again.
                         Err(e) => {
-                            let folder = links
-                                .iter()
-                                .find(|(_, l)| &l.item_id == id)
-                                .map(|(f, _)| f.clone());
-                            self.unread(folder.as_deref(), None, id, &e).await;
+                            self.unread(Some(folder), None, id, &e).await;
                             alive.insert(id.clone());
                         }
                     }
