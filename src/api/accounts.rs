@@ -42,7 +42,13 @@ async fn list(
         owner_id: q.owner_id,
     };
     let slice = state.store.list_accounts(&user.0, &filter, page).await?;
-    Ok(HttpResponse::Ok().json(Page::from(slice)))
+    state
+        .rendered
+        .accounts
+        .page(slice, async |rows: &[_]| {
+            state.store.listed_accounts(rows).await
+        })
+        .await
 }
 
 /// One account.

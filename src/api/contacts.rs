@@ -56,7 +56,14 @@ async fn list(
         include_deleted: q.include_deleted.unwrap_or(false),
     };
     let slice = state.store.list_contacts(&user.0, &filter, page).await?;
-    Ok(HttpResponse::Ok().json(Page::from(slice)))
+    let include_deleted = filter.include_deleted;
+    state
+        .rendered
+        .contacts
+        .page(slice, async |rows: &[_]| {
+            state.store.listed_contacts(rows, include_deleted).await
+        })
+        .await
 }
 
 /// One contact.

@@ -32,7 +32,13 @@ async fn list(
 ) -> ApiResult<HttpResponse> {
     let page = page_request(query.0.cursor.as_deref(), query.0.limit)?;
     let slice = state.store.list_folders(&user.0, page).await?;
-    Ok(HttpResponse::Ok().json(Page::from(slice)))
+    state
+        .rendered
+        .folders
+        .page(slice, async |rows: &[_]| {
+            state.store.listed_folders(rows).await
+        })
+        .await
 }
 
 /// One folder (its members: `GET /contacts?folder_id=`).

@@ -12,6 +12,7 @@ pub mod me;
 pub mod notifications;
 pub mod pagination;
 pub mod quota;
+pub mod rendered;
 pub mod responses;
 pub mod runs;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub event_streams: quota::UserSlots,
     /// Calls to Exchange a user is waiting on (`/test`, `/exchange-folders`, profile checks).
     pub interactive_calls: quota::UserSlots,
+    /// Listed records rendered, by version.
+    pub rendered: rendered::Listings,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
                 "Exchange calls (connection tests, folder trees)",
                 settings.max_interactive_calls_per_user,
             ),
+            rendered: rendered::Listings::default(),
             settings,
         }
     }

@@ -15,13 +15,13 @@ pub const MAX_LIMIT: u32 = 500;
 
 /// One page of a collection.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T: ToSchema> {
+pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
-impl<T: ToSchema> From<Slice<T>> for Page<T> {
+impl<T> From<Slice<T>> for Page<T> {
     fn from(s: Slice<T>) -> Self {
         Page {
             items: s.items,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::crm_views::Touched;
 use super::entities::{accounts, contacts};
-use super::grants::{self, RecordKind};
+use super::grants::{self, Listed, ListingColumns, RecordKind};
 use super::{
     PageRequest, Slice, Store, StoreError, StoreResult, check_version, like_pattern, new_id,
 };
@@ -68,7 +68,7 @@ impl Store {
         caller: &Caller,
         filter: &AccountFilter,
         page: PageRequest,
-    ) -> StoreResult<Slice<Account>> {
+    ) -> StoreResult<Slice<Listed>> {
         let mut cond = Condition::all();
         if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
             cond = cond.add(accounts::Column::NameKey.like(like_pattern(q)));
@@ -76,24 +76,32 @@ impl Store {
         if let Some(o) = &filter.owner_id {
             cond = cond.add(accounts::Column::OwnerId.eq(o.clone()));
         }
-        if let Some(after) = page.after {
-            cond = cond.add(accounts::Column::Id.gt(after));
-        }
-        let rows = grants::first_visible(
+        Ok(grants::first_visible(
             &self.db,
             caller,
             RecordKind::Account,
-            (accounts::Column::Id, accounts::Column::OwnerId),
+            ListingColumns {
+                id: accounts::Column::Id,
+                owner: accounts::Column::OwnerId,
+                version: accounts::Column::Version,
+            },
             accounts::Entity::find().filter(cond),
-            page.limit + 1,
+            page,
         )
-        .await?;
-        Ok(grants::page_with_grants(
-            rows,
-            page.limit,
+        .await?)
+    }
+
+    /// The accounts of a listing's rows as they are now ([`grants::listed_records`]).
+    pub async fn listed_accounts(&self, listed: &[Listed]) -> StoreResult<Vec<Account>> {
+        Ok(grants::listed_records(
+            &self.db,
+            listed,
+            accounts::Column::Id,
+            accounts::Entity::find(),
             |m| m.id,
             to_account,
-        ))
+        )
+        .await?)
     }
 
     /// One visible account.

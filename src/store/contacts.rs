@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::crm_views::Touched;
 use super::entities::{contact_folder_members, contact_types, contacts};
-use super::grants::{self, RecordKind};
+use super::grants::{self, Listed, ListingColumns, RecordKind};
 use super::{
     PageRequest, Slice, Store, StoreError, StoreResult, accounts, check_version, like_pattern,
     new_id,
@@ -244,13 +244,14 @@ async fn resolve_links(
 }
 
 impl Store {
-    /// Contacts the caller may see, filtered.
+    /// Contacts the caller may see, filtered: the page's rows
+    /// ([`Store::listed_contacts`] reads the contacts).
     pub async fn list_contacts(
         &self,
         caller: &Caller,
         filter: &ContactFilter,
         page: PageRequest,
-    ) -> StoreResult<Slice<Contact>> {
+    ) -> StoreResult<Slice<Listed>> {
         let mut cond = Condition::all();
         if !filter.include_deleted {
             cond = cond.add(contacts::Column::DeletedAt.is_null());
@@ -282,24 +283,41 @@ impl Store {
                 FolderKind::Dynamic => filter_condition(&folder.filter.unwrap_or_default()),
             });
         }
-        if let Some(after) = page.after {
-            cond = cond.add(contacts::Column::Id.gt(after));
-        }
-        let rows = grants::first_visible(
+        Ok(grants::first_visible(
             &self.db,
             caller,
             RecordKind::Contact,
-            (contacts::Column::Id, contacts::Column::OwnerId),
+            ListingColumns {
+                id: contacts::Column::Id,
+                owner: contacts::Column::OwnerId,
+                version: contacts::Column::Version,
+            },
             contacts::Entity::find().filter(cond),
-            page.limit + 1,
+            page,
         )
-        .await?;
-        Ok(grants::page_with_grants(
-            rows,
-            page.limit,
+        .await?)
+    }
+
+    /// The contacts of a listing's rows as they are now ([`grants::listed_records`]);
+    /// one deleted since is left out unless the listing included tombstones.
+    pub async fn listed_contacts(
+        &self,
+        listed: &[Listed],
+        include_deleted: bool,
+    ) -> StoreResult<Vec<Contact>> {
+        let mut q = contacts::Entity::find();
+        if !include_deleted {
+            q = q.filter(contacts::Column::DeletedAt.is_null());
+        }
+        Ok(grants::listed_records(
+            &self.db,
+            listed,
+            contacts::Column::Id,
+            q,
             |m| m.id,
             to_contact,
-        ))
+        )
+        .await?)
     }
 
     /// One visible, live contact.

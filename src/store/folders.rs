@@ -2,14 +2,14 @@
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::crm_views::Touched;
 use super::entities::{contact_folder_members, contact_folders, contacts};
-use super::grants::{self, RecordKind};
+use super::grants::{self, Listed, ListingColumns, RecordKind};
 use super::{PageRequest, Slice, Store, StoreError, StoreResult, check_version, new_id};
 use crate::domain::access::{Caller, access_of, may_reshare, owner_for_new, validate_grants};
 use crate::domain::folder::{ContactFolder, ContactFolderWrite, FolderFilter, FolderKind};
@@ -83,29 +83,33 @@ impl Store {
         &self,
         caller: &Caller,
         page: PageRequest,
-    ) -> StoreResult<Slice<ContactFolder>> {
-        let mut cond = Condition::all();
-        if let Some(after) = page.after {
-            cond = cond.add(contact_folders::Column::Id.gt(after));
-        }
-        let rows = grants::first_visible(
+    ) -> StoreResult<Slice<Listed>> {
+        Ok(grants::first_visible(
             &self.db,
             caller,
             RecordKind::ContactFolder,
-            (
-                contact_folders::Column::Id,
-                contact_folders::Column::OwnerId,
-            ),
-            contact_folders::Entity::find().filter(cond),
-            page.limit + 1,
+            ListingColumns {
+                id: contact_folders::Column::Id,
+                owner: contact_folders::Column::OwnerId,
+                version: contact_folders::Column::Version,
+            },
+            contact_folders::Entity::find(),
+            page,
         )
-        .await?;
-        Ok(grants::page_with_grants(
-            rows,
-            page.limit,
+        .await?)
+    }
+
+    /// The folders of a listing's rows as they are now ([`grants::listed_records`]).
+    pub async fn listed_folders(&self, listed: &[Listed]) -> StoreResult<Vec<ContactFolder>> {
+        Ok(grants::listed_records(
+            &self.db,
+            listed,
+            contact_folders::Column::Id,
+            contact_folders::Entity::find(),
             |m| m.id,
             to_folder,
-        ))
+        )
+        .await?)
     }
 
     /// One visible folder.

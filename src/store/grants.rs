@@ -7,11 +7,12 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Set,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 
 use super::entities::grants;
+use super::{PageRequest, Slice};
 use crate::domain::access::EVERYONE;
 use crate::domain::{Access, Caller, Grant};
 
@@ -50,8 +51,28 @@ pub fn visible_condition<C: ColumnTrait>(
     )
 }
 
-/// A listed record with its grants.
-pub type WithGrants<M> = (M, Vec<Grant>);
+/// A row of a listing: which record, at which version, with which grants. A listing
+/// reads no more of each row: the API renders a record once for each version and grants
+/// (`api::rendered`), and reads whole only those it has not rendered ([`listed_records`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: Uuid,
+    pub version: i32,
+    pub grants: Vec<Grant>,
+}
+
+/// The columns of a listed record's table that a listing reads and orders by.
+pub struct ListingColumns<C> {
+    pub id: C,
+    pub owner: C,
+    pub version: C,
+}
+
+#[derive(FromQueryResult)]
+struct IdVersion {
+    id: Uuid,
+    version: i32,
+}
 
 /// The column a listing row carries its record's grants in: a JSON array of
 /// `[grantee, access]` pairs.
@@ -78,20 +99,40 @@ fn grants_of_row(backend: DbBackend, table: &str, id: &str) -> SimpleExpr {
 /// by grants to everyone), rather than as one `owner = me OR id IN (...)` query, which
 /// databases answer by reading every row of either kind and sorting them: a page would
 /// cost as much as the owner's whole CRM. The pages are one statement (`UNION ALL`), so
-/// a listing costs one round trip to the database. `query` selects `E`'s columns (an
-/// `E::find()` with filters): the shared sides select them again in the same order.
-pub async fn first_visible<E>(
+/// a listing costs one round trip to the database. `query` is an `E::find()` with the
+/// listing's filters.
+pub async fn first_visible<E: EntityTrait>(
     db: &impl ConnectionTrait,
     caller: &Caller,
     kind: RecordKind,
-    (id_col, owner_col): (E::Column, E::Column),
+    columns: ListingColumns<E::Column>,
     query: Select<E>,
-    limit: u64,
-) -> Result<Vec<WithGrants<E::Model>>, DbErr>
-where
-    E: EntityTrait,
-{
+    page: PageRequest,
+) -> Result<Slice<Listed>, DbErr> {
+    let rows = first_rows(db, caller, kind, &columns, query, page).await?;
+    Ok(Slice::from_overfetch(rows, page.limit, |l| l.id))
+}
+
+/// [`first_visible`]'s rows, one more than the page when more follow.
+async fn first_rows<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    kind: RecordKind,
+    &ListingColumns {
+        id: id_col,
+        owner: owner_col,
+        version: version_col,
+    }: &ListingColumns<E::Column>,
+    query: Select<E>,
+    page: PageRequest,
+) -> Result<Vec<Listed>, DbErr> {
     let backend = db.get_database_backend();
+    let limit = page.limit + 1;
+    let mut query = query.select_only().columns([id_col, version_col]);
+    if let Some(after) = page.after {
+        query = query.filter(id_col.gt(after));
+    }
+    let columns = [id_col, version_col];
     let table = E::default().table_name().to_owned();
     let id = id_col.as_str().to_owned();
     if caller.is_admin {
@@ -100,7 +141,7 @@ where
             .order_by_asc(id_col)
             .limit(limit)
             .into_query();
-        return with_grants::<E>(db.query_all_raw(backend.build(&all)).await?);
+        return with_grants(db.query_all_raw(backend.build(&all)).await?);
     }
     let own = query.clone().filter(owner_col.eq(caller.user_id.clone()));
     // The records shared with the caller, read from the grants' `(grantee, kind, record
@@ -115,9 +156,16 @@ where
     } else {
         vec![caller.user_id.as_str(), EVERYONE]
     };
-    let shared = grantees
-        .into_iter()
-        .map(|grantee| shared_side(caller, kind, grantee, id_col, owner_col, query.clone()));
+    let shared = grantees.into_iter().map(|grantee| {
+        shared_side(
+            caller,
+            kind,
+            grantee,
+            (id_col, owner_col),
+            &columns,
+            query.clone(),
+        )
+    });
     let both = if backend == DbBackend::Sqlite {
         // SQLite merges the sides of a compound SELECT in the order it asks for, each
         // read in id order and stopped at the outer LIMIT. A side limited inside its own
@@ -154,7 +202,7 @@ where
         }
         all.order_by(id_col, Order::Asc).limit(limit).to_owned()
     };
-    with_grants::<E>(db.query_all_raw(backend.build(&both)).await?)
+    with_grants(db.query_all_raw(backend.build(&both)).await?)
 }
 
 /// The rows of `query` shared with the caller by a grant to `grantee` (the caller or
@@ -166,13 +214,13 @@ fn shared_side<E: EntityTrait>(
     caller: &Caller,
     kind: RecordKind,
     grantee: &str,
-    id_col: E::Column,
-    owner_col: E::Column,
+    (id_col, owner_col): (E::Column, E::Column),
+    columns: &[E::Column],
     query: Select<E>,
 ) -> Select<E> {
     let shared = Alias::new("shared");
     let mut side = query.select_only();
-    for column in E::Column::iter() {
+    for &column in columns {
         side = if column.as_str() == id_col.as_str() {
             side.column_as(
                 Expr::col((shared.clone(), grants::Column::RecordId)),
@@ -214,11 +262,11 @@ fn shared_side<E: EntityTrait>(
     side
 }
 
-/// The models of `rows` with the grants of [`GRANTS_COLUMN`].
-fn with_grants<E: EntityTrait>(rows: Vec<QueryResult>) -> Result<Vec<WithGrants<E::Model>>, DbErr> {
+/// The listing's rows, with the grants of [`GRANTS_COLUMN`].
+fn with_grants(rows: Vec<QueryResult>) -> Result<Vec<Listed>, DbErr> {
     rows.iter()
         .map(|row| {
-            let model = E::Model::from_query_result(row, "")?;
+            let IdVersion { id, version } = IdVersion::from_query_result(row, "")?;
             let pairs: Vec<(String, String)> =
                 match row.try_get::<Option<String>>("", GRANTS_COLUMN)? {
                     Some(json) => serde_json::from_str(&json)
@@ -233,7 +281,11 @@ fn with_grants<E: EntityTrait>(rows: Vec<QueryResult>) -> Result<Vec<WithGrants<
                     access: Access::parse(&access).unwrap_or(Access::Read),
                 })
                 .collect();
-            Ok((model, sorted(list)))
+            Ok(Listed {
+                id,
+                version,
+                grants: sorted(list),
+            })
         })
         .collect()
 }
@@ -282,23 +334,35 @@ pub async fn of_records(
         .collect())
 }
 
-/// A page of rows with their grants (as [`first_visible`] reads them): `rows` is a
-/// `limit + 1` fetch ordered by id.
-pub fn page_with_grants<M, T>(
-    rows: Vec<WithGrants<M>>,
-    limit: u64,
-    id_of: impl Fn(&M) -> Uuid,
-    build: impl Fn(M, Vec<Grant>) -> T,
-) -> super::Slice<T> {
-    let slice = super::Slice::from_overfetch(rows, limit, |(m, _)| id_of(m));
-    super::Slice {
-        items: slice
-            .items
-            .into_iter()
-            .map(|(m, list)| build(m, list))
-            .collect(),
-        next_after: slice.next_after,
+/// The records of a listing's rows as they are now, each with the grants it was listed
+/// with, in no particular order: one changed since the listing comes at its new
+/// version; one purged since (or no longer matching `query`) is left out.
+pub async fn listed_records<E, T>(
+    db: &impl ConnectionTrait,
+    listed: &[Listed],
+    id_col: E::Column,
+    query: Select<E>,
+    id_of: impl Fn(&E::Model) -> Uuid,
+    build: impl Fn(E::Model, Vec<Grant>) -> T,
+) -> Result<Vec<T>, DbErr>
+where
+    E: EntityTrait,
+{
+    if listed.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut grants_of: HashMap<Uuid, &[Grant]> =
+        listed.iter().map(|l| (l.id, &l.grants[..])).collect();
+    Ok(query
+        .filter(id_col.is_in(listed.iter().map(|l| l.id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let grants = grants_of.remove(&id_of(&m)).unwrap_or_default().to_vec();
+            build(m, grants)
+        })
+        .collect())
 }
 
 /// Grants in the order listings return them (by grantee).

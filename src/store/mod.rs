@@ -17,6 +17,8 @@ mod sqlite_tuning;
 pub mod sync_state;
 pub mod users;
 
+pub use grants::Listed;
+
 use std::time::Duration;
 
 use sea_orm::{

@@ -131,7 +131,9 @@ async fn crm_contacts(app: &TestApp) -> Vec<contactsync::domain::contact::Contac
             )
             .await
             .unwrap();
-        out.extend(page.items);
+        let mut contacts = app.store.listed_contacts(&page.items, false).await.unwrap();
+        contacts.sort_by_key(|c| c.id);
+        out.extend(contacts);
         match page.next_after {
             Some(next) => after = Some(next),
             None => return out,

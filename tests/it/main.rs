@@ -11,6 +11,7 @@ mod fault_matrix;
 mod folders;
 mod graph_mailboxes;
 mod hostile;
+mod listings;
 mod local_secrets;
 mod mailboxes;
 mod observability;
