@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::{
     BatchResult, Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, FEED_PAGE, FeedChange,
-    FeedPage, ITEM_BATCH, ItemUpdate, RemoteContact, Step, StepStatus, TransportError, Written,
+    FeedPage, FolderContacts, ITEM_BATCH, ItemUpdate, RemoteContact, Step, StepStatus,
+    TransportError, Written,
 };
 use crate::store::mailboxes::MailboxConnection;
 use crate::sync::fieldmap::MappedContact;
@@ -249,10 +250,10 @@ impl ExchangeContacts for EwsTransport {
         crm_id: Uuid,
     ) -> Result<Vec<RemoteContact>, TransportError> {
         let stamp = Restriction::is_equal_to(mapping::crm_contact_id_uri(), crm_id.to_string());
-        self.find_contacts(folder_id, Some(stamp)).await
+        self.find_contacts(folder_id, Some(stamp)).await?.whole()
     }
 
-    async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
+    async fn folder_contacts(&self, folder_id: &str) -> Result<FolderContacts, TransportError> {
         self.find_contacts(folder_id, None).await
     }
 
@@ -323,11 +324,11 @@ impl EwsTransport {
         &self,
         folder_id: &str,
         restriction: Option<Restriction>,
-    ) -> Result<Vec<RemoteContact>, TransportError> {
+    ) -> Result<FolderContacts, TransportError> {
         let ids = self.find_ids(folder_id, restriction).await?;
-        let mut out = Vec::new();
+        let mut out = FolderContacts::default();
         for batch in ids.chunks(ITEM_BATCH) {
-            out.extend(super::found_contacts(self.get_contacts(batch).await?)?);
+            out.add(batch, self.get_contacts(batch).await?);
         }
         Ok(out)
     }

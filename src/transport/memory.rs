@@ -12,8 +12,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::{
-    BatchResult, ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, FeedPage, ItemUpdate,
-    RemoteContact, TransportError, Written,
+    BatchResult, ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, FeedPage, FolderContacts,
+    ItemUpdate, RemoteContact, TransportError, Written,
 };
 use crate::sync::fieldmap::{Changes, MappedContact};
 
@@ -581,7 +581,7 @@ impl ExchangeContacts for MemoryExchange {
         }))
     }
 
-    async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
+    async fn folder_contacts(&self, folder_id: &str) -> Result<FolderContacts, TransportError> {
         Ok(self.with(|s| {
             s.calls += 1;
             let ids: Vec<String> = s
@@ -590,7 +590,10 @@ impl ExchangeContacts for MemoryExchange {
                 .filter(|(_, it)| it.folder == folder_id)
                 .map(|(id, _)| id.clone())
                 .collect();
-            ids.iter().filter_map(|id| s.remote(id)).collect()
+            FolderContacts {
+                contacts: ids.iter().filter_map(|id| s.remote(id)).collect(),
+                unreadable: Vec::new(),
+            }
         }))
     }
 }

@@ -205,15 +205,38 @@ pub struct Written {
 /// Per-item results of a batch, in input order; the outer error fails the whole batch.
 pub type BatchResult<T> = Result<Vec<Result<T, TransportError>>, TransportError>;
 
-/// The contacts a batched read found, leaving out those deleted since their ids were
-/// listed; any other failure fails the whole read.
-pub(crate) fn found_contacts(
-    results: Vec<Result<RemoteContact, TransportError>>,
-) -> Result<Vec<RemoteContact>, TransportError> {
-    results
-        .into_iter()
-        .filter(|r| !matches!(r, Err(e) if e.kind == ErrorKind::NotFound))
-        .collect()
+/// A folder's contacts as a listing read them: beside those read, the items Exchange
+/// listed but failed to give (`ErrorCorruptData`, a busy server's error for one item of
+/// a batch), by id. Items deleted since their ids were listed are in neither.
+#[derive(Debug, Default)]
+pub struct FolderContacts {
+    pub contacts: Vec<RemoteContact>,
+    pub unreadable: Vec<(String, TransportError)>,
+}
+
+impl FolderContacts {
+    /// Adds the results of a batched read of `ids` (in their order).
+    pub(crate) fn add(
+        &mut self,
+        ids: &[String],
+        results: Vec<Result<RemoteContact, TransportError>>,
+    ) {
+        for (id, r) in ids.iter().zip(results) {
+            match r {
+                Ok(c) => self.contacts.push(c),
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => self.unreadable.push((id.clone(), e)),
+            }
+        }
+    }
+
+    /// Every contact, or the first failure to read one.
+    pub fn whole(mut self) -> Result<Vec<RemoteContact>, TransportError> {
+        match self.unreadable.pop() {
+            Some((_, e)) => Err(e),
+            None => Ok(self.contacts),
+        }
+    }
 }
 
 /// The most changes one feed page returns (Exchange's limit).
@@ -266,11 +289,12 @@ pub trait ExchangeContacts: Send + Sync {
     ) -> impl Future<Output = Result<Vec<RemoteContact>, TransportError>> + Send;
 
     /// Every contact of a folder, read whole: what export matching compares new CRM
-    /// contacts with (SPEC §5 "one person, one item").
+    /// contacts with (SPEC §5 "one person, one item"). An item that cannot be read
+    /// fails only itself.
     fn folder_contacts(
         &self,
         folder_id: &str,
-    ) -> impl Future<Output = Result<Vec<RemoteContact>, TransportError>> + Send;
+    ) -> impl Future<Output = Result<FolderContacts, TransportError>> + Send;
 
     /// Whether an item keeps its id when it moves between folders (Graph with
     /// `IdType="ImmutableId"`; an EWS move gives the item a new id). Then a link alone
@@ -423,7 +447,7 @@ impl ExchangeContacts for Transport {
         each!(self, t => t.find_by_stamp(folder_id, crm_id).await)
     }
 
-    async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
+    async fn folder_contacts(&self, folder_id: &str) -> Result<FolderContacts, TransportError> {
         each!(self, t => t.folder_contacts(folder_id).await)
     }
 

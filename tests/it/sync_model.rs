@@ -22,8 +22,8 @@ use contactsync::sync::engine::{self, Job, RunSink};
 use contactsync::sync::{Field, MappedContact};
 use contactsync::transport::memory::{CONTACTS, MemoryExchange};
 use contactsync::transport::{
-    self, BatchResult, ExchangeContacts, ExchangeFolder, FeedPage, ItemUpdate, Purpose,
-    RemoteContact, Transport, TransportError, Written,
+    self, BatchResult, ExchangeContacts, ExchangeFolder, FeedPage, FolderContacts, ItemUpdate,
+    Purpose, RemoteContact, Transport, TransportError, Written,
 };
 use futures_util::future::BoxFuture;
 use proptest::prelude::*;
@@ -303,6 +303,7 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
             .x
             .folder_contacts(self.target())
             .await
+            .and_then(FolderContacts::whole)
             .unwrap_or_default();
         for it in &mut items {
             it.crm_contact_id = self.contact_of(it).await;
@@ -542,7 +543,7 @@ impl<'a, X: ExchangeContacts> Case<'a, X> {
 async fn nth_item<X: ExchangeContacts>(x: &X, folders: &[String], i: u8) -> Option<RemoteContact> {
     let mut all = Vec::new();
     for f in folders {
-        all.extend(x.folder_contacts(f).await.unwrap());
+        all.extend(x.folder_contacts(f).await.unwrap().whole().unwrap());
     }
     all.sort_by(|a, b| a.item_id.cmp(&b.item_id));
     if all.is_empty() {
@@ -593,7 +594,11 @@ async fn step<X: UserExchange>(c: &mut Case<'_, X>, a: &Act) {
     if std::env::var_os("CONTACTSYNC_MODEL_TRACE").is_some() {
         let mut all = Vec::new();
         for f in &c.folders {
-            all.extend(c.x.folder_contacts(f).await.unwrap_or_default());
+            all.extend(
+                (c.x.folder_contacts(f).await)
+                    .and_then(FolderContacts::whole)
+                    .unwrap_or_default(),
+            );
         }
         eprintln!("after {a:?}: crm {:?}", c.crm);
         for it in all {
@@ -786,7 +791,9 @@ async fn step_inner<X: UserExchange>(c: &mut Case<'_, X>, a: &Act) {
         }
         Act::DeleteFolder => {
             let old = c.folders[1].clone();
-            let held = c.x.folder_contacts(&old).await.unwrap_or_default();
+            let held = (c.x.folder_contacts(&old).await)
+                .and_then(FolderContacts::whole)
+                .unwrap_or_default();
             let Some(new) = c.x.delete_folder(&old) else {
                 return;
             };
@@ -863,7 +870,7 @@ async fn settle_and_check<X: UserExchange>(c: &Case<'_, X>) -> Result<(), String
     }
     let mut items_all = Vec::new();
     for f in &c.folders {
-        items_all.extend(c.x.folder_contacts(f).await.unwrap());
+        items_all.extend(c.x.folder_contacts(f).await.unwrap().whole().unwrap());
     }
     // Never two items for one CRM contact (but for the user's own copies).
     let mut stamps: BTreeMap<Uuid, Vec<&RemoteContact>> = BTreeMap::new();
@@ -1023,7 +1030,7 @@ impl<X: ExchangeContacts> ExchangeContacts for Crashing<'_, X> {
     ) -> Result<Vec<RemoteContact>, TransportError> {
         self.call(self.inner.find_by_stamp(folder, id)).await
     }
-    async fn folder_contacts(&self, folder: &str) -> Result<Vec<RemoteContact>, TransportError> {
+    async fn folder_contacts(&self, folder: &str) -> Result<FolderContacts, TransportError> {
         self.call(self.inner.folder_contacts(folder)).await
     }
 }
@@ -1149,8 +1156,18 @@ impl<X: ExchangeContacts> ExchangeContacts for Flaky<'_, X> {
     ) -> Result<Vec<RemoteContact>, TransportError> {
         self.inner.find_by_stamp(folder, id).await
     }
-    async fn folder_contacts(&self, folder: &str) -> Result<Vec<RemoteContact>, TransportError> {
-        self.inner.folder_contacts(folder).await
+    async fn folder_contacts(&self, folder: &str) -> Result<FolderContacts, TransportError> {
+        let listing = self.inner.folder_contacts(folder).await?;
+        let (failing, contacts): (Vec<RemoteContact>, Vec<RemoteContact>) = listing
+            .contacts
+            .into_iter()
+            .partition(|c| self.fails(&c.item_id));
+        Ok(FolderContacts {
+            contacts,
+            unreadable: (listing.unreadable.into_iter())
+                .chain(failing.into_iter().map(|c| (c.item_id, Self::busy())))
+                .collect(),
+        })
     }
 }
 
@@ -1287,7 +1304,7 @@ impl ExchangeContacts for SimExchange<'_> {
     ) -> Result<Vec<RemoteContact>, TransportError> {
         self.t.find_by_stamp(folder, id).await
     }
-    async fn folder_contacts(&self, folder: &str) -> Result<Vec<RemoteContact>, TransportError> {
+    async fn folder_contacts(&self, folder: &str) -> Result<FolderContacts, TransportError> {
         self.t.folder_contacts(folder).await
     }
 }

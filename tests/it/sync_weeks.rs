@@ -588,6 +588,45 @@ async fn a_failing_item_is_retried_after_its_feed_moved_on_and_given_up_after_fi
     w.assert_converged().await;
 }
 
+/// An item of the export target that Exchange cannot give (corrupt) keeps new exports
+/// waiting, since it may be the person's own item, but only until it is given up: it
+/// failed every such run for good when it failed the target's listing.
+#[tokio::test]
+async fn a_corrupt_item_in_the_export_target_holds_exports_back_only_until_given_up() {
+    use contactsync::domain::run::{RunMode, RunStatus};
+    let w = World::new().await;
+    let ids = w.seed("contacts", vec![person("Lu", "Ma", "lu@x.test", None)]);
+    w.profile(json!({"export": {"enabled": true, "scope": "all"}}))
+        .await;
+    w.sim.add_fault(
+        serde_json::from_value(json!({"operation": "GetItem", "kind": "item_error", "item_ids": [ids[0]], "code": "ErrorCorruptData"})).unwrap(),
+    );
+    w.create_crm(json!({"given_name": "Ann", "surname": "Lee", "email1": "ann@acme.test"}))
+        .await;
+    for n in 1..=5 {
+        let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+        assert_eq!(
+            r.status,
+            RunStatus::PartiallyFailed,
+            "run {n}: {r:?} {items:#?}"
+        );
+        assert_eq!(r.counts.exchange_created, 0, "run {n}: {r:?}");
+        assert!(
+            items
+                .iter()
+                .any(|i| i.code.as_deref() == Some("ErrorCorruptData")),
+            "run {n}: {items:#?}"
+        );
+    }
+    let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
+    assert_eq!(r.status, RunStatus::Succeeded, "{r:?} {items:#?}");
+    assert_eq!(r.counts.exchange_created, 1, "{r:?}");
+    w.sim.clear_faults();
+    let counts = w.sync().await;
+    assert_eq!(counts.exchange_created, 0, "{counts:?}");
+    assert_eq!(surnames(&w, "contacts"), ["Lee", "Ma"]);
+}
+
 /// Starts a run through the HTTP API and executes it with a queue worker; answers the run
 /// and its items as the API returns them.
 async fn run_through_the_api(w: &World, body: serde_json::Value) -> (Value, Vec<Value>) {

@@ -628,6 +628,11 @@ impl<T: ExchangeContacts> Run<'_, T> {
         .await;
     }
 
+    /// Whether this item failed in five runs in a row, and is no longer retried.
+    pub(super) fn given_up(&self, item_id: &str) -> bool {
+        self.failures_on_record.contains(item_id) && !self.retried.iter().any(|k| k == item_id)
+    }
+
     /// Keeps a folder's state from moving past a failed item worth reading again.
     pub(super) fn hold(&mut self, folder: &str, kind: ErrorKind) {
         if matches!(

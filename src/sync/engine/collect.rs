@@ -1004,10 +1004,15 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(ids)
     }
 
-    /// Every item of a folder; a failure halts the run (the listings that call this
-    /// decide what may pair, and a partial answer would pair wrongly).
-    async fn folder_items(&self, folder: &str) -> Result<Vec<RemoteContact>, Halt> {
-        self.t.folder_contacts(folder).await.map_err(|e| {
+    /// Every item of a folder that no link holds, or could be read; a failure of the
+    /// listing halts the run (the listings that call this decide what may pair, and a
+    /// partial answer would pair wrongly). An unlinked item that could not be read is a
+    /// failed read of the run ([`Run::unread`]: no contact is matched by content nor
+    /// exported while it may be that item's), until it is given up: one permanently
+    /// corrupt item would else keep every export of the mailbox waiting, as it failed
+    /// every such run when it failed the listing.
+    async fn folder_items(&mut self, folder: &str) -> Result<Vec<RemoteContact>, Halt> {
+        let listing = self.t.folder_contacts(folder).await.map_err(|e| {
             if e.kind == ErrorKind::Auth {
                 Halt::Failed(e.to_string())
             } else if folder == self.target_folder {
@@ -1015,19 +1020,41 @@ impl<T: ExchangeContacts> Run<'_, T> {
             } else {
                 Halt::Failed(format!("listing folder {folder}: {e}"))
             }
-        })
+        })?;
+        let unreadable: Vec<(String, TransportError)> = listing
+            .unreadable
+            .into_iter()
+            .filter(|(item, _)| !self.given_up(item))
+            .collect();
+        let ids: Vec<String> = unreadable.iter().map(|(item, _)| item.clone()).collect();
+        for chunk in ids.chunks(CHUNK) {
+            self.load_heads(chunk, &[]).await?;
+        }
+        for (item, e) in unreadable {
+            if self.heads.get(&item).is_some_and(|h| !h.detached) {
+                continue;
+            }
+            if self.failed_keys.contains_key(&item) {
+                // Failed already in this run (a retry of it, another listing): one
+                // failure of the item, counted once.
+                self.reads_failed = true;
+            } else {
+                self.unread(None, None, &item, &e).await;
+            }
+        }
+        Ok(listing.contacts)
     }
 
     /// The items of every folder stamped with one of `ids` that no link holds (one
     /// listing a folder, and only when `ids` is not empty: contacts back in scope whose
     /// old item moved are rare).
-    async fn stamped_anywhere(&self, ids: &HashSet<Uuid>) -> Result<Vec<RemoteContact>, Halt> {
+    async fn stamped_anywhere(&mut self, ids: &HashSet<Uuid>) -> Result<Vec<RemoteContact>, Halt> {
         let mut found = Vec::new();
         if ids.is_empty() {
             return Ok(found);
         }
-        for folder in &self.existing_folders {
-            found.extend(self.folder_items(folder).await?.into_iter().filter(|c| {
+        for folder in self.existing_folders.clone() {
+            found.extend(self.folder_items(&folder).await?.into_iter().filter(|c| {
                 c.crm_contact_id.is_some_and(|id| ids.contains(&id))
                     && !self.heads.contains_key(&c.item_id)
             }));
@@ -1043,7 +1070,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
         if self.target_folder.is_empty() || !self.existing_folders.contains(&self.target_folder) {
             return Ok(());
         }
-        let mut items = self.folder_items(&self.target_folder).await?;
+        let mut items = self.folder_items(&self.target_folder.clone()).await?;
         if self.earlier_life {
             // An item stamped in an earlier life of this mailbox may sit in any folder;
             // only its stamp may pair it (never its content).

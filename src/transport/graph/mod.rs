@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::{
     BatchResult, Diagnosis, ErrorKind, ExchangeContacts, ExchangeFolder, FeedChange, FeedPage,
-    ItemUpdate, RemoteContact, RequestBudget, Step, StepStatus, TransportError, Written,
+    FolderContacts, ItemUpdate, RemoteContact, RequestBudget, Step, StepStatus, TransportError,
+    Written,
 };
 use crate::domain::mailbox::graph::GraphCredential;
 use crate::store::mailboxes::MailboxConnection;
@@ -207,10 +208,6 @@ impl GraphTransport {
             }
         }
         Err(TransportError::permanent("contacts delta: too many pages"))
-    }
-
-    async fn read_whole(&self, ids: &[String]) -> Result<Vec<RemoteContact>, TransportError> {
-        super::found_contacts(self.get_contacts(ids).await?)
     }
 }
 
@@ -443,7 +440,7 @@ impl ExchangeContacts for GraphTransport {
     ) -> Result<Vec<RemoteContact>, TransportError> {
         // Graph cannot filter contacts by an extended property's value inside a folder's
         // listing on every tenant; the folder is read whole instead.
-        let mut all = self.folder_contacts(folder_id).await?;
+        let mut all = self.folder_contacts(folder_id).await?.whole()?;
         all.retain(|c| c.crm_contact_id == Some(crm_id));
         Ok(all)
     }
@@ -462,11 +459,11 @@ impl ExchangeContacts for GraphTransport {
             })
     }
 
-    async fn folder_contacts(&self, folder_id: &str) -> Result<Vec<RemoteContact>, TransportError> {
+    async fn folder_contacts(&self, folder_id: &str) -> Result<FolderContacts, TransportError> {
         let ids = self.folder_ids(folder_id).await?;
-        let mut out = Vec::with_capacity(ids.len());
+        let mut out = FolderContacts::default();
         for chunk in ids.chunks(super::ITEM_BATCH) {
-            out.extend(self.read_whole(chunk).await?);
+            out.add(chunk, self.get_contacts(chunk).await?);
         }
         Ok(out)
     }
