@@ -192,6 +192,10 @@ pub struct RunCounts {
     pub unlinked: u64,
     pub unchanged: u64,
     pub failed: u64,
+    /// Contacts and items left for a later run, not failed themselves: while an item
+    /// could not be read, nothing is paired by content nor exported, as it may be the
+    /// unread item's person (a second item would be made).
+    pub deferred: u64,
 }
 
 impl RunCounts {

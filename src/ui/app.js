@@ -195,7 +195,7 @@ function showRun(run) {
 function showCounts(c) {
   $('run-counts').textContent =
     `${c.crm_created} imported · ${c.exchange_created} exported · ${c.crm_updated + c.exchange_updated} updated · ` +
-    `${c.linked} linked · ${c.crm_deleted + c.exchange_deleted} deleted · ${c.unchanged} unchanged · ${c.failed} failed`;
+    `${c.linked} linked · ${c.crm_deleted + c.exchange_deleted} deleted · ${c.unchanged} unchanged · ${c.failed} failed${c.deferred ? ` · ${c.deferred} waiting for a later run` : ""}`;
 }
 
 // Reads `text/event-stream` from a fetch body, calling `onEvent(name, data)` per event.

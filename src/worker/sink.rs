@@ -49,6 +49,7 @@ pub fn add_counts(a: &RunCounts, b: &RunCounts) -> RunCounts {
         unlinked: a.unlinked + b.unlinked,
         unchanged: a.unchanged + b.unchanged,
         failed: a.failed + b.failed,
+        deferred: a.deferred + b.deferred,
     }
 }
 

@@ -611,6 +611,7 @@ async fn a_corrupt_item_in_the_export_target_holds_exports_back_only_until_given
             "run {n}: {r:?} {items:#?}"
         );
         assert_eq!(r.counts.exchange_created, 0, "run {n}: {r:?}");
+        assert_eq!(r.counts.deferred, 1, "Ann waits, and says so: {r:?}");
         assert!(
             items
                 .iter()
@@ -621,6 +622,7 @@ async fn a_corrupt_item_in_the_export_target_holds_exports_back_only_until_given
     let (r, items) = w.run_with(RunMode::TwoWay, false, false).await;
     assert_eq!(r.status, RunStatus::Succeeded, "{r:?} {items:#?}");
     assert_eq!(r.counts.exchange_created, 1, "{r:?}");
+    assert_eq!(r.counts.deferred, 0, "{r:?}");
     w.sim.clear_faults();
     let counts = w.sync().await;
     assert_eq!(counts.exchange_created, 0, "{counts:?}");

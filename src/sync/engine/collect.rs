@@ -311,9 +311,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
         // deleted contact's): they wait, their folders read again by the next run (and
         // the run's deletions with them: a new item may be a move's new half).
         if self.reads_failed && !items.is_empty() {
-            for (folder, _) in &items {
+            let mut waiting = HashSet::new();
+            for (folder, c) in &items {
                 self.failed_folders.insert(folder.clone());
+                waiting.insert(&c.item_id);
             }
+            self.counts.deferred += waiting.len() as u64;
             self.held += 1;
             return Ok(());
         }
@@ -940,6 +943,7 @@ impl<T: ExchangeContacts> Run<'_, T> {
                         // An item this run could not read may be this contact's (the
                         // target's listing lacks it): matched by content or exported now,
                         // the contact could get a second item. A later run pairs it.
+                        self.counts.deferred += 1;
                         continue;
                     } else if let Some(m) = matcher.as_mut().and_then(|m| {
                         m.find(&crm.fields, Some(crm.id), self.profile.match_existing)
