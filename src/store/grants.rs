@@ -118,21 +118,17 @@ async fn first_rows<E: EntityTrait>(
     db: &impl ConnectionTrait,
     caller: &Caller,
     kind: RecordKind,
-    &ListingColumns {
-        id: id_col,
-        owner: owner_col,
-        version: version_col,
-    }: &ListingColumns<E::Column>,
+    columns: &ListingColumns<E::Column>,
     query: Select<E>,
     page: PageRequest,
 ) -> Result<Vec<Listed>, DbErr> {
     let backend = db.get_database_backend();
     let limit = page.limit + 1;
-    let mut query = query.select_only().columns([id_col, version_col]);
+    let (id_col, owner_col) = (columns.id, columns.owner);
+    let mut query = query.select_only().columns([id_col, columns.version]);
     if let Some(after) = page.after {
         query = query.filter(id_col.gt(after));
     }
-    let columns = [id_col, version_col];
     let table = E::default().table_name().to_owned();
     let id = id_col.as_str().to_owned();
     if caller.is_admin {
@@ -156,16 +152,9 @@ async fn first_rows<E: EntityTrait>(
     } else {
         vec![caller.user_id.as_str(), EVERYONE]
     };
-    let shared = grantees.into_iter().map(|grantee| {
-        shared_side(
-            caller,
-            kind,
-            grantee,
-            (id_col, owner_col),
-            &columns,
-            query.clone(),
-        )
-    });
+    let shared = grantees
+        .into_iter()
+        .map(|grantee| shared_side(caller, kind, grantee, columns, query.clone()));
     let both = if backend == DbBackend::Sqlite {
         // SQLite merges the sides of a compound SELECT in the order it asks for, each
         // read in id order and stopped at the outer LIMIT. A side limited inside its own
@@ -214,26 +203,20 @@ fn shared_side<E: EntityTrait>(
     caller: &Caller,
     kind: RecordKind,
     grantee: &str,
-    (id_col, owner_col): (E::Column, E::Column),
-    columns: &[E::Column],
+    columns: &ListingColumns<E::Column>,
     query: Select<E>,
 ) -> Select<E> {
     let shared = Alias::new("shared");
-    let mut side = query.select_only();
-    for &column in columns {
-        side = if column.as_str() == id_col.as_str() {
-            side.column_as(
-                Expr::col((shared.clone(), grants::Column::RecordId)),
-                column.as_str(),
-            )
-        } else {
-            side.column(column)
-        };
-    }
-    let mut side = side
+    let mut side = query
+        .select_only()
+        .column_as(
+            Expr::col((shared.clone(), grants::Column::RecordId)),
+            columns.id.as_str(),
+        )
+        .column(columns.version)
         .filter(Expr::col((shared.clone(), grants::Column::Grantee)).eq(grantee))
         .filter(Expr::col((shared.clone(), grants::Column::RecordKind)).eq(kind.as_str()))
-        .filter(owner_col.ne(caller.user_id.clone()));
+        .filter(columns.owner.ne(caller.user_id.clone()));
     if grantee != caller.user_id {
         let mine = Alias::new("mine");
         side = side.filter(
@@ -257,7 +240,7 @@ fn shared_side<E: EntityTrait>(
         JoinType::InnerJoin,
         grants::Entity,
         shared.clone(),
-        Expr::col((shared, grants::Column::RecordId)).equals((E::default(), id_col)),
+        Expr::col((shared, grants::Column::RecordId)).equals((E::default(), columns.id)),
     );
     side
 }
