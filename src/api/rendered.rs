@@ -1,12 +1,11 @@
 //! Listed records rendered as JSON, kept by version. A record's JSON changes only with
 //! its version (every write of a contact, account or folder gives it a new one: the
-//! ETag) or its grants, so a listing reads each row's id, version and grants
-//! (the store's listings), and reads whole and renders only the
-//! records this process has not rendered at that version with those grants. Read
-//! whole, a page of 50 contacts cost most of a listing's CPU: 43 columns of each row
-//! copied out of the database, built into a model and serialized. The key is read from
-//! the database on every listing, so another process's writes are seen as soon as they
-//! are committed.
+//! ETag) or its grants, so a store listing reads each row's id, version and grants, and
+//! only the records this process has not rendered at that version with those grants are
+//! read whole and rendered. Read whole, a page of 50 contacts cost most of a listing's
+//! CPU: 43 columns of each row copied out of the database, built into a model and
+//! serialized. The key is read from the database on every listing, so another process's
+//! writes are seen as soon as they are committed.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -23,9 +22,10 @@ use crate::domain::contact::Contact;
 use crate::domain::folder::ContactFolder;
 use crate::store::{Listed, Slice, StoreResult};
 
-/// What is kept: two generations of at most this many contacts each. A contact found in
-/// the older one moves to the newer; when the newer is full it becomes the older, and
-/// the older is dropped. About 1 KiB a contact: at most 8 MiB, the pages in use.
+/// What is kept of a kind: two generations of at most this many records each. A record
+/// found in the older one moves to the newer; when the newer is full it becomes the
+/// older, and the older is dropped. About 1 KiB a contact: at most 8 MiB of contacts,
+/// the pages in use.
 const GENERATION: usize = 4096;
 
 /// A record as last rendered.
