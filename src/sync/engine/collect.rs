@@ -1008,10 +1008,10 @@ impl<T: ExchangeContacts> Run<'_, T> {
         Ok(ids)
     }
 
-    /// Every item of a folder that no link holds, or could be read; a failure of the
-    /// listing halts the run (the listings that call this decide what may pair, and a
-    /// partial answer would pair wrongly). An unlinked item that could not be read is a
-    /// failed read of the run ([`Run::unread`]: no contact is matched by content nor
+    /// Every item of a folder that could be read; a failure of the listing itself halts
+    /// the run (the listings that call this decide what may pair, and a partial answer
+    /// would pair wrongly). An item no link holds that could not be read is a failed
+    /// read of the run ([`Run::unread`]: no contact is matched by content nor
     /// exported while it may be that item's), until it is given up: one permanently
     /// corrupt item would else keep every export of the mailbox waiting, as it failed
     /// every such run when it failed the listing.
