@@ -212,6 +212,19 @@ impl ContactWrite {
 }
 
 impl ContactFields {
+    /// The values of `self` that `after` replaced, by field name: what a run keeps as an
+    /// update's `before`. Only the overwritten fields, because a run's history holds one
+    /// of these per changed contact and the untouched fields are still on the contact.
+    pub fn overwritten_by(&self, after: &ContactFields) -> serde_json::Value {
+        let (serde_json::Value::Object(mut was), serde_json::Value::Object(now)) =
+            (serde_json::json!(self), serde_json::json!(after))
+        else {
+            unreachable!("a struct serializes to an object")
+        };
+        was.retain(|k, v| now.get(k) != Some(v));
+        serde_json::Value::Object(was)
+    }
+
     /// Trims text and composes `full_name` from the name parts when it is empty.
     pub fn normalize(&mut self) {
         for s in self.texts_mut() {
@@ -355,6 +368,29 @@ mod tests {
         w.apply_to(&mut f);
         assert_eq!(f.birthday, None);
         assert_eq!(f.job_title, "CTO");
+    }
+
+    #[test]
+    fn an_update_keeps_only_the_values_it_overwrote() {
+        let was = ContactFields {
+            given_name: "Ann".into(),
+            job_title: "CTO".into(),
+            birthday: NaiveDate::from_ymd_opt(1990, 2, 3),
+            ..Default::default()
+        };
+        let mut now = was.clone();
+        now.job_title = "CEO".into();
+        now.birthday = None;
+        now.home_address.city = "Oslo".into();
+        assert_eq!(
+            was.overwritten_by(&now),
+            serde_json::json!({
+                "job_title": "CTO",
+                "birthday": "1990-02-03",
+                "home_address": serde_json::json!(was.home_address),
+            })
+        );
+        assert_eq!(was.overwritten_by(&was), serde_json::json!({}));
     }
 
     #[test]

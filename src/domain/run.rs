@@ -285,7 +285,7 @@ pub struct RunItem {
     /// The EWS ResponseCode of a failure.
     pub code: Option<String>,
     pub message: Option<String>,
-    /// The CRM contact's values before sync overwrote or deleted it.
+    /// What a CRM write replaced: an update's overwritten values, a deletion's whole contact.
     #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,

@@ -461,9 +461,22 @@ async fn deletes_follow_each_policy(p: Proto) {
     }
 }
 
-async fn crm_delete_keeps_the_previous_values_in_the_run_record(p: Proto) {
+async fn crm_writes_keep_the_values_they_replaced_in_the_run_record(p: Proto) {
     let w = World::on(p).await;
     let (cid, item) = synced_pair(&w, json!({"import": {"enabled": true}, "export": {"enabled": true}, "on_exchange_delete": "delete_in_crm"})).await;
+    // An update keeps only what it overwrote; the rest is still on the contact.
+    w.edit(&item, json!({"job_title": "Lead"}));
+    let (report, items) = w
+        .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
+        .await;
+    assert_eq!(report.counts.crm_updated, 1);
+    let updated = items
+        .iter()
+        .find(|i| i.op == contactsync::domain::run::OpKind::CrmUpdate)
+        .expect("recorded");
+    assert_eq!(updated.before, Some(json!({"job_title": "Dev"})));
+    // A deletion keeps the whole contact.
+    let item = w.sim.contact(ALICE, &item).expect("still there").id;
     w.sim.delete_contact(ALICE, &item).unwrap();
     let (report, items) = w
         .run_with(contactsync::domain::run::RunMode::TwoWay, false, false)
@@ -475,7 +488,7 @@ async fn crm_delete_keeps_the_previous_values_in_the_run_record(p: Proto) {
         .expect("recorded");
     assert_eq!(deleted.crm_id.map(|u| u.to_string()), Some(cid));
     let before = deleted.before.as_ref().expect("previous values kept");
-    assert_eq!(before["job_title"], "Dev");
+    assert_eq!(before["job_title"], "Lead");
     assert_eq!(before["email1"], "ann@x.test");
 }
 
@@ -1160,7 +1173,7 @@ over_both_transports!(
     two_way_edits_flow_each_way,
     conflicts_follow_the_policy_and_merge_other_fields,
     deletes_follow_each_policy,
-    crm_delete_keeps_the_previous_values_in_the_run_record,
+    crm_writes_keep_the_values_they_replaced_in_the_run_record,
     first_sync_against_the_same_people_creates_no_duplicates,
     import_matches_names_and_addresses_beyond_ascii_in_any_case,
     lost_sync_state_creates_no_duplicates,

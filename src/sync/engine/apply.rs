@@ -199,16 +199,12 @@ impl<T: ExchangeContacts> Run<'_, T> {
             });
             match result {
                 Ok(record) => {
-                    let before = work[wi]
-                        .pair
-                        .record
-                        .as_ref()
-                        .map(|r| serde_json::to_value(&r.fields).unwrap_or_default());
-                    let before = if matches!(op, Op::CreateInCrm { .. }) {
-                        None
-                    } else {
-                        before
-                    };
+                    // A deletion keeps the whole contact; an update, what it overwrote.
+                    let before = work[wi].pair.record.as_ref().and_then(|r| match op {
+                        Op::CreateInCrm { .. } => None,
+                        Op::DeleteInCrm { .. } => serde_json::to_value(&r.fields).ok(),
+                        _ => Some(r.fields.overwritten_by(&record.fields)),
+                    });
                     self.visible.insert(record.id);
                     if let Op::UpdateCrm { changes, .. } = &op {
                         let before = work[wi]
