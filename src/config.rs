@@ -49,6 +49,8 @@ pub struct Settings {
     pub tombstone_retention_days: u32,
     /// Days a finished run and its items are kept; the last run of each mailbox stays.
     pub run_retention_days: u32,
+    /// Most finished runs (with their items) kept a mailbox, the newest.
+    pub run_retention_runs: u32,
     /// `text` or `json` log lines.
     pub log_format: String,
     /// Browser origins (`https://crm.example.com`) allowed to call the API (CORS).
@@ -103,6 +105,7 @@ impl std::fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("tombstone_retention_days", &self.tombstone_retention_days)
             .field("run_retention_days", &self.run_retention_days)
+            .field("run_retention_runs", &self.run_retention_runs)
             .field("log_format", &self.log_format)
             .field("cors_origins", &self.cors_origins)
             .field("max_feed_pages", &self.max_feed_pages)
@@ -157,6 +160,7 @@ impl Default for Settings {
             max_body_bytes: 256 * 1024,
             tombstone_retention_days: 30,
             run_retention_days: 30,
+            run_retention_runs: 1_000,
             log_format: "text".into(),
             cors_origins: Vec::new(),
             max_feed_pages: 2_000,
@@ -222,6 +226,11 @@ impl Settings {
         if self.run_retention_days == 0 {
             return Err(ConfigError(
                 "run_retention_days (CONTACTSYNC_RUN_RETENTION_DAYS) must be at least 1".into(),
+            ));
+        }
+        if self.run_retention_runs == 0 {
+            return Err(ConfigError(
+                "run_retention_runs (CONTACTSYNC_RUN_RETENTION_RUNS) must be at least 1".into(),
             ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {

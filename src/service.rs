@@ -8,7 +8,7 @@ use actix_web::web;
 use crate::api::AppState;
 use crate::auth::JwtVerifier;
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::{RunRetention, Store};
 use crate::worker::Background;
 use crate::worker::events::RunEvents;
 
@@ -66,6 +66,7 @@ impl Service {
 struct Retention {
     tombstones: chrono::Duration,
     runs: chrono::Duration,
+    runs_per_mailbox: u32,
 }
 
 impl Retention {
@@ -74,6 +75,7 @@ impl Retention {
         Retention {
             tombstones: days(settings.tombstone_retention_days),
             runs: days(settings.run_retention_days),
+            runs_per_mailbox: settings.run_retention_runs,
         }
     }
 }
@@ -89,7 +91,11 @@ async fn purge_hourly(store: Store, retention: Retention) {
             Ok(n) => tracing::info!(purged = n, "purged contact tombstones"),
             Err(e) => tracing::warn!(error = %e, "tombstone purge failed"),
         }
-        match store.purge_run_history(now - retention.runs).await {
+        let runs = RunRetention {
+            cutoff: now - retention.runs,
+            runs_per_mailbox: retention.runs_per_mailbox,
+        };
+        match store.purge_run_history(runs).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged finished runs past retention"),
             Err(e) => tracing::warn!(error = %e, "run history purge failed"),

@@ -13,8 +13,8 @@
 //! 10-minute budget's pacing off, as SPEC §10 measures it; a round trip is one HTTP
 //! request, a `$batch` of 20 is one); `SYNC_BENCH_N` sets the contacts of every scenario
 //! (import then runs only that size, at 20 ms, or with no latency from 100k as in the
-//! full table); `SYNC_BENCH_MAILBOXES` (5000) and `SYNC_BENCH_INTERVALS` (2) size the
-//! many-mailbox scenario; `SYNC_BENCH_WORKERS` overrides the service's worker count;
+//! full table); `SYNC_BENCH_MAILBOXES` (5000) and `SYNC_BENCH_INTERVALS` (3) size the
+//! many-mailbox scenario, `SYNC_BENCH_KEEP_RUNS` (1) the run history it keeps a mailbox; `SYNC_BENCH_WORKERS` overrides the service's worker count;
 //! `SYNC_BENCH_DATABASE=postgres://user@host:port/name` runs the service on that
 //! PostgreSQL database (created when missing, emptied before each scenario; the
 //! database sizes of `many` are SQLite's only); `SYNC_BENCH_REQUEST_LOG=dir` writes the

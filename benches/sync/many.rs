@@ -5,12 +5,15 @@
 //! cost of the big owner against the others, EWS round trips, the most EWS requests in
 //! flight at once (the per-host cap), the service's memory and the database's size, and
 //! the CPU time a run costs the service and the simulator (what the two cores can
-//! afford, whatever the load average).
+//! afford, whatever the load average). After each interval it purges the run history
+//! past the newest `SYNC_BENCH_KEEP_RUNS` (1) runs a mailbox, as the service's hourly
+//! purge does past `run_retention_runs`, so that the size shows whether it holds steady.
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use contactsync::domain::profile::ContactSyncProfile;
+use contactsync::store::RunRetention;
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::Row;
@@ -125,7 +128,8 @@ fn window(all: &[RunRow], from: DateTime<Utc>, to: DateTime<Utc>) -> Window {
 
 pub async fn run() -> Vec<Row> {
     let n = env("SYNC_BENCH_MAILBOXES", 5000);
-    let intervals = env("SYNC_BENCH_INTERVALS", 2);
+    let intervals = env("SYNC_BENCH_INTERVALS", 3);
+    let keep = env("SYNC_BENCH_KEEP_RUNS", 1) as u32;
     let big = (n / 10).min(500);
     let sim = Sim::start().await;
     let data = Data::new().await;
@@ -225,6 +229,20 @@ pub async fn run() -> Vec<Row> {
         let stats = sim.stats().await;
         let (peak, rss) = rss_mib(service.pid());
         let w = window(&runs(&data).await, from, to);
+        let cpu_to = cpu(&service);
+        // The service's own purge, run here at each interval rather than hourly, with a
+        // history of `keep` runs a mailbox: the database must stop growing once each
+        // mailbox holds that many (freed pages are reused).
+        let purge = Instant::now();
+        let purged = data
+            .store
+            .purge_run_history(RunRetention {
+                cutoff: Utc::now() - chrono::Duration::days(30),
+                runs_per_mailbox: keep,
+            })
+            .await
+            .expect("run history purged");
+        let purge_secs = purge.elapsed().as_secs_f64();
         let row = Row {
             scenario: format!("{n} mailboxes: interval {k}"),
             contacts: n * CONTACTS_EACH,
@@ -234,7 +252,7 @@ pub async fn run() -> Vec<Row> {
             items: (n * 20) as u64,
             peak_rss_mib: Some(peak),
             note: format!(
-                "{} runs ({} failed), {:.0} runs/min; late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most (cap {CAP}); {}; RSS {rss:.0} MiB, DB {:.0} MiB",
+                "{} runs ({} failed), {:.0} runs/min; late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most (cap {CAP}); {}; RSS {rss:.0} MiB, DB {:.0} MiB; then {purged} runs past the newest {keep} a mailbox purged in {purge_secs:.1} s",
                 w.runs,
                 w.failed,
                 w.runs as f64 / (to - from).num_milliseconds().max(1) as f64 * 60_000.0,
@@ -244,7 +262,7 @@ pub async fn run() -> Vec<Row> {
                 mean(&w.big_secs),
                 mean(&w.other_secs),
                 stats.max_in_flight,
-                cpu_note(cpu_from, cpu(&service), w.runs),
+                cpu_note(cpu_from, cpu_to, w.runs),
                 db_bytes(&data.db_file()) as f64 / 1048576.0
             ),
         };

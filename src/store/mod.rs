@@ -18,6 +18,7 @@ pub mod sync_state;
 pub mod users;
 
 pub use grants::Listed;
+pub use run_retention::RunRetention;
 
 use std::time::Duration;
 

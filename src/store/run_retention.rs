@@ -1,64 +1,94 @@
-//! Run history is kept for `run_retention_days`, like contact tombstones: a run that
-//! finished before that goes, with its items. Without it the database grows with every
-//! run (5,000 mailboxes on a 5-minute interval finish 1.4 million runs a day).
+//! Run history is kept for `run_retention_days`, like contact tombstones, and at most
+//! `run_retention_runs` finished runs a mailbox: a run past either goes, with its items.
+//! Without the days the database grows with every run; without the count it grows with
+//! the number of runs a mailbox makes in those days (5,000 mailboxes on a 5-minute
+//! interval finish 1.4 million runs a day, and keeping 30 days of them is hundreds of GB).
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, WindowStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::entities::{sync_run_items, sync_runs};
 use super::{Store, StoreResult};
 
 /// Runs deleted per transaction, so that the single SQLite writer is never held long.
-const PURGE_BATCH: u64 = 500;
+const PURGE_BATCH: usize = 500;
+
+/// Runs found per pass: the first purge of a long-grown history must not gather millions
+/// of ids at once.
+const PURGE_PASS: u64 = 50_000;
+
+/// What run history to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRetention {
+    /// Runs that finished before this go.
+    pub cutoff: DateTime<Utc>,
+    /// Most finished runs kept a mailbox, the newest (at least 1).
+    pub runs_per_mailbox: u32,
+}
 
 impl Store {
-    /// Deletes the runs that finished before `cutoff` and their items, except the last
-    /// finished run of each mailbox (its sync status names it, however old it is).
-    /// Queued and running runs are never touched. Answers how many runs went.
-    pub async fn purge_run_history(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        let newer = Alias::new("newer");
-        // A later finished run of the same mailbox exists: this one is not the last.
-        let superseded = Query::select()
-            .expr(Expr::val(1))
-            .from_as(sync_runs::Entity, newer.clone())
-            .and_where(
-                Expr::col((newer.clone(), sync_runs::Column::MailboxId))
-                    .equals((sync_runs::Entity, sync_runs::Column::MailboxId)),
-            )
-            .and_where(
-                Expr::col((newer, sync_runs::Column::FinishedAt)).gt(Expr::col((
-                    sync_runs::Entity,
-                    sync_runs::Column::FinishedAt,
-                ))),
-            )
-            .to_owned();
+    /// Deletes the finished runs past `keep` and their items, except the last finished
+    /// run of each mailbox (its sync status names it, however old it is). Queued and
+    /// running runs are never touched. Answers how many runs went.
+    pub async fn purge_run_history(&self, keep: RunRetention) -> StoreResult<u64> {
         let mut purged = 0;
         loop {
-            let txn = self.write_txn().await?;
-            let ids: Vec<Uuid> = sync_runs::Entity::find()
-                .select_only()
-                .column(sync_runs::Column::Id)
-                .filter(sync_runs::Column::FinishedAt.lt(cutoff))
-                .filter(Expr::exists(superseded.clone()))
-                .limit(PURGE_BATCH)
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            if ids.is_empty() {
+            let ids = self.runs_past_retention(keep).await?;
+            for batch in ids.chunks(PURGE_BATCH) {
+                let txn = self.write_txn().await?;
+                sync_run_items::Entity::delete_many()
+                    .filter(sync_run_items::Column::RunId.is_in(batch.iter().copied()))
+                    .exec(&txn)
+                    .await?;
+                sync_runs::Entity::delete_many()
+                    .filter(sync_runs::Column::Id.is_in(batch.iter().copied()))
+                    .exec(&txn)
+                    .await?;
                 txn.commit().await?;
+            }
+            purged += ids.len() as u64;
+            if (ids.len() as u64) < PURGE_PASS {
                 return Ok(purged);
             }
-            sync_run_items::Entity::delete_many()
-                .filter(sync_run_items::Column::RunId.is_in(ids.iter().copied()))
-                .exec(&txn)
-                .await?;
-            sync_runs::Entity::delete_many()
-                .filter(sync_runs::Column::Id.is_in(ids.iter().copied()))
-                .exec(&txn)
-                .await?;
-            txn.commit().await?;
-            purged += ids.len() as u64;
         }
+    }
+
+    /// Up to `PURGE_PASS` finished runs past `keep`, read outside any write: each
+    /// finished run numbered by recency within its mailbox, 1 the newest.
+    async fn runs_past_retention(&self, keep: RunRetention) -> StoreResult<Vec<Uuid>> {
+        let (ranked, recency) = (Alias::new("ranked"), Alias::new("recency"));
+        let by_recency = Query::select()
+            .columns([sync_runs::Column::Id, sync_runs::Column::FinishedAt])
+            .expr_window_as(
+                Func::cust(Alias::new("ROW_NUMBER")),
+                WindowStatement::partition_by(sync_runs::Column::MailboxId)
+                    .order_by(sync_runs::Column::FinishedAt, Order::Desc)
+                    .order_by(sync_runs::Column::Id, Order::Desc)
+                    .to_owned(),
+                recency.clone(),
+            )
+            .from(sync_runs::Entity)
+            .and_where(sync_runs::Column::FinishedAt.is_not_null())
+            .to_owned();
+        let newest_kept = i64::from(Ord::max(keep.runs_per_mailbox, 1));
+        let past = Query::select()
+            .column((ranked.clone(), sync_runs::Column::Id))
+            .from_subquery(by_recency, ranked.clone())
+            .cond_where(
+                Expr::col((ranked.clone(), recency.clone()))
+                    .gt(newest_kept)
+                    .or(Expr::col((ranked.clone(), recency))
+                        .gt(1)
+                        .and(Expr::col((ranked, sync_runs::Column::FinishedAt)).lt(keep.cutoff))),
+            )
+            .limit(PURGE_PASS)
+            .to_owned();
+        let backend = self.db.get_database_backend();
+        let rows = self.db.query_all_raw(backend.build(&past)).await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get::<Uuid>("", "id"))
+            .collect::<Result<_, _>>()?)
     }
 }

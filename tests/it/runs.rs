@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use contactsync::domain::run::{ItemOutcome, OpKind, RunCounts, RunItem, RunReport, RunStatus};
+use contactsync::store::RunRetention;
 use contactsync::sync::engine::RunSink;
 use contactsync::worker::Shutdown;
 use contactsync::worker::clock::SystemClock;
@@ -619,7 +620,7 @@ async fn finished_run_with_an_item(
 }
 
 #[tokio::test]
-async fn finished_runs_and_their_items_are_purged_after_retention_but_each_mailboxs_last_run_stays()
+async fn finished_runs_and_their_items_are_purged_past_retention_but_each_mailboxs_last_run_stays()
 {
     let app = TestApp::spawn().await;
     let sim = spawn_sim().await;
@@ -638,13 +639,14 @@ async fn finished_runs_and_their_items_are_purged_after_retention_but_each_mailb
     let a_recent = finished_run_with_an_item(&app, &alice, &a, now - days(1)).await;
     // Bob's only run is old, and it is his mailbox's last one.
     let b_last = finished_run_with_an_item(&app, &bob, &b, now - days(40)).await;
-    // A queued run is never history.
-    let queued = app.post(&runs_path(&a), &alice, json!({})).await;
-    assert_eq!(queued.status, 202);
-    assert_eq!(app.count_rows("sync_runs").await, 5);
+    assert_eq!(app.count_rows("sync_runs").await, 4);
     assert_eq!(app.count_rows("sync_run_items").await, 4);
+    let keep = |runs_per_mailbox| RunRetention {
+        cutoff: now - days(30),
+        runs_per_mailbox,
+    };
 
-    let purged = app.store.purge_run_history(now - days(30)).await.unwrap();
+    let purged = app.store.purge_run_history(keep(1_000)).await.unwrap();
 
     assert_eq!(purged, 2, "alice's two runs past retention");
     for gone in [a_oldest, a_old] {
@@ -664,11 +666,45 @@ async fn finished_runs_and_their_items_are_purged_after_retention_but_each_mailb
         .get(&format!("/api/v1/mailboxes/{b}/contact-sync/status"), &bob)
         .await;
     assert_eq!(status.body["last_run"]["id"], b_last.to_string());
-    assert_eq!(app.count_rows("sync_runs").await, 3);
+    assert_eq!(app.count_rows("sync_runs").await, 2);
     assert_eq!(app.count_rows("sync_run_items").await, 2);
     assert_eq!(
-        app.store.purge_run_history(now - days(30)).await.unwrap(),
+        app.store.purge_run_history(keep(1_000)).await.unwrap(),
         0,
         "nothing more to purge"
     );
+
+    // A mailbox that runs often keeps its newest runs, however recent the older ones.
+    let hour = chrono::Duration::hours(1);
+    let b_hour_ago = finished_run_with_an_item(&app, &bob, &b, now - hour).await;
+    let b_now = finished_run_with_an_item(&app, &bob, &b, now).await;
+    assert_eq!(app.store.purge_run_history(keep(2)).await.unwrap(), 1);
+    let r = app
+        .get(&format!("/api/v1/contact-sync/runs/{b_last}"), &bob)
+        .await;
+    assert_eq!(r.status, 404, "bob's third newest run went");
+    for (kept, token) in [(b_hour_ago, &bob), (b_now, &bob), (a_recent, &alice)] {
+        let r = app
+            .get(&format!("/api/v1/contact-sync/runs/{kept}"), token)
+            .await;
+        assert_eq!(r.status, 200, "{kept} is one of its mailbox's two newest");
+    }
+
+    // A queued run is never history, and the last finished run stays beside it.
+    let queued = app.post(&runs_path(&a), &alice, json!({})).await;
+    assert_eq!(queued.status, 202);
+    assert_eq!(app.store.purge_run_history(keep(1)).await.unwrap(), 1);
+    for (kept, token) in [(a_recent, &alice), (b_now, &bob)] {
+        let r = app
+            .get(&format!("/api/v1/contact-sync/runs/{kept}"), token)
+            .await;
+        assert_eq!(r.status, 200, "{kept} is its mailbox's last finished run");
+    }
+    let queued = &queued.body["id"].as_str().unwrap();
+    let r = app
+        .get(&format!("/api/v1/contact-sync/runs/{queued}"), &alice)
+        .await;
+    assert_eq!(r.status, 200, "the queued run stays");
+    assert_eq!(app.count_rows("sync_runs").await, 3);
+    assert_eq!(app.count_rows("sync_run_items").await, 2);
 }
