@@ -64,6 +64,27 @@ async fn runs(data: &Data) -> Vec<RunRow> {
         .collect()
 }
 
+/// What the database holds, to tell the contacts the churn adds (data) from run history.
+async fn holdings(data: &Data) -> String {
+    let db = data.store.connection();
+    let count = async |sql: &str| {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("a count")
+    };
+    format!(
+        "{} contacts ({} deleted), {} links, {} runs, {} run items",
+        count("SELECT COUNT(*) FROM contacts").await,
+        count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NOT NULL").await,
+        count("SELECT COUNT(*) FROM contact_links").await,
+        count("SELECT COUNT(*) FROM sync_runs").await,
+        count("SELECT COUNT(*) FROM sync_run_items").await,
+    )
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -230,6 +251,7 @@ pub async fn run() -> Vec<Row> {
         let (peak, rss) = rss_mib(service.pid());
         let w = window(&runs(&data).await, from, to);
         let cpu_to = cpu(&service);
+        let held = holdings(&data).await;
         // The service's own purge, run here at each interval rather than hourly, with a
         // history of `keep` runs a mailbox: the database must stop growing once each
         // mailbox holds that many (freed pages are reused).
@@ -252,7 +274,7 @@ pub async fn run() -> Vec<Row> {
             items: (n * 20) as u64,
             peak_rss_mib: Some(peak),
             note: format!(
-                "{} runs ({} failed), {:.0} runs/min; late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most (cap {CAP}); {}; RSS {rss:.0} MiB, DB {:.0} MiB; then {purged} runs past the newest {keep} a mailbox purged in {purge_secs:.1} s",
+                "{} runs ({} failed), {:.0} runs/min; late by p50 {:.1} s, p99 {:.1} s, max {:.1} s; run mean {:.2} s (big owner) / {:.2} s (others); {} in flight at most (cap {CAP}); {}; RSS {rss:.0} MiB, DB {:.0} MiB holding {held}; then {purged} runs past the newest {keep} a mailbox purged in {purge_secs:.1} s",
                 w.runs,
                 w.failed,
                 w.runs as f64 / (to - from).num_milliseconds().max(1) as f64 * 60_000.0,
