@@ -674,15 +674,25 @@ async fn finished_runs_and_their_items_are_purged_past_retention_but_each_mailbo
         "nothing more to purge"
     );
 
-    // A mailbox that runs often keeps its newest runs, however recent the older ones.
-    let hour = chrono::Duration::hours(1);
-    let b_hour_ago = finished_run_with_an_item(&app, &bob, &b, now - hour).await;
+    // A mailbox that runs often keeps its newest runs, however recent the older ones:
+    // the oldest of three runs of the last hours goes by the count alone.
+    let hours = chrono::Duration::hours;
+    let b_two_hours_ago = finished_run_with_an_item(&app, &bob, &b, now - hours(2)).await;
+    let b_hour_ago = finished_run_with_an_item(&app, &bob, &b, now - hours(1)).await;
     let b_now = finished_run_with_an_item(&app, &bob, &b, now).await;
-    assert_eq!(app.store.purge_run_history(keep(2)).await.unwrap(), 1);
-    let r = app
-        .get(&format!("/api/v1/contact-sync/runs/{b_last}"), &bob)
-        .await;
-    assert_eq!(r.status, 404, "bob's third newest run went");
+    assert_eq!(app.store.purge_run_history(keep(2)).await.unwrap(), 2);
+    for (gone, why) in [
+        (
+            b_last,
+            "bob's old run, no longer his last, went by the days",
+        ),
+        (b_two_hours_ago, "bob's third newest run went by the count"),
+    ] {
+        let r = app
+            .get(&format!("/api/v1/contact-sync/runs/{gone}"), &bob)
+            .await;
+        assert_eq!(r.status, 404, "{why}");
+    }
     for (kept, token) in [(b_hour_ago, &bob), (b_now, &bob), (a_recent, &alice)] {
         let r = app
             .get(&format!("/api/v1/contact-sync/runs/{kept}"), token)
